@@ -1,0 +1,5 @@
+import type { AgentConfig } from './config/schema.js';
+
+export async function runAgent(_config: AgentConfig): Promise<void> {
+  throw new Error('bosun agent: not implemented yet');
+}

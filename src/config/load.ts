@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, errorMessage } from '../util/errors.js';
+import { newConfig, schema, SECRET_KEYS, type AgentConfig } from './schema.js';
+
+const DEFAULT_CONFIG_FILE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  ...(import.meta.url.includes('/dist/') ? ['..'] : []),
+  'config',
+  'default.json',
+);
+
+/**
+ * The agent's configuration: schema defaults, then the JSON file named by BOSUN_CONFIG (or
+ * config/default.json), then environment variables. Any unknown key or invalid value throws a
+ * ConfigError naming the key (and its environment variable) and what is wrong.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  let config;
+  try {
+    config = newConfig(env);
+  } catch (err) {
+    throw new ConfigError(describeConvictError(errorMessage(err)));
+  }
+  const file = env.BOSUN_CONFIG || (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : '');
+  if (env.BOSUN_CONFIG && !existsSync(env.BOSUN_CONFIG)) {
+    throw new ConfigError(`BOSUN_CONFIG: no such file ${env.BOSUN_CONFIG}`);
+  }
+  try {
+    if (file) config.loadFile(file);
+    config.validate({ allowed: 'strict' });
+  } catch (err) {
+    throw new ConfigError(describeConvictError(errorMessage(err), file));
+  }
+  return config.getProperties();
+}
+
+/** Convict names schema keys; users know the environment variables, so name both. */
+function describeConvictError(message: string, file?: string): string {
+  const lines = message.split('\n').map((line) => {
+    const match = /^([A-Za-z]+):?\s*(.*)$/.exec(line.trim());
+    const key = match?.[1] as keyof typeof schema | undefined;
+    if (key && key in schema) return `${schema[key].env} (${key}): ${match![2]}`;
+    return line.trim();
+  });
+  return (file ? `invalid configuration (file ${file}): ` : 'invalid configuration: ') + lines.join('; ');
+}
+
+/** The effective config with secrets masked, for --print-config and logs. */
+export function maskSecrets(config: AgentConfig): Record<string, unknown> {
+  const masked: Record<string, unknown> = { ...config };
+  for (const key of SECRET_KEYS) masked[key] = config[key] ? '********' : '';
+  return masked;
+}

@@ -1,0 +1,122 @@
+/**
+ * The Engine interface: everything bosun asks of a container engine. engine/docker.ts implements
+ * it over dockerode; engine/memory.ts in memory, for the simulated fleet and unit tests.
+ */
+
+export type ContainerStatus =
+  'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** Labels bosun puts on every container it creates (contract section 6). */
+export const LABELS = {
+  supervised: 'io.balena.supervised',
+  appId: 'io.balena.app-id',
+  appUuid: 'io.balena.app-uuid',
+  serviceName: 'io.balena.service-name',
+  serviceId: 'io.balena.service-id',
+  deviceUuid: 'io.bosun.device-uuid',
+  releaseUuid: 'io.bosun.release-uuid',
+  releaseId: 'io.bosun.release-id',
+  imageId: 'io.bosun.image-id',
+  /** Hash of the service config the container was created from: a change means recreate. */
+  configHash: 'io.bosun.config-hash',
+} as const;
+
+/** A container bosun supervises, as read back from the engine. */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  status: ContainerStatus;
+  appId: number;
+  appUuid: string;
+  serviceName: string;
+  serviceId: number;
+  imageId: number;
+  releaseId: number;
+  releaseUuid: string;
+  configHash: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  /** When it last started; undefined if never started. */
+  startedAt?: string;
+  exitCode?: number;
+}
+
+export interface Mount {
+  type: 'bind' | 'volume';
+  source: string;
+  target: string;
+  readOnly?: boolean;
+}
+
+/** Everything needed to create one container. Built by a pure function from the target. */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  env: Record<string, string>;
+  command?: string[];
+  entrypoint?: string[];
+  workingDir?: string;
+  user?: string;
+  restart: 'no' | 'always' | 'on-failure' | 'unless-stopped';
+  networkMode: 'none' | 'host';
+  mounts: Mount[];
+  stopSignal?: string;
+  stopTimeoutSec?: number;
+  init?: boolean;
+  tty?: boolean;
+  healthcheck?: {
+    test: string[];
+    intervalMs?: number;
+    timeoutMs?: number;
+    retries?: number;
+    startPeriodMs?: number;
+  };
+}
+
+export interface VolumeInfo {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** Progress of one image pull: bytes are summed over layers, `layersDone` counts finished layers. */
+export interface PullProgress {
+  image: string;
+  layersTotal: number;
+  layersDone: number;
+  bytesTotal: number;
+  bytesDone: number;
+  /** 0..100 */
+  percent: number;
+}
+
+export interface PullOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: PullProgress) => void;
+}
+
+export interface Engine {
+  /** Resolves when the engine answers; throws EngineUnavailableError otherwise. */
+  ping(): Promise<void>;
+  /** Containers labelled io.bosun.device-uuid=<deviceUuid>, in any state. */
+  listContainers(deviceUuid: string): Promise<ContainerInfo[]>;
+  inspectContainer(id: string): Promise<ContainerInfo>;
+  /** True when the image reference is present locally. */
+  hasImage(ref: string): Promise<boolean>;
+  /** Every local image reference (repo:tag) the engine knows. */
+  listImageRefs(): Promise<string[]>;
+  pullImage(ref: string, options?: PullOptions): Promise<void>;
+  removeImage(ref: string): Promise<void>;
+  createContainer(spec: ContainerSpec): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** Sends the stop signal, waits up to timeoutSec, then kills. Already stopped is success. */
+  stopContainer(id: string, timeoutSec?: number): Promise<void>;
+  killContainer(id: string, signal?: string): Promise<void>;
+  /** Already gone is success. */
+  removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Already gone is success. */
+  removeVolume(name: string): Promise<void>;
+  listVolumes(deviceUuid: string): Promise<VolumeInfo[]>;
+}

@@ -1,0 +1,27 @@
+/**
+ * The base of every error bosun raises on purpose. Classify by `code` or `instanceof`, never by
+ * message text. `transient` says whether retrying the same thing later may succeed.
+ */
+export class BosunError extends Error {
+  override name = 'BosunError';
+  readonly code: string;
+  readonly transient: boolean;
+
+  constructor(code: string, message: string, options: { cause?: unknown; transient?: boolean } = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.transient = options.transient ?? false;
+  }
+}
+
+/** Bad configuration or arguments: the process exits 2 with the message. */
+export class ConfigError extends BosunError {
+  override name = 'ConfigError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('ECONFIG', message, options);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
