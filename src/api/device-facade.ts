@@ -1,0 +1,96 @@
+/**
+ * What the local API needs from the running agent. The agent (src/agent.ts) implements it; the
+ * API module depends on this interface only, so its tests can drive it with a small fake and the
+ * real agent alike.
+ */
+
+export type UpdateStatus =
+  | 'downloading'
+  | 'downloaded'
+  | 'applying changes'
+  | 'locked'
+  | 'rejected'
+  | 'aborted'
+  | 'done';
+
+export interface LockEntry {
+  appUuid: string;
+  appId: number;
+  /** Service whose lock dir holds it; undefined for the app's /data lock. */
+  serviceName?: string;
+  /** Path as the app sees it inside its container, e.g. /tmp/balena/updates.lock. */
+  path: string;
+  hostPath: string;
+  holder: 'app' | 'agent';
+  /** ISO time the lock was first seen (or taken, for the agent's). */
+  since: string;
+}
+
+export interface ServiceView {
+  serviceName: string;
+  serviceId: number;
+  imageId: number;
+  image: string;
+  /** 'Running', 'Downloading', 'Downloaded', 'Installing', 'Stopped', 'exited', ... as balena names them. */
+  status: string;
+  containerId?: string;
+  releaseUuid?: string;
+  downloadProgress: number | null;
+}
+
+export interface AppView {
+  appId: number;
+  appUuid: string;
+  appName: string;
+  /** Release uuid the app runs now (or is converging to when nothing runs). */
+  commit?: string;
+  targetCommit?: string;
+  updateStatus: UpdateStatus;
+  services: ServiceView[];
+  locks: LockEntry[];
+}
+
+export interface DeviceView {
+  uuid: string;
+  name?: string;
+  /** Overall: 'Idle' when converged, 'Updating' while applying, 'Locked' when waiting on a lock. */
+  status: string;
+  appState: 'applying' | 'applied';
+  commit?: string;
+  updatePending: boolean;
+  updateDownloaded: boolean;
+  updateFailed: boolean;
+  overallDownloadProgress: number | null;
+  targetError: string | null;
+  apps: AppView[];
+  localMode: boolean;
+  version: string;
+}
+
+export interface ActionOptions {
+  force: boolean;
+  /** How long to wait for the app's lock before giving up with LockedError. */
+  lockTimeoutMs?: number;
+}
+
+export interface DeviceFacade {
+  view(): Promise<DeviceView>;
+  locks(): Promise<LockEntry[]>;
+  /** Trigger a poll (managed) or re-apply (local) and an apply. Returns false when ignored. */
+  triggerUpdate(options: { force: boolean; cancel: boolean }): Promise<boolean>;
+  /** Resolves with whether polling and applying are healthy. */
+  healthy(): Promise<{ healthy: boolean; reason?: string }>;
+  restartApp(appId: number, options: ActionOptions): Promise<void>;
+  purgeApp(appId: number, options: ActionOptions): Promise<void>;
+  stopService(appId: number, serviceName: string | undefined, options: ActionOptions): Promise<string[]>;
+  startService(appId: number, serviceName: string | undefined): Promise<string[]>;
+  restartService(appId: number, serviceName: string, options: ActionOptions): Promise<void>;
+  reboot(options: ActionOptions): Promise<void>;
+  shutdown(options: ActionOptions): Promise<void>;
+  /** Local mode only: validate and apply a target (v3 device object or v2 local shape). */
+  setLocalTarget(body: unknown): Promise<void>;
+  /** The target as the GET /v2/local/target-state answer's `state.local`. */
+  localTarget(): Promise<unknown>;
+  /** Resolve an API key to its scope: 'global', an app id, or undefined when unknown. */
+  keyScope(key: string): { scope: 'global' } | { scope: 'app'; appId: number } | undefined;
+}
