@@ -1,0 +1,269 @@
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs, type Stats } from 'node:fs';
+import path from 'node:path';
+import type { LockEntry } from '../api/device-facade.js';
+import type { Logger } from '../util/logger.js';
+import { appLockPaths, type LockLayout, type LockPath } from './paths.js';
+
+/** The apps whose locks are asked about: their ids and every service that has or will have a container. */
+export interface LockSubject {
+  appUuid: string;
+  appId: number;
+  serviceNames: string[];
+}
+
+export interface AppLockFacts {
+  /** Locks the app (or anyone but this agent) holds now. */
+  userLocks: LockEntry[];
+  /** This agent holds the app's locks now. */
+  agentHolds: boolean;
+}
+
+export type TakeResult = { ok: true; removedUserLocks: LockEntry[] } | { ok: false; blockers: LockEntry[] };
+
+interface HeldLocks {
+  paths: LockPath[];
+  since: string;
+}
+
+const AGENT_MARKER = 'bosun-agent';
+const TEMP_PREFIX = '.bosun-lock-';
+
+/**
+ * The update lock protocol (contract section 7). A path locks its app whatever it is: file,
+ * directory, symlink, dangling symlink (lstat, never stat). The agent takes an app's lock by
+ * creating every lock path exclusively (hard-linking a prepared file, which is atomic and fails on
+ * anything already there), writes a marker naming itself into them so that after a crash it knows
+ * them for its own, and removes only those. A user's lock is removed only when the caller says an
+ * override is in force.
+ */
+export class LockManager {
+  private readonly held = new Map<string, HeldLocks>();
+
+  constructor(
+    private readonly layout: LockLayout,
+    private readonly deviceUuid: string,
+    private readonly log: Logger,
+  ) {}
+
+  holds(appUuid: string): boolean {
+    return this.held.has(appUuid);
+  }
+
+  /** Locks present for the app now, the agent's own excluded from userLocks. */
+  async scan(subject: LockSubject): Promise<AppLockFacts> {
+    const userLocks: LockEntry[] = [];
+    for (const lockPath of appLockPaths(this.layout, subject.appId, subject.serviceNames)) {
+      const found = await this.inspect(lockPath.hostPath);
+      if (found && found.holder === 'app') userLocks.push(this.entry(subject, lockPath, 'app', found.since));
+    }
+    return { userLocks, agentHolds: this.held.has(subject.appUuid) };
+  }
+
+  /** Every lock present now (user and agent) for the given apps, for GET /v2/locks and reports. */
+  async list(subjects: LockSubject[]): Promise<LockEntry[]> {
+    const entries: LockEntry[] = [];
+    for (const subject of subjects) {
+      for (const lockPath of appLockPaths(this.layout, subject.appId, subject.serviceNames)) {
+        const found = await this.inspect(lockPath.hostPath);
+        if (found) entries.push(this.entry(subject, lockPath, found.holder, found.since));
+      }
+    }
+    return entries;
+  }
+
+  /**
+   * Takes every lock path of the app. With `override`, user locks in the way are removed (each
+   * logged) first; without it, the first user lock found makes this release whatever it took and
+   * report the blockers: never half-locked.
+   */
+  async take(subject: LockSubject, options: { override: boolean; reason: string }): Promise<TakeResult> {
+    if (this.held.has(subject.appUuid)) return { ok: true, removedUserLocks: [] };
+    const taken: LockPath[] = [];
+    const removed: LockEntry[] = [];
+    const since = new Date().toISOString();
+    for (const lockPath of appLockPaths(this.layout, subject.appId, subject.serviceNames)) {
+      let created = await this.createExclusive(lockPath.hostPath, since);
+      if (!created) {
+        const found = await this.inspect(lockPath.hostPath);
+        if (found?.holder === 'agent') {
+          // Ours from before a crash: adopt it rather than fail on our own lock.
+          created = true;
+        } else if (found && options.override) {
+          await removeLockPath(lockPath.hostPath);
+          const entry = this.entry(subject, lockPath, 'app', found.since);
+          removed.push(entry);
+          this.log.warn(
+            { appUuid: subject.appUuid, service: lockPath.serviceName, path: lockPath.hostPath, reason: options.reason },
+            'update lock override: removed user lock',
+          );
+          created = await this.createExclusive(lockPath.hostPath, since);
+        }
+      }
+      if (!created) {
+        await this.removeOwn(taken);
+        const blockers = (await this.scan(subject)).userLocks;
+        return { ok: false, blockers };
+      }
+      taken.push(lockPath);
+    }
+    this.held.set(subject.appUuid, { paths: taken, since });
+    this.log.info({ appUuid: subject.appUuid, paths: taken.map((p) => p.hostPath) }, 'update lock taken by agent');
+    return { ok: true, removedUserLocks: removed };
+  }
+
+  async release(appUuid: string): Promise<void> {
+    const held = this.held.get(appUuid);
+    if (!held) return;
+    await this.removeOwn(held.paths);
+    this.held.delete(appUuid);
+    this.log.info({ appUuid, paths: held.paths.map((p) => p.hostPath) }, 'update lock released by agent');
+  }
+
+  async releaseAll(): Promise<void> {
+    for (const appUuid of [...this.held.keys()]) await this.release(appUuid);
+  }
+
+  /**
+   * At start-up: remove lock files an earlier run of this agent left behind (it was killed while
+   * holding them), and its half-made temporary files. User locks are never touched.
+   */
+  async removeStaleAgentLocks(): Promise<string[]> {
+    const removed: string[] = [];
+    const candidates: string[] = [];
+    for (const appDir of await readDirSafe(this.layout.lockDir)) {
+      for (const serviceDir of await readDirSafe(path.join(this.layout.lockDir, appDir))) {
+        const dir = path.join(this.layout.lockDir, appDir, serviceDir);
+        for (const name of await readDirSafe(dir)) candidates.push(path.join(dir, name));
+      }
+    }
+    const appsDir = path.join(this.layout.dataDir, 'apps');
+    for (const appDir of await readDirSafe(appsDir)) {
+      const dir = path.join(appsDir, appDir, 'data');
+      for (const name of await readDirSafe(dir)) candidates.push(path.join(dir, name));
+    }
+    for (const file of candidates) {
+      const base = path.basename(file);
+      if (base.startsWith(TEMP_PREFIX)) {
+        await fs.rm(file, { force: true });
+        continue;
+      }
+      if (base !== 'updates.lock' && base !== 'resin-updates.lock') continue;
+      const found = await this.inspect(file);
+      if (found?.holder === 'agent') {
+        await fs.rm(file, { force: true });
+        removed.push(file);
+      }
+    }
+    if (removed.length) this.log.info({ paths: removed }, 'removed update locks left by an earlier run of the agent');
+    return removed;
+  }
+
+  private entry(subject: LockSubject, lockPath: LockPath, holder: 'app' | 'agent', since: string): LockEntry {
+    return {
+      appUuid: subject.appUuid,
+      appId: subject.appId,
+      serviceName: lockPath.serviceName,
+      path: lockPath.containerPath,
+      hostPath: lockPath.hostPath,
+      holder,
+      since,
+    };
+  }
+
+  /** What is at a lock path: nothing, the agent's own marker, or anything else (the app's). */
+  private async inspect(hostPath: string): Promise<{ holder: 'app' | 'agent'; since: string } | undefined> {
+    let stats: Stats;
+    try {
+      stats = await fs.lstat(hostPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+        return undefined;
+      throw err;
+    }
+    const since = lockSince(stats);
+    if (stats.isFile() && stats.size > 0 && stats.size < 1024 && (await this.isOwnMarker(hostPath))) {
+      return { holder: 'agent', since };
+    }
+    return { holder: 'app', since };
+  }
+
+  private async isOwnMarker(hostPath: string): Promise<boolean> {
+    let text: string;
+    try {
+      // O_NOFOLLOW: a symlink swapped in meanwhile is a user's lock, never followed.
+      const handle = await fs.open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        text = await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ELOOP') return false;
+      throw err;
+    }
+    try {
+      const marker = JSON.parse(text) as { holder?: unknown; deviceUuid?: unknown };
+      return marker.holder === AGENT_MARKER && marker.deviceUuid === this.deviceUuid;
+    } catch {
+      return false; // not JSON: an app wrote it, so it is the app's lock
+    }
+  }
+
+  /**
+   * Exclusive create with content in one atomic step: the marker is written to a temporary file
+   * beside the lock, then hard-linked to the lock path. link(2) fails with EEXIST on anything at
+   * the path (even a dangling symlink), exactly like the O_EXCL create apps use, and a crash
+   * never leaves an empty lock file that would look like a user's.
+   */
+  private async createExclusive(hostPath: string, since: string): Promise<boolean> {
+    const dir = path.dirname(hostPath);
+    await fs.mkdir(dir, { recursive: true });
+    const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+    const marker = JSON.stringify({ holder: AGENT_MARKER, deviceUuid: this.deviceUuid, pid: process.pid, since });
+    await fs.writeFile(temp, marker, { flag: 'wx', mode: 0o644 });
+    try {
+      await fs.link(temp, hostPath);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  private async removeOwn(paths: LockPath[]): Promise<void> {
+    for (const lockPath of paths) {
+      const found = await this.inspect(lockPath.hostPath);
+      if (found?.holder === 'agent') await fs.rm(lockPath.hostPath, { force: true });
+    }
+  }
+}
+
+/** Removes whatever is at a lock path without following it: a symlink goes, not its target. */
+async function removeLockPath(hostPath: string): Promise<void> {
+  const stats = await fs.lstat(hostPath).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!stats) return;
+  if (stats.isDirectory()) await fs.rm(hostPath, { recursive: true, force: true });
+  else await fs.unlink(hostPath);
+}
+
+function lockSince(stats: Stats): string {
+  const birth = stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.mtimeMs;
+  return new Date(Math.min(birth, stats.mtimeMs)).toISOString();
+}
+
+async function readDirSafe(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return [];
+    throw err;
+  }
+}

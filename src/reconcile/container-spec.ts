@@ -1,0 +1,104 @@
+import { LABELS, type ContainerSpec, type Mount } from '../engine/types.js';
+import { appDataDir, serviceLockDir, type LockLayout } from '../locks/paths.js';
+import type { TargetApp, TargetRelease, TargetService } from '../target/types.js';
+
+/** Device-wide facts every container spec needs besides its target service. */
+export interface SpecContext {
+  deviceUuid: string;
+  deviceName?: string;
+  layout: LockLayout;
+  /** The local API as containers reach it (host networking: 127.0.0.1 and the real port). */
+  apiHost: string;
+  apiPort: number;
+  /** App-scoped API keys, by app id, for services labelled io.balena.features.supervisor-api. */
+  appKeys: Record<number, string>;
+}
+
+export function containerName(service: TargetService, release: TargetRelease): string {
+  return `${service.serviceName}_${service.imageId}_${release.id}_${release.uuid}`;
+}
+
+export function volumeName(appId: number, volume: string): string {
+  return `${appId}_${volume}`;
+}
+
+/** The container bosun creates for a target service (contract section 6). Pure. */
+export function containerSpecFor(
+  app: TargetApp,
+  release: TargetRelease,
+  service: TargetService,
+  configHash: string,
+  ctx: SpecContext,
+): ContainerSpec {
+  const c = service.composition;
+  const lockDir = serviceLockDir(ctx.layout, app.appId, service.serviceName);
+  const mounts: Mount[] = [
+    { type: 'bind', source: appDataDir(ctx.layout, app.appId), target: '/data' },
+    { type: 'bind', source: lockDir, target: '/tmp/balena' },
+    { type: 'bind', source: lockDir, target: '/tmp/resin' },
+    ...c.volumes.map((v) => ({
+      type: 'volume' as const,
+      source: volumeName(app.appId, v.volume),
+      target: v.target,
+      readOnly: v.readOnly,
+    })),
+  ];
+  return {
+    name: containerName(service, release),
+    image: service.image,
+    labels: {
+      ...service.labels,
+      [LABELS.supervised]: 'true',
+      [LABELS.appId]: String(app.appId),
+      [LABELS.appUuid]: app.appUuid,
+      [LABELS.serviceName]: service.serviceName,
+      [LABELS.serviceId]: String(service.serviceId),
+      [LABELS.deviceUuid]: ctx.deviceUuid,
+      [LABELS.releaseUuid]: release.uuid,
+      [LABELS.releaseId]: String(release.id),
+      [LABELS.imageId]: String(service.imageId),
+      [LABELS.configHash]: configHash,
+    },
+    env: { ...service.environment, ...supervisorEnv(app, service, ctx) },
+    command: c.command,
+    entrypoint: c.entrypoint,
+    workingDir: c.workingDir,
+    user: c.user,
+    restart: c.restart,
+    networkMode: c.networkMode,
+    mounts,
+    stopSignal: c.stopSignal,
+    stopTimeoutSec: c.stopGracePeriodSec,
+    init: c.init,
+    tty: c.tty,
+    healthcheck: c.healthcheck,
+  };
+}
+
+/** BALENA_* variables (and their RESIN_* twins) every service gets. */
+function supervisorEnv(app: TargetApp, service: TargetService, ctx: SpecContext): Record<string, string> {
+  const address = `http://${ctx.apiHost}:${ctx.apiPort}`;
+  const vars: Record<string, string> = {
+    '': '1',
+    APP_ID: String(app.appId),
+    APP_UUID: app.appUuid,
+    APP_NAME: app.name,
+    SERVICE_NAME: service.serviceName,
+    DEVICE_UUID: ctx.deviceUuid,
+    APP_LOCK_PATH: '/tmp/balena/updates.lock',
+    SUPERVISOR_ADDRESS: address,
+    SUPERVISOR_HOST: ctx.apiHost,
+    SUPERVISOR_PORT: String(ctx.apiPort),
+  };
+  if (ctx.deviceName) vars.DEVICE_NAME_AT_INIT = ctx.deviceName;
+  const key = ctx.appKeys[app.appId];
+  if (service.supervisorApi && key) vars.SUPERVISOR_API_KEY = key;
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(vars)) {
+    env[name ? `BALENA_${name}` : 'BALENA'] = value;
+    env[name ? `RESIN_${name}` : 'RESIN'] = value;
+  }
+  // balena's legacy twin names the legacy lock file; both are the same protocol.
+  env.RESIN_APP_LOCK_PATH = '/tmp/resin/resin-updates.lock';
+  return env;
+}

@@ -1,0 +1,131 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { EngineError } from '../engine/errors.js';
+import type { Engine, PullProgress } from '../engine/types.js';
+import type { LockManager } from '../locks/manager.js';
+import { appDataDir, handoverMarkerPaths, serviceLockDir, type LockLayout } from '../locks/paths.js';
+import { BosunError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { Action, Step, StepOf } from './steps.js';
+
+export interface ExecutorDeps {
+  deviceUuid: string;
+  engine: Engine;
+  locks: LockManager;
+  layout: LockLayout;
+  log: Logger;
+  onPullProgress?: (appUuid: string, serviceName: string, progress: PullProgress) => void;
+  /** A user lock was removed under an override (for metrics and the report). */
+  onLockOverridden?: (appUuid: string, paths: string[]) => void;
+  /** The agent is about to interrupt a running container (tests record these to prove lock safety). */
+  onInterrupt?: (step: StepOf<'kill'> | StepOf<'stop'>) => void;
+}
+
+/** The app's /data holds a user lock and no override is in force: removing it would delete the lock. */
+export class AppDataLockedError extends BosunError {
+  override name = 'AppDataLockedError';
+  constructor(appId: number) {
+    super('EAPPDATA_LOCKED', `app ${appId} was removed but its /data holds a user lock; keeping it`, {
+      transient: true,
+    });
+  }
+}
+
+type Executors = { [K in Action]: (step: StepOf<K>, signal: AbortSignal) => Promise<void> };
+
+/** One executor per action (design.md, example 2). Each is idempotent: running it twice is safe. */
+export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSignal) => Promise<void> {
+  const { engine, locks, layout, log } = deps;
+  const executors: Executors = {
+    async fetch(step, signal) {
+      log.info({ appUuid: step.appUuid, service: step.serviceName, image: step.image }, 'pulling image');
+      await engine.pullImage(step.image, {
+        signal,
+        onProgress: (progress) => deps.onPullProgress?.(step.appUuid, step.serviceName, progress),
+      });
+    },
+    async createVolume(step) {
+      await engine.createVolume(step.volume, {
+        'io.bosun.device-uuid': deps.deviceUuid,
+        'io.balena.app-uuid': step.appUuid,
+        'io.balena.app-id': String(step.appId),
+      });
+    },
+    async removeVolume(step) {
+      await engine.removeVolume(step.volume);
+    },
+    async removeAppData(step) {
+      const facts = await locks.scan({ appUuid: step.appUuid, appId: step.appId, serviceNames: [] });
+      if (facts.userLocks.length > 0 && !step.override) throw new AppDataLockedError(step.appId);
+      const dir = path.dirname(appDataDir(layout, step.appId));
+      log.info({ appId: step.appId, dir }, 'removing data of removed app');
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+    async takeLock(step) {
+      const result = await locks.take(
+        { appUuid: step.appUuid, appId: step.appId, serviceNames: step.serviceNames },
+        { override: step.override, reason: 'update' },
+      );
+      if (!result.ok) {
+        // Expected: an app took its lock between our scan and our take. The next pass waits for it.
+        log.info({ appUuid: step.appUuid, paths: result.blockers.map((b) => b.path) }, 'app took its update lock first');
+      } else if (result.removedUserLocks.length > 0) {
+        deps.onLockOverridden?.(
+          step.appUuid,
+          result.removedUserLocks.map((l) => l.path),
+        );
+      }
+    },
+    async releaseLock(step) {
+      await locks.release(step.appUuid);
+    },
+    async create(step) {
+      const appId = Number(step.spec.labels['io.balena.app-id']);
+      await fs.mkdir(appDataDir(layout, appId), { recursive: true });
+      await fs.mkdir(serviceLockDir(layout, appId, step.serviceName), { recursive: true });
+      log.info({ appUuid: step.appUuid, service: step.serviceName, name: step.spec.name }, 'creating container');
+      await engine.createContainer(step.spec);
+    },
+    async start(step) {
+      log.info({ appUuid: step.appUuid, service: step.serviceName, id: step.containerId }, 'starting container');
+      await engine.startContainer(step.containerId);
+    },
+    async stop(step) {
+      deps.onInterrupt?.(step);
+      log.info({ appUuid: step.appUuid, service: step.serviceName, id: step.containerId }, 'stopping container');
+      await engine.stopContainer(step.containerId, step.timeoutSec);
+    },
+    async kill(step) {
+      deps.onInterrupt?.(step);
+      log.info({ appUuid: step.appUuid, service: step.serviceName, id: step.containerId }, 'killing container');
+      await engine.stopContainer(step.containerId, step.timeoutSec);
+      await engine.removeContainer(step.containerId, { force: true });
+      if (step.clearHandover) {
+        for (const marker of handoverMarkerPaths(layout, step.clearHandover.appId, step.serviceName)) {
+          await fs.rm(marker, { force: true });
+        }
+      }
+      if (step.removeImage) await removeImageIfUnused(engine, step.removeImage, log);
+    },
+    async remove(step) {
+      await engine.removeContainer(step.containerId, { force: true });
+    },
+    async wait() {
+      // Waiting is the loop's business; a wait step is never executed.
+    },
+  };
+  return (step, signal) => (executors[step.action] as (s: Step, signal: AbortSignal) => Promise<void>)(step, signal);
+}
+
+/** delete-then-download: the old image goes unless another container still uses it. */
+async function removeImageIfUnused(engine: Engine, image: string, log: Logger): Promise<void> {
+  try {
+    await engine.removeImage(image);
+  } catch (err) {
+    if (err instanceof EngineError && err.statusCode === 409) {
+      log.info({ image }, 'old image still in use by another container; kept');
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,94 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { ContainerInfo, Engine } from '../engine/types.js';
+import type { AppLockFacts, LockManager, LockSubject } from '../locks/manager.js';
+import { handoverMarkerPaths, type LockLayout } from '../locks/paths.js';
+import type { TargetState } from '../target/types.js';
+import type { SpecContext } from './container-spec.js';
+import type { PlanFacts } from './plan.js';
+
+/** The apps to ask about locks: every app in the target or with containers, with all their services. */
+export function lockSubjects(target: TargetState | undefined, containers: ContainerInfo[]): LockSubject[] {
+  const subjects = new Map<string, LockSubject>();
+  for (const app of Object.values(target?.apps ?? {})) {
+    subjects.set(app.appUuid, {
+      appUuid: app.appUuid,
+      appId: app.appId,
+      serviceNames: Object.keys(app.release?.services ?? {}),
+    });
+  }
+  for (const c of containers) {
+    const subject = subjects.get(c.appUuid) ?? { appUuid: c.appUuid, appId: c.appId, serviceNames: [] };
+    if (!subject.serviceNames.includes(c.serviceName)) subject.serviceNames.push(c.serviceName);
+    subjects.set(c.appUuid, subject);
+  }
+  for (const subject of subjects.values()) subject.serviceNames.sort();
+  return [...subjects.values()];
+}
+
+export interface FactSources {
+  deviceUuid: string;
+  engine: Engine;
+  locks: LockManager;
+  layout: LockLayout;
+  context: SpecContext;
+  now: number;
+  override: { device: boolean; force: boolean };
+  heldStopped: ReadonlySet<string>;
+}
+
+/** Reads the world once, for one plan: engine state, lock files, markers, data dirs. */
+export async function gatherFacts(target: TargetState, src: FactSources): Promise<PlanFacts> {
+  const [containers, imageRefs, volumes, appDataIds] = await Promise.all([
+    src.engine.listContainers(src.deviceUuid),
+    src.engine.listImageRefs(),
+    src.engine.listVolumes(src.deviceUuid),
+    listAppDataIds(src.layout),
+  ]);
+  const locks: Record<string, AppLockFacts> = {};
+  for (const subject of lockSubjects(target, containers)) {
+    locks[subject.appUuid] = await src.locks.scan(subject);
+  }
+  const handoverDone = new Set<string>();
+  for (const app of Object.values(target.apps)) {
+    for (const service of Object.values(app.release?.services ?? {})) {
+      if (service.strategy !== 'hand-over') continue;
+      for (const marker of handoverMarkerPaths(src.layout, app.appId, service.serviceName)) {
+        if (await exists(marker)) handoverDone.add(`${app.appUuid}/${service.serviceName}`);
+      }
+    }
+  }
+  return {
+    now: src.now,
+    containers,
+    images: new Set(imageRefs),
+    volumes,
+    appDataIds,
+    locks,
+    override: src.override,
+    handoverDone,
+    heldStopped: src.heldStopped,
+    context: src.context,
+  };
+}
+
+async function listAppDataIds(layout: LockLayout): Promise<Set<number>> {
+  let names: string[];
+  try {
+    names = await fs.readdir(path.join(layout.dataDir, 'apps'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+    throw err;
+  }
+  return new Set(names.filter((n) => /^\d+$/.test(n)).map(Number));
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}

@@ -1,0 +1,306 @@
+import { nextDelay } from '../cloud/backoff.js';
+import type { PullProgress } from '../engine/types.js';
+import type { LockManager } from '../locks/manager.js';
+import { appDataDir, serviceLockDir, type LockLayout } from '../locks/paths.js';
+import { LockWatcher } from '../locks/watcher.js';
+import type { TargetState } from '../target/types.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { Engine } from '../engine/types.js';
+import type { SpecContext } from './container-spec.js';
+import { createExecutor, type ExecutorDeps } from './executor.js';
+import { gatherFacts, lockSubjects } from './facts.js';
+import { planSteps, type AppPlan } from './plan.js';
+import { stepKey, type Step } from './steps.js';
+
+export interface LoopDeps {
+  deviceUuid: string;
+  engine: Engine;
+  locks: LockManager;
+  layout: LockLayout;
+  log: Logger;
+  /** Built fresh every pass: the API port and app keys can change while the agent runs. */
+  specContext: () => SpecContext;
+  /** Device-wide lock override now (BOSUN_OVERRIDE_LOCK, cloud config vars). */
+  deviceOverride: () => boolean;
+  /** Containers stopped through the API, which the loop must not start again. */
+  heldStopped?: () => ReadonlySet<string>;
+  onStatus?: (status: LoopStatus) => void;
+  onInterrupt?: ExecutorDeps['onInterrupt'];
+  onLockOverridden?: ExecutorDeps['onLockOverridden'];
+  onPullBytes?: (bytes: number) => void;
+  /** Watch lock dirs with fs.watch (default true); the fallback poll runs either way. */
+  lockWatch?: boolean;
+  fallbackPollMs?: number;
+  /** Re-check a converged device this often, to heal drift (a container removed by hand). */
+  resyncMs?: number;
+  backoff?: { baseMs: number; capMs: number };
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface AppStatus extends AppPlan {
+  /** Percent per service being pulled. */
+  progress: Record<string, number>;
+  /** The last failure of a step of this app, while it is backing off. */
+  error?: string;
+}
+
+export interface LoopStatus {
+  applying: boolean;
+  converged: boolean;
+  forced: boolean;
+  apps: Record<string, AppStatus>;
+  /** When the pass now running started (undefined when idle). */
+  passStartedAt?: number;
+  lastPassAt?: number;
+  lastError?: string;
+}
+
+interface Failure {
+  attempts: number;
+  retryAt: number;
+  error: string;
+  appUuid: string;
+}
+
+/**
+ * One apply at a time, level-triggered (design.md). Each pass reads the world, plans, runs the
+ * batch, and goes again until only waits are left; then it sleeps until something can change the
+ * plan: a new target, a trigger, a lock dir event, a backoff or hand-over timer, or the slow
+ * fallback poll. Invariants:
+ * - only run() executes steps, so two applies never overlap;
+ * - setTarget() and trigger({cancel}) abort the batch in flight (pulls stop at once; a kill in
+ *   progress finishes) and the next pass plans against the newest target;
+ * - trigger({force}) wakes a pass that waits on a lock and plans it with the override, so a force
+ *   is never queued behind the wait (balena-supervisor #2541); it lasts until the device converges;
+ * - a failing step backs off on its own; every other step keeps going.
+ */
+export class ReconcileLoop {
+  private target: TargetState | undefined;
+  private stopped = false;
+  private forced = false;
+  /** Set by anything that may change the plan; a sleep that finds it set returns at once. */
+  private pendingWake = false;
+  private wakeSleeper: (() => void) | undefined;
+  private inFlight: AbortController | undefined;
+  private running: Promise<void> | undefined;
+  private readonly failures = new Map<string, Failure>();
+  private readonly progress = new Map<string, Record<string, number>>();
+  private readonly watcher: LockWatcher;
+  private readonly execute: (step: Step, signal: AbortSignal) => Promise<void>;
+  private statusValue: LoopStatus = { applying: false, converged: false, forced: false, apps: {} };
+  private passListeners: Array<() => void> = [];
+
+  constructor(private readonly deps: LoopDeps) {
+    this.watcher = new LockWatcher(() => this.wake(), deps.log, deps.lockWatch ?? true);
+    this.execute = createExecutor({
+      deviceUuid: deps.deviceUuid,
+      engine: deps.engine,
+      locks: deps.locks,
+      layout: deps.layout,
+      log: deps.log,
+      onInterrupt: deps.onInterrupt,
+      onLockOverridden: deps.onLockOverridden,
+      onPullProgress: (appUuid, serviceName, p) => this.recordProgress(appUuid, serviceName, p),
+    });
+  }
+
+  get status(): LoopStatus {
+    return this.statusValue;
+  }
+
+  currentTarget(): TargetState | undefined {
+    return this.target;
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** A new accepted target: cancels the apply in flight and converges on this one. */
+  setTarget(target: TargetState): void {
+    this.target = target;
+    this.failures.clear();
+    this.inFlight?.abort();
+    this.wake();
+  }
+
+  trigger(options: { force?: boolean; cancel?: boolean } = {}): void {
+    if (options.force) this.forced = true;
+    if (options.cancel) {
+      this.failures.clear();
+      this.inFlight?.abort();
+    }
+    this.wake();
+  }
+
+  /** Resolves after the next pass that starts from now has finished (for tests and the API). */
+  nextPass(): Promise<void> {
+    return new Promise((resolve) => this.passListeners.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.inFlight?.abort();
+    this.wake();
+    await this.running;
+    this.watcher.close();
+    await this.deps.locks.releaseAll();
+  }
+
+  private async run(): Promise<void> {
+    let idleErrors = 0;
+    while (!this.stopped) {
+      let sleepMs: number;
+      this.pendingWake = false;
+      try {
+        sleepMs = this.target ? await this.pass(this.target) : Infinity;
+        idleErrors = 0;
+      } catch (err) {
+        idleErrors += 1;
+        sleepMs = nextDelay(idleErrors, { ...this.backoffOptions(), random: this.deps.random });
+        this.publish({ applying: false, lastError: errorMessage(err) });
+        this.deps.log.error({ err, retryInMs: sleepMs }, 'reconcile pass failed');
+      }
+      const listeners = this.passListeners;
+      this.passListeners = [];
+      for (const resolve of listeners) resolve();
+      if (sleepMs > 0 && !this.stopped) await this.sleep(sleepMs);
+    }
+  }
+
+  /** One pass: returns how long to sleep before the next (0: go again now). */
+  private async pass(target: TargetState): Promise<number> {
+    const now = this.now();
+    const passStartedAt = now;
+    const facts = await gatherFacts(target, {
+      deviceUuid: this.deps.deviceUuid,
+      engine: this.deps.engine,
+      locks: this.deps.locks,
+      layout: this.deps.layout,
+      context: this.deps.specContext(),
+      now,
+      override: { device: this.deps.deviceOverride(), force: this.forced },
+      heldStopped: this.deps.heldStopped?.() ?? new Set(),
+    });
+    await this.watcher.watchDirs(this.watchedDirs(target, facts.containers));
+    const plan = planSteps(target, facts);
+    const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
+    const converged = plan.steps.length === 0;
+    if (converged && this.forced) this.forced = false;
+    this.publishPlan(plan.apps, { applying: runnable.length > 0, converged, passStartedAt });
+    this.logWaits(plan.steps);
+
+    if (runnable.length === 0) return this.sleepAfter(plan.steps, now, converged);
+
+    const abort = new AbortController();
+    this.inFlight = abort;
+    const results = await Promise.allSettled(runnable.map((step) => this.execute(step, abort.signal)));
+    this.inFlight = undefined;
+    results.forEach((result, i) => this.recordResult(runnable[i]!, result, abort.signal.aborted));
+    this.publish({ applying: false, lastPassAt: this.now(), passStartedAt: undefined });
+    return 0;
+  }
+
+  private sleepAfter(steps: Step[], now: number, converged: boolean): number {
+    if (converged) return this.deps.resyncMs ?? 30_000;
+    const fallback = this.deps.fallbackPollMs ?? 2_000;
+    let ms = fallback;
+    for (const step of steps) {
+      if (step.action === 'wait' && step.reason === 'handover') ms = Math.min(ms, Math.max(step.ms, 10));
+    }
+    for (const failure of this.failures.values()) ms = Math.min(ms, Math.max(failure.retryAt - now, 10));
+    return ms;
+  }
+
+  private recordResult(step: Step, result: PromiseSettledResult<void>, aborted: boolean): void {
+    const key = stepKey(step);
+    if (result.status === 'fulfilled') {
+      this.failures.delete(key);
+      return;
+    }
+    if (aborted) return; // cancelled by a newer target: not a failure of the step
+    const previous = this.failures.get(key);
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const delay = nextDelay(attempts, { ...this.backoffOptions(), random: this.deps.random });
+    const error = errorMessage(result.reason);
+    this.failures.set(key, { attempts, retryAt: this.now() + delay, error, appUuid: step.appUuid });
+    this.deps.log.warn({ step: key, attempts, retryInMs: delay, err: result.reason }, 'step failed; backing off');
+  }
+
+  private inBackoff(step: Step, now: number): boolean {
+    const failure = this.failures.get(stepKey(step));
+    return failure !== undefined && failure.retryAt > now;
+  }
+
+  private backoffOptions() {
+    return this.deps.backoff ?? { baseMs: 1_000, capMs: 300_000 };
+  }
+
+  private recordProgress(appUuid: string, serviceName: string, progress: PullProgress): void {
+    const perService = this.progress.get(appUuid) ?? {};
+    perService[serviceName] = progress.percent;
+    this.progress.set(appUuid, perService);
+    const app = this.statusValue.apps[appUuid];
+    if (app) {
+      app.progress = { ...perService };
+      this.deps.onStatus?.(this.statusValue);
+    }
+  }
+
+  private publishPlan(apps: Record<string, AppPlan>, partial: Partial<LoopStatus>): void {
+    const statusApps: Record<string, AppStatus> = {};
+    for (const [appUuid, plan] of Object.entries(apps)) {
+      const failure = [...this.failures.values()].find((f) => f.appUuid === appUuid);
+      if (plan.phase === 'done') this.progress.delete(appUuid);
+      statusApps[appUuid] = { ...plan, progress: { ...(this.progress.get(appUuid) ?? {}) }, error: failure?.error };
+    }
+    this.publish({ ...partial, apps: statusApps, forced: this.forced, lastError: undefined });
+  }
+
+  private publish(partial: Partial<LoopStatus>): void {
+    this.statusValue = { ...this.statusValue, ...partial };
+    this.deps.onStatus?.(this.statusValue);
+  }
+
+  private logWaits(steps: Step[]): void {
+    for (const step of steps) {
+      if (step.action === 'wait' && step.reason === 'locked') {
+        this.deps.log.info({ appUuid: step.appUuid, paths: step.paths }, 'update waiting for the app to release its lock');
+      }
+    }
+  }
+
+  private watchedDirs(target: TargetState, containers: Parameters<typeof lockSubjects>[1]): string[] {
+    const dirs: string[] = [];
+    for (const subject of lockSubjects(target, containers)) {
+      dirs.push(appDataDir(this.deps.layout, subject.appId));
+      for (const name of subject.serviceNames) dirs.push(serviceLockDir(this.deps.layout, subject.appId, name));
+    }
+    return dirs;
+  }
+
+  private wake(): void {
+    this.pendingWake = true;
+    this.wakeSleeper?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.pendingWake) return Promise.resolve();
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.wakeSleeper = undefined;
+        resolve();
+      };
+      if (Number.isFinite(ms)) timer = setTimeout(done, ms);
+      this.wakeSleeper = done;
+    });
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+}

@@ -1,0 +1,315 @@
+import type { ContainerInfo, VolumeInfo } from '../engine/types.js';
+import type { AppLockFacts } from '../locks/manager.js';
+import { serviceConfigHash } from '../target/config-hash.js';
+import type { TargetApp, TargetService, TargetState } from '../target/types.js';
+import { containerSpecFor, volumeName, type SpecContext } from './container-spec.js';
+import type { Step } from './steps.js';
+
+/** Everything the planner knows, gathered before it runs. Plain data: no clocks, no I/O. */
+export interface PlanFacts {
+  now: number;
+  containers: ContainerInfo[];
+  /** Image references present on the engine. */
+  images: ReadonlySet<string>;
+  volumes: VolumeInfo[];
+  /** App ids that have a /data dir on the host. */
+  appDataIds: ReadonlySet<number>;
+  /** Lock facts per app uuid; an app missing here has no locks. */
+  locks: Readonly<Record<string, AppLockFacts>>;
+  /** Device-wide override (BOSUN_OVERRIDE_LOCK or the cloud vars), and the API's per-call force. */
+  override: { device: boolean; force: boolean };
+  /** `${appUuid}/${serviceName}` for which a hand-over marker exists. */
+  handoverDone: ReadonlySet<string>;
+  /** Containers stopped through the local API: left stopped until started again or replaced. */
+  heldStopped: ReadonlySet<string>;
+  context: SpecContext;
+}
+
+export type AppPhase = 'downloading' | 'locked' | 'applying changes' | 'done';
+
+export interface AppPlan {
+  appUuid: string;
+  appId: number;
+  phase: AppPhase;
+  /** The user locks blocking the app, when phase is locked. */
+  lockPaths: string[];
+}
+
+export interface Plan {
+  steps: Step[];
+  apps: Record<string, AppPlan>;
+}
+
+const ALIVE = new Set(['running', 'restarting', 'paused']);
+const isAlive = (c: ContainerInfo) => ALIVE.has(c.status);
+
+/**
+ * The next batch of steps that takes the engine from what it runs to the target: every step in
+ * the batch can run now, side by side. The loop runs them, re-reads the world and asks again,
+ * until nothing but waits is left. Pure: same facts, same plan.
+ */
+export function planSteps(target: TargetState, facts: PlanFacts): Plan {
+  const steps: Step[] = [];
+  const apps: Record<string, AppPlan> = {};
+  const appUuids = new Set([...Object.keys(target.apps), ...facts.containers.map((c) => c.appUuid)]);
+  for (const appUuid of [...appUuids].sort()) {
+    const appPlan = planApp(appUuid, target.apps[appUuid], facts);
+    steps.push(...appPlan.steps);
+    apps[appUuid] = appPlan.summary;
+  }
+  steps.push(...planOrphanAppData(target, facts));
+  return { steps, apps };
+}
+
+interface ServiceState {
+  service: TargetService;
+  hash: string;
+  /** The container made from exactly this release and config, if any. */
+  current?: ContainerInfo;
+  /** Containers of this service from another release or config. */
+  stale: ContainerInfo[];
+}
+
+function planApp(
+  appUuid: string,
+  app: TargetApp | undefined,
+  facts: PlanFacts,
+): { steps: Step[]; summary: AppPlan } {
+  const containers = facts.containers.filter((c) => c.appUuid === appUuid);
+  const appId = app?.appId ?? containers[0]!.appId;
+  const release = app?.release;
+  const lock = facts.locks[appUuid] ?? { userLocks: [], agentHolds: false };
+  const overridden =
+    facts.override.device || facts.override.force || Object.values(release?.services ?? {}).some((s) => s.overrideLock);
+
+  // Sort the app's containers into: the current one per target service, and everything stale.
+  const services = new Map<string, ServiceState>();
+  for (const service of Object.values(release?.services ?? {})) {
+    services.set(service.serviceName, { service, hash: serviceConfigHash(service), stale: [] });
+  }
+  const orphans: ContainerInfo[] = []; // containers of services no longer in the target
+  for (const c of [...containers].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))) {
+    const state = services.get(c.serviceName);
+    const matches =
+      state && release && c.releaseUuid === release.uuid && c.configHash === state.hash && c.imageId === state.service.imageId;
+    if (state && matches && !state.current) state.current = c;
+    else if (state) state.stale.push(c); // includes duplicates left by a crash mid-create
+    else orphans.push(c);
+  }
+
+  const steps: Step[] = [];
+  const fetches: Step[] = [];
+  const interrupting: Step[] = [];
+  let waitingOn: Step | undefined;
+
+  // Images. kill-then-download and delete-then-download pull only after the old container is gone.
+  const missing = [...services.values()].filter((s) => !s.current && !facts.images.has(s.service.image));
+  for (const s of missing) {
+    const killFirst = s.service.strategy === 'kill-then-download' || s.service.strategy === 'delete-then-download';
+    if (killFirst && s.stale.some(isAlive)) continue;
+    fetches.push({ action: 'fetch', appUuid, serviceName: s.service.serviceName, image: s.service.image });
+  }
+  // download-then-kill (and hand-over): nothing of the app is killed before all its images are here.
+  const downloadFirstPending = missing.some(
+    (s) => s.service.strategy === 'download-then-kill' || s.service.strategy === 'hand-over',
+  );
+
+  // Stale and orphaned containers: remove the dead ones freely, kill the live ones under the lock.
+  for (const c of orphans) {
+    if (!isAlive(c)) steps.push(removeStep(c));
+    else if (!downloadFirstPending) interrupting.push(killStep(c));
+  }
+  for (const s of services.values()) {
+    const { service } = s;
+    for (const c of s.stale) {
+      if (!isAlive(c)) {
+        steps.push(removeStep(c));
+        continue;
+      }
+      if (service.strategy === 'hand-over') {
+        const handover = planHandover(appUuid, appId, s, c, facts);
+        if (handover.kind === 'kill') interrupting.push(handover.step);
+        else if (handover.kind === 'wait') waitingOn ??= handover.step;
+        continue;
+      }
+      if (service.strategy === 'download-then-kill' && downloadFirstPending) continue;
+      const kill = killStep(c, service.composition.stopGracePeriodSec);
+      // delete-then-download frees the old image's disk before the new one is pulled.
+      interrupting.push(service.strategy === 'delete-then-download' ? { ...kill, removeImage: c.image } : kill);
+    }
+    // running: false means created, not started: stop one that runs.
+    if (s.current && !service.running && isAlive(s.current)) {
+      interrupting.push({
+        action: 'stop',
+        appUuid,
+        serviceName: service.serviceName,
+        containerId: s.current.id,
+        timeoutSec: service.composition.stopGracePeriodSec,
+      });
+    }
+  }
+
+  // Interrupting steps need the app's lock; a user lock without an override means wait.
+  let lockPaths: string[] = [];
+  if (interrupting.length > 0) {
+    if (lock.agentHolds) {
+      steps.push(...interrupting);
+    } else if (lock.userLocks.length > 0 && !overridden) {
+      lockPaths = lock.userLocks.map((l) => l.path);
+      waitingOn = { action: 'wait', appUuid, reason: 'locked', paths: lockPaths };
+    } else {
+      steps.push({
+        action: 'takeLock',
+        appUuid,
+        appId,
+        serviceNames: [...new Set([...services.keys(), ...containers.map((c) => c.serviceName)])].sort(),
+        override: overridden,
+      });
+    }
+  }
+
+  // New containers: volumes first, then create, then start in depends_on order.
+  const blocked = new Set(interrupting.map((s) => (s.action === 'kill' || s.action === 'stop' ? s.serviceName : '')));
+  if (app && release) {
+    const volumeSteps = planVolumes(app, facts, containers.length === 0 || orphans.length + countStale(services) === 0);
+    steps.push(...volumeSteps.steps);
+    for (const s of services.values()) {
+      const name = s.service.serviceName;
+      if (s.current) {
+        const start = planStart(appUuid, s, services, facts);
+        if (start?.action === 'start') steps.push(start);
+        else if (start) waitingOn ??= start;
+        continue;
+      }
+      const handingOver = s.service.strategy === 'hand-over' && s.stale.some(isAlive);
+      if (!facts.images.has(s.service.image) || volumeSteps.missing) continue;
+      if (!handingOver && (blocked.has(name) || s.stale.some(isAlive))) continue;
+      if (s.stale.length > 0 && !handingOver) continue; // dead stale ones are removed this pass first
+      const spec = containerSpecFor(app, release, s.service, s.hash, facts.context);
+      steps.push({ action: 'create', appUuid, serviceName: name, spec });
+    }
+  } else if (containers.length === 0) {
+    // App removed and its containers gone: its volumes and /data go too.
+    for (const v of facts.volumes.filter((v) => v.labels['io.balena.app-uuid'] === appUuid)) {
+      steps.push({ action: 'removeVolume', appUuid, volume: v.name });
+    }
+  }
+
+  steps.push(...fetches);
+  const busy = steps.length > 0 || waitingOn !== undefined;
+  if (!busy && lock.agentHolds) steps.push({ action: 'releaseLock', appUuid, appId });
+  if (waitingOn) steps.push(waitingOn);
+
+  const phase: AppPhase = fetches.length
+    ? 'downloading'
+    : waitingOn?.action === 'wait' && waitingOn.reason === 'locked'
+      ? 'locked'
+      : busy
+        ? 'applying changes'
+        : 'done';
+  return { steps, summary: { appUuid, appId, phase, lockPaths } };
+}
+
+function countStale(services: Map<string, ServiceState>): number {
+  let n = 0;
+  for (const s of services.values()) n += s.stale.length;
+  return n;
+}
+
+function removeStep(c: ContainerInfo): Step {
+  return { action: 'remove', appUuid: c.appUuid, serviceName: c.serviceName, containerId: c.id };
+}
+
+function killStep(c: ContainerInfo, timeoutSec = 10): Extract<Step, { action: 'kill' }> {
+  return { action: 'kill', appUuid: c.appUuid, serviceName: c.serviceName, containerId: c.id, timeoutSec };
+}
+
+/**
+ * hand-over: the new container runs beside the old one; the old is killed once the new one has
+ * written its done marker or the timeout (counted from the new one's start) has passed.
+ */
+function planHandover(
+  appUuid: string,
+  appId: number,
+  s: ServiceState,
+  old: ContainerInfo,
+  facts: PlanFacts,
+): { kind: 'kill'; step: Step } | { kind: 'wait'; step: Step } | { kind: 'pending' } {
+  const fresh = s.current;
+  if (!fresh || fresh.status !== 'running' || !fresh.startedAt) return { kind: 'pending' };
+  const elapsed = facts.now - Date.parse(fresh.startedAt);
+  const done = facts.handoverDone.has(`${appUuid}/${s.service.serviceName}`);
+  if (done || elapsed >= s.service.handoverTimeoutMs) {
+    return {
+      kind: 'kill',
+      step: { ...killStep(old, s.service.composition.stopGracePeriodSec), clearHandover: { appId } },
+    };
+  }
+  return {
+    kind: 'wait',
+    step: {
+      action: 'wait',
+      appUuid,
+      reason: 'handover',
+      serviceName: s.service.serviceName,
+      ms: s.service.handoverTimeoutMs - elapsed,
+    },
+  };
+}
+
+/** Start a created container once every service it depends on runs. */
+function planStart(
+  appUuid: string,
+  s: ServiceState,
+  services: Map<string, ServiceState>,
+  facts: PlanFacts,
+): Step | undefined {
+  const c = s.current!;
+  if (!s.service.running || c.status !== 'created' || facts.heldStopped.has(c.id)) return undefined;
+  const waitingOn = s.service.composition.dependsOn.filter((dep) => {
+    const depState = services.get(dep);
+    return !depState?.current || (depState.service.running && depState.current.status !== 'running');
+  });
+  if (waitingOn.length > 0) {
+    return { action: 'wait', appUuid, reason: 'dependency', serviceName: s.service.serviceName, on: waitingOn };
+  }
+  return { action: 'start', appUuid, serviceName: s.service.serviceName, containerId: c.id };
+}
+
+/** Volumes the release declares are created; the app's others go once no stale container may use them. */
+function planVolumes(app: TargetApp, facts: PlanFacts, noStaleContainers: boolean): { steps: Step[]; missing: boolean } {
+  const steps: Step[] = [];
+  const wanted = new Set(Object.keys(app.release?.volumes ?? {}).map((v) => volumeName(app.appId, v)));
+  const present = new Set(facts.volumes.map((v) => v.name));
+  for (const name of wanted) {
+    if (!present.has(name)) steps.push({ action: 'createVolume', appUuid: app.appUuid, appId: app.appId, volume: name });
+  }
+  if (noStaleContainers) {
+    for (const v of facts.volumes) {
+      if (v.labels['io.balena.app-uuid'] === app.appUuid && !wanted.has(v.name)) {
+        steps.push({ action: 'removeVolume', appUuid: app.appUuid, volume: v.name });
+      }
+    }
+  }
+  return { steps, missing: steps.some((s) => s.action === 'createVolume') };
+}
+
+/** /data dirs of apps that are neither in the target nor have containers left. */
+function planOrphanAppData(target: TargetState, facts: PlanFacts): Step[] {
+  const targetIds = new Set(Object.values(target.apps).map((a) => a.appId));
+  const containerIds = new Set(facts.containers.map((c) => c.appId));
+  const steps: Step[] = [];
+  for (const appId of [...facts.appDataIds].sort((a, b) => a - b)) {
+    if (targetIds.has(appId) || containerIds.has(appId)) continue;
+    const appUuid = facts.volumes.find((v) => v.labels['io.balena.app-id'] === String(appId))?.labels[
+      'io.balena.app-uuid'
+    ];
+    steps.push({
+      action: 'removeAppData',
+      appUuid: appUuid ?? String(appId),
+      appId,
+      override: facts.override.device || facts.override.force,
+    });
+  }
+  return steps;
+}

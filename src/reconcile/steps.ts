@@ -1,0 +1,73 @@
+import type { ContainerSpec } from '../engine/types.js';
+
+/**
+ * Steps are plain data: what to do next, nothing about how (design.md, example 1). The planner
+ * emits them, one executor per action carries them out.
+ */
+export interface StepArgs {
+  /** Pull an image; never waits for a lock. */
+  fetch: { appUuid: string; serviceName: string; image: string };
+  createVolume: { appUuid: string; appId: number; volume: string };
+  removeVolume: { appUuid: string; volume: string };
+  /** Remove the app's persistent /data (app removed from the target). */
+  removeAppData: { appUuid: string; appId: number; override: boolean };
+  /** Take every lock path of the app; with `override`, user locks in the way are removed. */
+  takeLock: { appUuid: string; appId: number; serviceNames: string[]; override: boolean };
+  releaseLock: { appUuid: string; appId: number };
+  create: { appUuid: string; serviceName: string; spec: ContainerSpec };
+  start: { appUuid: string; serviceName: string; containerId: string };
+  /** Stop a running container and leave it (target says running: false). */
+  stop: { appUuid: string; serviceName: string; containerId: string; timeoutSec: number };
+  /**
+   * Stop (grace period, then SIGKILL) and remove a container. `removeImage` (delete-then-download)
+   * also deletes its image once unused; `clearHandover` deletes the hand-over markers it obeyed.
+   */
+  kill: {
+    appUuid: string;
+    serviceName: string;
+    containerId: string;
+    timeoutSec: number;
+    removeImage?: string;
+    clearHandover?: { appId: number };
+  };
+  /** Remove a container that is not running: interrupts nothing, needs no lock. */
+  remove: { appUuid: string; serviceName: string; containerId: string };
+  /** Nothing can happen for this app until something changes. */
+  wait: WaitReason;
+}
+
+export type WaitReason =
+  | { appUuid: string; reason: 'locked'; paths: string[] }
+  | { appUuid: string; reason: 'handover'; serviceName: string; ms: number }
+  | { appUuid: string; reason: 'dependency'; serviceName: string; on: string[] };
+
+export type Action = keyof StepArgs;
+export type Step = { [K in Action]: { action: K } & StepArgs[K] }[Action];
+export type StepOf<K extends Action> = Extract<Step, { action: K }>;
+
+/** Steps that interrupt a running service: the agent must hold the app's lock for them. */
+export const INTERRUPTING: ReadonlySet<Action> = new Set<Action>(['kill', 'stop']);
+
+/** A stable identity for a step, used to track retries and backoff across passes. */
+export function stepKey(step: Step): string {
+  switch (step.action) {
+    case 'fetch':
+      return `fetch:${step.image}`;
+    case 'createVolume':
+    case 'removeVolume':
+      return `${step.action}:${step.volume}`;
+    case 'removeAppData':
+    case 'takeLock':
+    case 'releaseLock':
+      return `${step.action}:${step.appUuid}`;
+    case 'create':
+      return `create:${step.spec.name}`;
+    case 'start':
+    case 'stop':
+    case 'kill':
+    case 'remove':
+      return `${step.action}:${step.containerId}`;
+    case 'wait':
+      return `wait:${step.appUuid}:${step.reason}`;
+  }
+}
