@@ -1,5 +1,385 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import type { FastifyInstance } from 'fastify';
+import { AppActions } from './agent/app-actions.js';
+import { createDeviceFacade } from './agent/facade.js';
+import { AppKeys, loadIdentity, saveDeviceKey, type Identity } from './agent/identity.js';
+import { TargetKeeper } from './agent/targets.js';
+import { buildDeviceReport, buildDeviceView } from './agent/view.js';
+import type { DeviceView } from './api/device-facade.js';
+import { createMetrics, type BosunMetrics } from './api/metrics.js';
+import { createApiServer, listen } from './api/server.js';
+import { TargetPoller } from './cloud/poll.js';
+import { registerDevice } from './cloud/register.js';
+import { StateReporter } from './cloud/report.js';
+import type { DeviceReport } from './cloud/report-types.js';
+import { readCloudSettings } from './config/cloud-config.js';
 import type { AgentConfig } from './config/schema.js';
+import { DockerEngine } from './engine/docker.js';
+import type { Engine } from './engine/types.js';
+import { LockManager } from './locks/manager.js';
+import type { LockLayout } from './locks/paths.js';
+import { lockSubjects } from './reconcile/facts.js';
+import { ReconcileLoop, type LoopStatus } from './reconcile/loop.js';
+import { JsonStore } from './store/json-store.js';
+import { BosunError, errorMessage } from './util/errors.js';
+import { createLogger, type Logger } from './util/logger.js';
+import { VERSION } from './version.js';
 
-export async function runAgent(_config: AgentConfig): Promise<void> {
-  throw new Error('bosun agent: not implemented yet');
+export interface AgentOptions {
+  /** Another engine (the in-memory one, for the simulated fleet). Default: Docker at config.dockerHost. */
+  engine?: Engine;
+  log?: Logger;
+  /** Loop timings, for tests and the simulated fleet. */
+  loop?: { fallbackPollMs?: number; resyncMs?: number; backoff?: { baseMs: number; capMs: number } };
+  /** Host address containers reach the local API at (default 127.0.0.1, for host networking). */
+  apiHost?: string;
+}
+
+/** A running agent: what tests and the simulated fleet hold on to. */
+export interface RunningAgent {
+  identity: Identity;
+  apiPort: number;
+  loop: ReconcileLoop;
+  keeper: TargetKeeper;
+  metrics: BosunMetrics;
+  locks: LockManager;
+  view(): Promise<DeviceView>;
+  stop(): Promise<void>;
+}
+
+/** Another agent already runs on this data dir. */
+export class AlreadyRunningError extends BosunError {
+  override name = 'AlreadyRunningError';
+  constructor(dataDir: string, pid?: number) {
+    super(
+      'EALREADY_RUNNING',
+      `another bosun agent${pid ? ` (pid ${pid})` : ''} is already running with data dir ${dataDir}`,
+    );
+  }
+}
+
+/**
+ * The composition root: builds every part from the config and starts them in the right order
+ * (API first, so containers learn its real port; then the loop; then the cloud link).
+ */
+export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<RunningAgent> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const localMode = config.apiEndpoint === '';
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const releaseInstanceLock = await lockDataDir(config.dataDir, log);
+  const store = new JsonStore(config.dataDir, log);
+  const identity = await loadIdentity(config, store);
+  const layout: LockLayout = { lockDir: config.lockDir, dataDir: config.dataDir };
+  const engine = options.engine ?? new DockerEngine({ dockerHost: config.dockerHost, log });
+  const locks = new LockManager(layout, identity.uuid, log);
+  await locks.removeStaleAgentLocks();
+  const appKeys = new AppKeys(store);
+  await appKeys.load();
+  const metrics = createMetrics();
+  const heldStopped = new Set<string>();
+  let apiPort = config.listenPort;
+  let latestReport: DeviceReport | undefined;
+  let reporter: StateReporter | undefined;
+  let poller: TargetPoller | undefined;
+
+  const cloudSettings = () => readCloudSettings(keeper.target?.config);
+  const deviceOverride = () => config.overrideLock || cloudSettings().overrideLock;
+  const loop = new ReconcileLoop({
+    deviceUuid: identity.uuid,
+    engine,
+    locks,
+    layout,
+    log,
+    specContext: () => ({
+      deviceUuid: identity.uuid,
+      deviceName: keeper.target?.name,
+      layout,
+      apiHost: options.apiHost ?? '127.0.0.1',
+      apiPort,
+      appKeys: appKeys.all(),
+    }),
+    deviceOverride,
+    heldStopped: () => heldStopped,
+    lockWatch: config.lockWatch,
+    ...options.loop,
+    onStatus: (status) => onLoopStatus(status),
+    onLockOverridden: (appUuid, paths) => {
+      metrics.recordLockOverride(overrideSource(loop.status.forced, config.overrideLock, cloudSettings().overrideLock));
+      log.warn({ appUuid, paths }, 'user update locks removed under an override');
+    },
+    onPullBytes: (bytes) => metrics.addImageBytesPulled(bytes),
+  });
+
+  const keeper = new TargetKeeper({
+    uuid: identity.uuid,
+    store,
+    log,
+    onAccepted: (target) => {
+      const apiApps = Object.values(target.apps).filter((a) =>
+        Object.values(a.release?.services ?? {}).some((s) => s.supervisorApi),
+      );
+      void appKeys
+        .ensure(apiApps.map((a) => a.appId))
+        .catch((err) => log.error({ err }, 'cannot persist app API keys'))
+        .finally(() => loop.setTarget(target));
+      refreshReport();
+    },
+    onRejected: () => refreshReport(),
+  });
+
+  const view = async (): Promise<DeviceView> => {
+    const containers = await engine.listContainers(identity.uuid);
+    return buildDeviceView({
+      uuid: identity.uuid,
+      version: VERSION,
+      localMode,
+      target: keeper.target,
+      targetError: keeper.targetError,
+      rejectedReleases: keeper.rejectedReleases,
+      containers,
+      locks: await locks.list(lockSubjects(keeper.target, containers)),
+      loop: loop.status,
+    });
+  };
+
+  // The cloud report is built asynchronously after each status change, then handed to the reporter.
+  let refreshing = false;
+  let refreshAgain = false;
+  function refreshReport(): void {
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    view()
+      .then((v) => {
+        latestReport = buildDeviceReport(v, apiPort, keeper.rejectedReleases);
+        for (const app of v.apps) metrics.setUpdateStatus(app.appUuid, app.updateStatus);
+        reporter?.notify();
+      })
+      .catch((err) => log.warn({ err }, 'cannot build the state report'))
+      .finally(() => {
+        refreshing = false;
+        if (refreshAgain) {
+          refreshAgain = false;
+          refreshReport();
+        }
+      });
+  }
+
+  let lastStatusAt = Date.now();
+  let wasConverged = false;
+  function onLoopStatus(status: LoopStatus): void {
+    const now = Date.now();
+    for (const app of Object.values(status.apps)) {
+      if (app.phase === 'locked') metrics.addLockedSeconds(app.appUuid, (now - lastStatusAt) / 1000);
+    }
+    lastStatusAt = now;
+    if (status.converged && !wasConverged) metrics.recordApply('success');
+    if (status.lastError) metrics.recordApply('failure');
+    wasConverged = status.converged;
+    refreshReport();
+  }
+
+  const actions = new AppActions({
+    deviceUuid: identity.uuid,
+    engine,
+    locks,
+    layout,
+    loop,
+    log,
+    target: () => keeper.target,
+    deviceOverride,
+    rebootCommand: config.rebootCommand,
+    shutdownCommand: config.shutdownCommand,
+    heldStopped,
+  });
+  const facade = createDeviceFacade({
+    actions,
+    keeper,
+    appKeys,
+    globalKey: identity.apiKey,
+    localMode,
+    view,
+    locks: async () => locks.list(lockSubjects(keeper.target, await engine.listContainers(identity.uuid))),
+    triggerUpdate: ({ force, cancel }) => {
+      const instant = cloudSettings().instantUpdateTrigger;
+      if (!force && !instant) return false;
+      if (poller) poller.triggerPoll({ force });
+      loop.trigger({ force, cancel });
+      return true;
+    },
+    healthy: () => {
+      const pass = loop.status.passStartedAt;
+      if (pass !== undefined && Date.now() - pass > STALLED_PASS_MS) {
+        return { healthy: false, reason: 'an apply pass has run for too long' };
+      }
+      if (poller && !poller.healthy()) return { healthy: false, reason: 'target state polling has stalled' };
+      return { healthy: true };
+    },
+  });
+
+  let api: FastifyInstance | undefined;
+  try {
+    api = await createApiServer({ facade, log, metrics: metrics.registry, localMode, version: VERSION });
+    apiPort = await listen(api, config.listenAddress, config.listenPort);
+    log.info({ address: config.listenAddress, port: apiPort }, 'local API listening');
+
+    await keeper.load({ preloadFile: config.targetStateFile || undefined, localMode });
+    loop.start();
+
+    if (!localMode) {
+      const userAgent = `bosun/${VERSION}`;
+      if (!identity.deviceApiKey && config.provisioningKey) {
+        const key = await registerDevice({
+          endpoint: config.apiEndpoint,
+          uuid: identity.uuid,
+          fleet: config.fleet,
+          provisioningKey: config.provisioningKey,
+          store,
+          log,
+          userAgent,
+        });
+        await saveDeviceKey(store, identity, key);
+        log.info({ uuid: identity.uuid, fleet: config.fleet }, 'device registered');
+      }
+      poller = new TargetPoller({
+        endpoint: config.apiEndpoint,
+        uuid: identity.uuid,
+        getDeviceKey: () => identity.deviceApiKey,
+        store,
+        log,
+        onTarget: (doc) => keeper.offerCloudDocument(doc),
+        onRejected: () => refreshReport(),
+        intervalMs: () => cloudSettings().pollIntervalMs ?? config.pollIntervalMs,
+        instantUpdates: () => cloudSettings().instantUpdateTrigger,
+        userAgent,
+        onPollResult: (result) => metrics.recordPoll(result),
+      });
+      reporter = new StateReporter({
+        endpoint: config.apiEndpoint,
+        uuid: identity.uuid,
+        getDeviceKey: () => identity.deviceApiKey,
+        store,
+        log,
+        getState: () => latestReport ?? emptyReport(apiPort),
+        intervalMs: config.reportIntervalMs,
+        userAgent,
+      });
+      poller.start();
+      refreshReport();
+    } else if (!keeper.target) {
+      log.warn('local mode and no target: set BOSUN_TARGET_STATE_FILE or POST /v2/local/target-state');
+    }
+  } catch (err) {
+    await api?.close();
+    await loop.stop();
+    await releaseInstanceLock();
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    identity,
+    apiPort,
+    loop,
+    keeper,
+    metrics,
+    locks,
+    view,
+    stop: () =>
+      (stopping ??= (async () => {
+        log.info('agent stopping');
+        await poller?.stop();
+        await loop.stop();
+        await reporter?.flush().catch((err) => log.warn({ err }, 'final state report failed'));
+        await reporter?.stop();
+        await api?.close();
+        await releaseInstanceLock();
+        log.info('agent stopped');
+      })()),
+  };
+}
+
+/** An apply pass running longer than this means the agent is stuck (a pull can take long). */
+const STALLED_PASS_MS = 30 * 60_000;
+
+function overrideSource(forced: boolean, device: boolean, cloud: boolean): string {
+  if (forced) return 'api';
+  if (device) return 'device';
+  if (cloud) return 'cloud';
+  return 'service-env';
+}
+
+function emptyReport(apiPort: number): DeviceReport {
+  return { api_port: apiPort, status: 'Idle', update_locks: [], target_error: null, apps: {} };
+}
+
+/**
+ * One agent per data dir: a second one would fight the first over containers and locks.
+ * proper-lockfile keeps a lock dir fresh while we run. A lock whose recorded PID is gone belongs
+ * to an agent that was killed: it is taken over at once rather than after `stale` runs out, so a
+ * supervisor restarting a SIGKILLed agent is not refused.
+ */
+async function lockDataDir(dataDir: string, log: Logger): Promise<() => Promise<void>> {
+  const lockPath = path.join(dataDir, 'agent.lock');
+  const pidFile = path.join(dataDir, 'agent.pid');
+  const take = () =>
+    lockfile.lock(dataDir, {
+      lockfilePath: lockPath,
+      stale: 10_000,
+      update: 2_000,
+      realpath: false,
+      onCompromised: (err) => log.error({ err }, 'single-instance lock on the data dir was compromised'),
+    });
+  let release: () => Promise<void>;
+  try {
+    release = await take();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
+      throw new BosunError('EDATADIR', `cannot lock data dir ${dataDir}: ${errorMessage(err)}`, { cause: err });
+    }
+    const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new AlreadyRunningError(dataDir, pid);
+    log.warn({ dataDir, pid: pid || undefined }, 'taking over the data dir lock of an agent that is gone');
+    await fs.rm(lockPath, { recursive: true, force: true });
+    release = await take().catch((retryErr: NodeJS.ErrnoException) => {
+      if (retryErr.code === 'ELOCKED') throw new AlreadyRunningError(dataDir);
+      throw retryErr;
+    });
+  }
+  await fs.writeFile(pidFile, String(process.pid));
+  return async () => {
+    await fs.rm(pidFile, { force: true });
+    await release();
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `bosun agent`: run until SIGTERM or SIGINT, then stop cleanly and exit 0. */
+export async function runAgent(config: AgentConfig): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const agent = await startAgent(config, { log });
+  log.info({ uuid: agent.identity.uuid, apiPort: agent.apiPort }, 'agent started');
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      log.info({ signal }, 'signal received');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await agent.stop();
 }

@@ -6,7 +6,7 @@ import { registerAgentCommand } from './agent-command.js';
 import { registerFleetCommands } from './fleet/cli.js';
 import { BosunError, ConfigError, errorMessage } from './util/errors.js';
 
-const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 /** Builds the whole command tree; exported so tests can drive it without a subprocess. */
 export function buildProgram(): Command {

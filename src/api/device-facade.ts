@@ -35,6 +35,8 @@ export interface ServiceView {
   status: string;
   containerId?: string;
   releaseUuid?: string;
+  /** Numeric id of that release, when known (balena's /v2/applications/state reports it). */
+  releaseId?: number;
   downloadProgress: number | null;
 }
 

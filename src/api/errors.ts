@@ -26,3 +26,11 @@ export class BadRequestError extends BosunError {
     super('EBADREQUEST', message);
   }
 }
+
+/** No key, an unknown key, or an app-scoped key used outside its app. API answers 401. */
+export class UnauthorizedError extends BosunError {
+  override name = 'UnauthorizedError';
+  constructor(message: string) {
+    super('EUNAUTHORIZED', message);
+  }
+}

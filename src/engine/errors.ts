@@ -69,3 +69,15 @@ export class AbortedError extends BosunError {
     super('EABORTED', message, { ...options, transient: true });
   }
 }
+
+/** The image cannot be removed while a container (running or not) uses it. */
+export class ImageInUseError extends EngineError {
+  override name = 'ImageInUseError';
+  override readonly code: string = 'EIMAGE_IN_USE';
+  constructor(
+    readonly image: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`image ${image} is in use by a container; remove the container first`, 409, options);
+  }
+}

@@ -15,15 +15,20 @@ export interface LockSubject {
 export interface AppLockFacts {
   /** Locks the app (or anyone but this agent) holds now. */
   userLocks: LockEntry[];
-  /** This agent holds the app's locks now. */
+  /** The asking part of this agent holds the app's locks now. */
   agentHolds: boolean;
 }
 
-export type TakeResult = { ok: true; removedUserLocks: LockEntry[] } | { ok: false; blockers: LockEntry[] };
+export type TakeResult =
+  | { ok: true; removedUserLocks: LockEntry[] }
+  | { ok: false; blockers: LockEntry[] }
+  /** Another part of this agent (the apply loop, or an API action) holds the app's lock. */
+  | { ok: false; busyWith: string; blockers: [] };
 
 interface HeldLocks {
   paths: LockPath[];
   since: string;
+  owner: string;
 }
 
 const AGENT_MARKER = 'bosun-agent';
@@ -46,18 +51,19 @@ export class LockManager {
     private readonly log: Logger,
   ) {}
 
-  holds(appUuid: string): boolean {
-    return this.held.has(appUuid);
+  /** Which part of the agent holds the app's lock ('loop', 'api'), if any. */
+  holder(appUuid: string): string | undefined {
+    return this.held.get(appUuid)?.owner;
   }
 
-  /** Locks present for the app now, the agent's own excluded from userLocks. */
-  async scan(subject: LockSubject): Promise<AppLockFacts> {
+  /** Locks present for the app now, the agent's own excluded; agentHolds: `owner` holds it. */
+  async scan(subject: LockSubject, owner?: string): Promise<AppLockFacts> {
     const userLocks: LockEntry[] = [];
     for (const lockPath of appLockPaths(this.layout, subject.appId, subject.serviceNames)) {
       const found = await this.inspect(lockPath.hostPath);
       if (found && found.holder === 'app') userLocks.push(this.entry(subject, lockPath, 'app', found.since));
     }
-    return { userLocks, agentHolds: this.held.has(subject.appUuid) };
+    return { userLocks, agentHolds: owner !== undefined && this.held.get(subject.appUuid)?.owner === owner };
   }
 
   /** Every lock present now (user and agent) for the given apps, for GET /v2/locks and reports. */
@@ -77,8 +83,13 @@ export class LockManager {
    * logged) first; without it, the first user lock found makes this release whatever it took and
    * report the blockers: never half-locked.
    */
-  async take(subject: LockSubject, options: { override: boolean; reason: string }): Promise<TakeResult> {
-    if (this.held.has(subject.appUuid)) return { ok: true, removedUserLocks: [] };
+  async take(
+    subject: LockSubject,
+    options: { override: boolean; reason: string; owner: string },
+  ): Promise<TakeResult> {
+    const current = this.held.get(subject.appUuid);
+    if (current?.owner === options.owner) return { ok: true, removedUserLocks: [] };
+    if (current) return { ok: false, busyWith: current.owner, blockers: [] };
     const taken: LockPath[] = [];
     const removed: LockEntry[] = [];
     const since = new Date().toISOString();
@@ -107,21 +118,25 @@ export class LockManager {
       }
       taken.push(lockPath);
     }
-    this.held.set(subject.appUuid, { paths: taken, since });
-    this.log.info({ appUuid: subject.appUuid, paths: taken.map((p) => p.hostPath) }, 'update lock taken by agent');
+    this.held.set(subject.appUuid, { paths: taken, since, owner: options.owner });
+    this.log.info(
+      { appUuid: subject.appUuid, owner: options.owner, reason: options.reason, paths: taken.map((p) => p.hostPath) },
+      'update lock taken by agent',
+    );
     return { ok: true, removedUserLocks: removed };
   }
 
-  async release(appUuid: string): Promise<void> {
+  /** Releases the app's lock if `owner` holds it (a release by someone else is a no-op). */
+  async release(appUuid: string, owner: string): Promise<void> {
     const held = this.held.get(appUuid);
-    if (!held) return;
+    if (!held || held.owner !== owner) return;
     await this.removeOwn(held.paths);
     this.held.delete(appUuid);
     this.log.info({ appUuid, paths: held.paths.map((p) => p.hostPath) }, 'update lock released by agent');
   }
 
   async releaseAll(): Promise<void> {
-    for (const appUuid of [...this.held.keys()]) await this.release(appUuid);
+    for (const [appUuid, held] of [...this.held]) await this.release(appUuid, held.owner);
   }
 
   /**

@@ -36,7 +36,9 @@ export function containerSpecFor(
     { type: 'bind', source: appDataDir(ctx.layout, app.appId), target: '/data' },
     { type: 'bind', source: lockDir, target: '/tmp/balena' },
     { type: 'bind', source: lockDir, target: '/tmp/resin' },
-    ...c.volumes.map((v) => ({
+    // bosun's own /data is the app's persistent data (and where its legacy lock lives); a release
+    // volume aimed at /data (balena's `resin-data:/data`) would hide it, so it is left out.
+    ...c.volumes.filter((v) => v.target !== '/data').map((v) => ({
       type: 'volume' as const,
       source: volumeName(app.appId, v.volume),
       target: v.target,

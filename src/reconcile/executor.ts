@@ -21,6 +21,14 @@ export interface ExecutorDeps {
   onInterrupt?: (step: StepOf<'kill'> | StepOf<'stop'>) => void;
 }
 
+/** The agent's lock for the app is held by an API action; the loop backs off and tries again. */
+export class LockBusyError extends BosunError {
+  override name = 'LockBusyError';
+  constructor(appUuid: string, owner: string) {
+    super('ELOCK_BUSY', `update lock of app ${appUuid} is held by the agent's ${owner}`, { transient: true });
+  }
+}
+
 /** The app's /data holds a user lock and no override is in force: removing it would delete the lock. */
 export class AppDataLockedError extends BosunError {
   override name = 'AppDataLockedError';
@@ -30,6 +38,9 @@ export class AppDataLockedError extends BosunError {
     });
   }
 }
+
+/** The name the apply loop holds locks under (API actions use their own). */
+export const LOOP_OWNER = 'loop';
 
 type Executors = { [K in Action]: (step: StepOf<K>, signal: AbortSignal) => Promise<void> };
 
@@ -64,8 +75,9 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
     async takeLock(step) {
       const result = await locks.take(
         { appUuid: step.appUuid, appId: step.appId, serviceNames: step.serviceNames },
-        { override: step.override, reason: 'update' },
+        { override: step.override, reason: 'update', owner: LOOP_OWNER },
       );
+      if (!result.ok && 'busyWith' in result) throw new LockBusyError(step.appUuid, result.busyWith);
       if (!result.ok) {
         // Expected: an app took its lock between our scan and our take. The next pass waits for it.
         log.info({ appUuid: step.appUuid, paths: result.blockers.map((b) => b.path) }, 'app took its update lock first');
@@ -77,7 +89,7 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       }
     },
     async releaseLock(step) {
-      await locks.release(step.appUuid);
+      await locks.release(step.appUuid, LOOP_OWNER);
     },
     async create(step) {
       const appId = Number(step.spec.labels['io.balena.app-id']);

@@ -5,6 +5,7 @@ import type { AppLockFacts, LockManager, LockSubject } from '../locks/manager.js
 import { handoverMarkerPaths, type LockLayout } from '../locks/paths.js';
 import type { TargetState } from '../target/types.js';
 import type { SpecContext } from './container-spec.js';
+import { LOOP_OWNER } from './executor.js';
 import type { PlanFacts } from './plan.js';
 
 /** The apps to ask about locks: every app in the target or with containers, with all their services. */
@@ -47,7 +48,7 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
   ]);
   const locks: Record<string, AppLockFacts> = {};
   for (const subject of lockSubjects(target, containers)) {
-    locks[subject.appUuid] = await src.locks.scan(subject);
+    locks[subject.appUuid] = await src.locks.scan(subject, LOOP_OWNER);
   }
   const handoverDone = new Set<string>();
   for (const app of Object.values(target.apps)) {

@@ -87,6 +87,8 @@ export class ReconcileLoop {
   private running: Promise<void> | undefined;
   private readonly failures = new Map<string, Failure>();
   private readonly progress = new Map<string, Record<string, number>>();
+  /** Bytes already counted per pull in flight, so metrics get only the increase. */
+  private readonly pulledBytes = new Map<string, number>();
   private readonly watcher: LockWatcher;
   private readonly execute: (step: Step, signal: AbortSignal) => Promise<void>;
   private statusValue: LoopStatus = { applying: false, converged: false, forced: false, apps: {} };
@@ -239,6 +241,11 @@ export class ReconcileLoop {
   }
 
   private recordProgress(appUuid: string, serviceName: string, progress: PullProgress): void {
+    const key = `${appUuid}/${serviceName}`;
+    const before = this.pulledBytes.get(key) ?? 0;
+    if (progress.bytesDone > before) this.deps.onPullBytes?.(progress.bytesDone - before);
+    if (progress.percent >= 100) this.pulledBytes.delete(key);
+    else this.pulledBytes.set(key, progress.bytesDone);
     const perService = this.progress.get(appUuid) ?? {};
     perService[serviceName] = progress.percent;
     this.progress.set(appUuid, perService);

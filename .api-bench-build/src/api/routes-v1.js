@@ -1,0 +1,79 @@
+import { UnknownTargetError } from './errors.js';
+import { readBodyId, readFlag, readId } from './input.js';
+import { appActionBody, forceBody, updateBody } from './schemas.js';
+import { v1Device } from './views.js';
+const V1_OK = { Data: 'OK', Error: null };
+/** The port the server really listens on (null under inject(), which has no socket). */
+function listeningPort(app) {
+    const address = app.server.address();
+    return address !== null && typeof address === 'object' ? address.port : null;
+}
+/** balena's v1 endpoints (contract section 8). */
+export function registerV1Routes(app, ctx) {
+    const { facade, auth } = ctx;
+    const actionOptions = (body) => ({ force: readFlag(body, 'force'), lockTimeoutMs: ctx.lockTimeoutMs });
+    const paramAppId = (request) => {
+        const appId = readId(request.params.appId, 'appId');
+        auth.requireApp(request, appId);
+        return appId;
+    };
+    app.post('/v1/update', { schema: { body: updateBody } }, async (request, reply) => {
+        const force = readFlag(request.body, 'force');
+        const cancel = readFlag(request.body, 'cancel');
+        const triggered = await facade.triggerUpdate({ force, cancel });
+        return reply.code(triggered ? 204 : 202).send();
+    });
+    app.post('/v1/restart', { schema: { body: appActionBody } }, async (request, reply) => {
+        const appId = readBodyId(request.body, 'appId');
+        auth.requireApp(request, appId);
+        await facade.restartApp(appId, actionOptions(request.body));
+        return reply.type('text/plain; charset=utf-8').send('OK');
+    });
+    app.post('/v1/purge', { schema: { body: appActionBody } }, async (request, reply) => {
+        const appId = readBodyId(request.body, 'appId');
+        auth.requireApp(request, appId);
+        await facade.purgeApp(appId, actionOptions(request.body));
+        return reply.send(V1_OK);
+    });
+    app.post('/v1/reboot', { schema: { body: forceBody } }, async (request, reply) => {
+        await facade.reboot(actionOptions(request.body));
+        return reply.code(202).send(V1_OK);
+    });
+    app.post('/v1/shutdown', { schema: { body: forceBody } }, async (request, reply) => {
+        await facade.shutdown(actionOptions(request.body));
+        return reply.code(202).send(V1_OK);
+    });
+    // v1 addressed single-container apps; for an app with several services every one is stopped
+    // (started) and the first container id is answered, as balena's single `containerId` allows.
+    app.post('/v1/apps/:appId/stop', { schema: { body: forceBody } }, async (request, reply) => {
+        const appId = paramAppId(request);
+        const ids = await facade.stopService(appId, undefined, actionOptions(request.body));
+        return reply.send({ containerId: ids[0] ?? null });
+    });
+    app.post('/v1/apps/:appId/start', { schema: { body: forceBody } }, async (request, reply) => {
+        const appId = paramAppId(request);
+        readFlag(request.body, 'force'); // accepted for symmetry with stop; starting needs no lock
+        const ids = await facade.startService(appId, undefined);
+        return reply.send({ containerId: ids[0] ?? null });
+    });
+    app.get('/v1/apps/:appId', async (request, reply) => {
+        const appId = paramAppId(request);
+        const device = await facade.view();
+        const found = device.apps.find((candidate) => candidate.appId === appId);
+        if (!found)
+            throw new UnknownTargetError(`no app with id ${appId}`);
+        const first = found.services[0];
+        return reply.send({
+            appId,
+            commit: found.commit ?? null,
+            serviceName: first?.serviceName ?? null,
+            imageId: first?.imageId ?? null,
+            releaseId: first?.releaseId ?? null,
+            containerId: first?.containerId ?? null,
+        });
+    });
+    app.get('/v1/device', async (_request, reply) => {
+        const device = await facade.view();
+        return reply.send(v1Device(device, listeningPort(app), ctx.hostInfo()));
+    });
+}

@@ -1,0 +1,48 @@
+import type { DeviceFacade, DeviceView, LockEntry } from '../api/device-facade.js';
+import { BadRequestError } from '../api/errors.js';
+import type { AppActions } from './app-actions.js';
+import { keysEqual, type AppKeys } from './identity.js';
+import type { TargetKeeper } from './targets.js';
+
+export interface FacadeDeps {
+  actions: AppActions;
+  keeper: TargetKeeper;
+  appKeys: AppKeys;
+  globalKey: string;
+  localMode: boolean;
+  view: () => Promise<DeviceView>;
+  locks: () => Promise<LockEntry[]>;
+  triggerUpdate: (options: { force: boolean; cancel: boolean }) => boolean;
+  healthy: () => { healthy: boolean; reason?: string };
+}
+
+/** The agent as the local API sees it (src/api/device-facade.ts). Thin: it routes, the parts act. */
+export function createDeviceFacade(deps: FacadeDeps): DeviceFacade {
+  const { actions } = deps;
+  return {
+    view: deps.view,
+    locks: deps.locks,
+    triggerUpdate: async (options) => deps.triggerUpdate(options),
+    healthy: async () => deps.healthy(),
+    restartApp: (appId, options) => actions.restartApp(appId, options),
+    purgeApp: (appId, options) => actions.purgeApp(appId, options),
+    stopService: (appId, serviceName, options) => actions.stopService(appId, serviceName, options),
+    startService: (appId, serviceName) => actions.startService(appId, serviceName),
+    restartService: (appId, serviceName, options) => actions.restartService(appId, serviceName, options),
+    reboot: (options) => actions.reboot(options),
+    shutdown: (options) => actions.shutdown(options),
+    async setLocalTarget(body) {
+      if (!deps.localMode) throw new BadRequestError('local target state can be set only in local mode');
+      const verdict = await deps.keeper.offerLocal(body);
+      if (!verdict.accepted) throw new BadRequestError(`target state rejected: ${verdict.reason}`);
+    },
+    async localTarget() {
+      return deps.keeper.rawDevice ?? { name: '', config: {}, apps: {} };
+    },
+    keyScope(key) {
+      if (keysEqual(deps.globalKey, key)) return { scope: 'global' };
+      const appId = deps.appKeys.appFor(key);
+      return appId === undefined ? undefined : { scope: 'app', appId };
+    },
+  };
+}

@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import type { JsonStore } from '../store/json-store.js';
+import { parseDeviceObject, parseTargetDocument, type ParsedTarget } from '../target/validate.js';
+import { convertV2LocalTarget, isV2LocalShape } from '../target/v2-local.js';
+import type { TargetState } from '../target/types.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+
+export type TargetSource = 'cloud' | 'local' | 'file';
+
+/** The accepted target as stored: the raw device object (re-validated at start) and where it came from. */
+interface StoredTarget {
+  source: TargetSource;
+  device: unknown;
+  acceptedAt: string;
+  /** sha256 of the preload file this target came from, so an edited file is applied at restart. */
+  fileHash?: string;
+}
+
+const STORE_KEY = 'target';
+
+interface Candidate {
+  parsed: ParsedTarget;
+  /** The v3 device object it was parsed from: what is stored, and re-validated at start. */
+  device: unknown;
+}
+
+/**
+ * Keeps the device's accepted target: validates every candidate whole (a rejected one changes
+ * nothing and is remembered as `targetError`), persists the accepted one crash-safely, and hands
+ * it to the apply loop.
+ */
+export class TargetKeeper {
+  private accepted: { target: TargetState; device: unknown; source: TargetSource } | undefined;
+  private error: string | null = null;
+
+  constructor(
+    private readonly deps: {
+      uuid: string;
+      store: JsonStore;
+      log: Logger;
+      onAccepted: (target: TargetState, source: TargetSource) => void;
+      onRejected?: (reason: string) => void;
+    },
+  ) {}
+
+  get target(): TargetState | undefined {
+    return this.accepted?.target;
+  }
+
+  get source(): TargetSource | undefined {
+    return this.accepted?.source;
+  }
+
+  /** The device object of the accepted target, as it came. */
+  get rawDevice(): unknown {
+    return this.accepted?.device;
+  }
+
+  get targetError(): string | null {
+    return this.error;
+  }
+
+  /** Releases named by the last rejected cloud document, by app uuid, so they can be reported `rejected`. */
+  get rejectedReleases(): Record<string, string> {
+    return this.error ? this.rejected : {};
+  }
+
+  private rejected: Record<string, string> = {};
+
+  /**
+   * At start-up: the stored target, or the preload file. In local mode an edited preload file
+   * wins over the stored target; in managed mode the file is used only when nothing is stored.
+   */
+  async load(options: { preloadFile?: string; localMode: boolean }): Promise<void> {
+    const stored = await this.deps.store.read<StoredTarget>(STORE_KEY);
+    let fileText: string | undefined;
+    if (options.preloadFile) {
+      try {
+        fileText = await fs.readFile(options.preloadFile, 'utf8');
+      } catch (err) {
+        this.deps.log.error({ file: options.preloadFile, err }, 'cannot read BOSUN_TARGET_STATE_FILE');
+      }
+    }
+    const fileHash = fileText === undefined ? undefined : sha256(fileText);
+    const fileIsNew = fileHash !== undefined && (!stored || (options.localMode && stored.fileHash !== fileHash));
+    if (fileIsNew) {
+      try {
+        this.accept(this.parseFileDocument(JSON.parse(fileText!)), 'file', { fileHash });
+        await this.persist();
+        return;
+      } catch (err) {
+        this.reject(`preloaded target ${options.preloadFile}: ${errorMessage(err)}`);
+      }
+    }
+    if (stored) {
+      try {
+        const parsed = parseDeviceObject(stored.device, this.deps.uuid);
+        this.accept({ parsed, device: stored.device }, stored.source, { fileHash: stored.fileHash });
+      } catch (err) {
+        this.reject(`stored target no longer valid: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  /** A cloud document `{ "<uuid>": device }`. */
+  async offerCloudDocument(doc: unknown): Promise<{ accepted: boolean; reason?: string }> {
+    this.rejected = readableReleases(doc, this.deps.uuid);
+    return this.offer(() => {
+      const parsed = parseTargetDocument(doc, this.deps.uuid);
+      return { parsed, device: (doc as Record<string, unknown>)[this.deps.uuid] };
+    }, 'cloud');
+  }
+
+  /** POST /v2/local/target-state: a v3 device object or balena's v2 `{ local: ... }`. */
+  async offerLocal(body: unknown): Promise<{ accepted: boolean; reason?: string }> {
+    return this.offer(() => this.parseDevice(body), 'local');
+  }
+
+  private async offer(parse: () => Candidate, source: TargetSource) {
+    let candidate: Candidate;
+    try {
+      candidate = parse();
+    } catch (err) {
+      const reason = errorMessage(err);
+      this.reject(reason);
+      return { accepted: false, reason };
+    }
+    this.accept(candidate, source, {});
+    await this.persist();
+    return { accepted: true };
+  }
+
+  /** A v3 device object, or balena's v2 local shape converted to one. */
+  private parseDevice(body: unknown): Candidate {
+    const device = isV2LocalShape(body) ? convertV2LocalTarget(body, this.deps.uuid) : body;
+    return { parsed: parseDeviceObject(device, this.deps.uuid), device };
+  }
+
+  /** The preload file: a bare device object, the v2 local shape, or a whole `{ "<uuid>": device }`. */
+  private parseFileDocument(body: unknown): Candidate {
+    const isObject = body !== null && typeof body === 'object' && !Array.isArray(body);
+    if (isObject && !('apps' in body) && !isV2LocalShape(body)) {
+      const values = Object.values(body);
+      if (values.length === 1) return this.parseDevice(values[0]);
+    }
+    return this.parseDevice(body);
+  }
+
+  private fileHash: string | undefined;
+
+  private accept(candidate: Candidate, source: TargetSource, extra: { fileHash?: string }): void {
+    const { parsed, device } = candidate;
+    for (const warning of parsed.warnings) this.deps.log.warn({ path: warning.path }, warning.message);
+    this.accepted = { target: parsed.target, device, source };
+    this.fileHash = extra.fileHash;
+    this.error = null;
+    this.deps.log.info({ source, apps: Object.keys(parsed.target.apps) }, 'target state accepted');
+    this.deps.onAccepted(parsed.target, source);
+  }
+
+  private reject(reason: string): void {
+    this.error = reason;
+    this.deps.log.error({ reason }, 'target state rejected whole; what runs stays as it is');
+    this.deps.onRejected?.(reason);
+  }
+
+  private async persist(): Promise<void> {
+    if (!this.accepted) return;
+    const stored: StoredTarget = {
+      source: this.accepted.source,
+      device: this.accepted.device,
+      acceptedAt: new Date().toISOString(),
+      fileHash: this.fileHash,
+    };
+    await this.deps.store.write(STORE_KEY, stored);
+  }
+}
+
+/** Best effort: the app and release uuids of a document that may be malformed elsewhere. */
+function readableReleases(doc: unknown, uuid: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const apps = (doc as { [k: string]: { apps?: unknown } } | null)?.[uuid]?.apps;
+  if (!apps || typeof apps !== 'object') return out;
+  for (const [appUuid, app] of Object.entries(apps as Record<string, { releases?: unknown }>)) {
+    const releases = app && typeof app === 'object' ? app.releases : undefined;
+    if (!releases || typeof releases !== 'object') continue;
+    const first = Object.keys(releases)[0];
+    if (first) out[appUuid] = first;
+  }
+  return out;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

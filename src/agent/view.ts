@@ -1,0 +1,154 @@
+import type { AppView, DeviceView, LockEntry, ServiceView, UpdateStatus } from '../api/device-facade.js';
+import type { DeviceReport } from '../cloud/report-types.js';
+import type { ContainerInfo } from '../engine/types.js';
+import type { LoopStatus } from '../reconcile/loop.js';
+import type { TargetApp, TargetState } from '../target/types.js';
+
+export interface ViewInputs {
+  uuid: string;
+  version: string;
+  localMode: boolean;
+  target: TargetState | undefined;
+  targetError: string | null;
+  /** Releases of a rejected document, by app uuid, when they could be read out of it. */
+  rejectedReleases: Record<string, string>;
+  containers: ContainerInfo[];
+  locks: LockEntry[];
+  loop: LoopStatus;
+}
+
+/** What the device looks like now, for the local API and the cloud report. Pure. */
+export function buildDeviceView(input: ViewInputs): DeviceView {
+  const apps: AppView[] = [];
+  const appUuids = new Set([...Object.keys(input.target?.apps ?? {}), ...input.containers.map((c) => c.appUuid)]);
+  for (const appUuid of [...appUuids].sort()) {
+    apps.push(appView(appUuid, input.target?.apps[appUuid], input));
+  }
+  const statuses = apps.map((a) => a.updateStatus);
+  const progress = apps.flatMap((a) => a.services.map((s) => s.downloadProgress)).filter((p) => p !== null);
+  const status = statuses.includes('locked')
+    ? 'Locked'
+    : statuses.includes('downloading')
+      ? 'Downloading'
+      : statuses.some((s) => s !== 'done')
+        ? 'Updating'
+        : 'Idle';
+  return {
+    uuid: input.uuid,
+    name: input.target?.name,
+    status,
+    appState: statuses.every((s) => s === 'done') ? 'applied' : 'applying',
+    commit: apps.length === 1 ? apps[0]!.commit : apps.find((a) => a.commit)?.commit,
+    updatePending: statuses.some((s) => s !== 'done'),
+    updateDownloaded: statuses.some((s) => s === 'locked' || s === 'applying changes'),
+    updateFailed: statuses.includes('aborted'),
+    overallDownloadProgress: progress.length ? Math.round(progress.reduce((a, b) => a + b, 0) / progress.length) : null,
+    targetError: input.targetError,
+    apps,
+    localMode: input.localMode,
+    version: input.version,
+  };
+}
+
+function appView(appUuid: string, app: TargetApp | undefined, input: ViewInputs): AppView {
+  const containers = input.containers.filter((c) => c.appUuid === appUuid);
+  const status = input.loop.apps[appUuid];
+  const release = app?.release;
+  const services: ServiceView[] = [];
+  for (const service of Object.values(release?.services ?? {})) {
+    const own = containers.filter((c) => c.serviceName === service.serviceName);
+    const current = own.find((c) => c.releaseUuid === release!.uuid) ?? own[0];
+    const progress = status?.progress[service.serviceName];
+    services.push({
+      serviceName: service.serviceName,
+      serviceId: service.serviceId,
+      imageId: service.imageId,
+      image: service.image,
+      status: serviceStatus(current, release!.uuid, progress),
+      containerId: current?.id,
+      releaseUuid: current?.releaseUuid,
+      downloadProgress: progress ?? null,
+    });
+  }
+  for (const c of containers.filter((c) => !release?.services[c.serviceName])) {
+    services.push({
+      serviceName: c.serviceName,
+      serviceId: c.serviceId,
+      imageId: c.imageId,
+      image: c.image,
+      status: c.status === 'running' ? 'Stopping' : c.status,
+      containerId: c.id,
+      releaseUuid: c.releaseUuid,
+      downloadProgress: null,
+    });
+  }
+  const running = containers.filter((c) => c.status === 'running');
+  const commit = running.find((c) => c.releaseUuid === release?.uuid)?.releaseUuid ?? running[0]?.releaseUuid;
+  return {
+    appId: app?.appId ?? containers[0]!.appId,
+    appUuid,
+    appName: app?.name ?? '',
+    commit: commit ?? (status?.phase === 'done' ? release?.uuid : undefined),
+    targetCommit: release?.uuid,
+    updateStatus: updateStatus(status),
+    services,
+    locks: input.locks.filter((l) => l.appUuid === appUuid),
+  };
+}
+
+function updateStatus(status: LoopStatus['apps'][string] | undefined): UpdateStatus {
+  if (!status) return 'applying changes';
+  if (status.error && status.phase !== 'locked') return 'aborted';
+  return status.phase;
+}
+
+/** balena's service status words, which device apps and dashboards read. */
+function serviceStatus(c: ContainerInfo | undefined, targetRelease: string, progress: number | undefined): string {
+  if (progress !== undefined && progress < 100 && (!c || c.releaseUuid !== targetRelease)) return 'Downloading';
+  if (!c) return progress === 100 ? 'Downloaded' : 'Waiting';
+  if (c.releaseUuid !== targetRelease) return c.status === 'running' ? 'Running' : c.status;
+  switch (c.status) {
+    case 'running':
+      return 'Running';
+    case 'created':
+      return 'Installed';
+    case 'exited':
+      return 'exited';
+    default:
+      return c.status;
+  }
+}
+
+/** The cloud report (contract section 5) for a view. */
+export function buildDeviceReport(view: DeviceView, apiPort: number, rejected: Record<string, string>): DeviceReport {
+  const apps: DeviceReport['apps'] = {};
+  for (const app of view.apps) {
+    const releases: DeviceReport['apps'][string]['releases'] = {};
+    if (app.targetCommit) {
+      releases[app.targetCommit] = {
+        update_status: app.updateStatus,
+        services: Object.fromEntries(
+          app.services
+            .filter((s) => s.releaseUuid === undefined || s.releaseUuid === app.targetCommit)
+            .map((s) => [s.serviceName, { image: s.image, status: s.status, download_progress: s.downloadProgress }]),
+        ),
+      };
+    }
+    apps[app.appUuid] = { release_uuid: app.commit ?? null, releases };
+  }
+  for (const [appUuid, releaseUuid] of Object.entries(rejected)) {
+    apps[appUuid] ??= { release_uuid: null, releases: {} };
+    apps[appUuid].releases[releaseUuid] = { update_status: 'rejected', services: {} };
+  }
+  return {
+    api_port: apiPort,
+    status: view.status,
+    update_locks: view.apps.flatMap((a) =>
+      a.locks
+        .filter((l) => l.holder === 'app')
+        .map((l) => ({ app_uuid: l.appUuid, service: l.serviceName ?? '', path: l.path, since: l.since })),
+    ),
+    target_error: view.targetError,
+    apps,
+  };
+}

@@ -1,0 +1,86 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { BosunError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { createApiAuth } from './auth.js';
+import { installBodyParser } from './body-parser.js';
+import type { RouteContext } from './context.js';
+import type { DeviceFacade } from './device-facade.js';
+import { formatSchemaErrors, frameworkErrorReply, installErrorHandling } from './error-reply.js';
+import { registerMiscRoutes } from './routes-misc.js';
+import { registerV1Routes } from './routes-v1.js';
+import { registerV2Routes } from './routes-v2.js';
+import { readHostInfo, type HostInfo } from './views.js';
+
+/** Bodies of the action endpoints are a few fields; anything larger is refused with 413. */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** How long an action waits for an app's update lock before answering 423. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+export interface ApiServerDeps {
+  facade: DeviceFacade;
+  log: Logger;
+  metrics: Registry;
+  /** No cloud endpoint: POST /v2/local/target-state is allowed. */
+  localMode: boolean;
+  version: string;
+  bodyLimit?: number;
+  lockTimeoutMs?: number;
+  /** OS version and addresses for GET /v1/device; read from node:os by default. */
+  hostInfo?: () => HostInfo;
+}
+
+/**
+ * The local device API (contract section 8), ready to `listen()` or `inject()`.
+ *
+ * Every answer that is not a success is JSON `{ status: 'failed', message }`. Request logging is
+ * off because the query string may carry the API key; failures are logged with the route
+ * pattern only.
+ */
+export async function createApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ module: 'api' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    frameworkErrors: frameworkErrorReply,
+    schemaErrorFormatter: formatSchemaErrors,
+    routerOptions: { ignoreTrailingSlash: true },
+    // The schemas check JSON types only; coercion is input.ts's job, with field-named errors.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
+  }) as unknown as FastifyInstance;
+
+  installErrorHandling(app);
+  installBodyParser(app);
+
+  const auth = createApiAuth(deps.facade);
+  app.addHook('onRequest', async (request) => auth.authenticate(request));
+
+  const ctx: RouteContext = {
+    facade: deps.facade,
+    auth,
+    metrics: deps.metrics,
+    localMode: deps.localMode,
+    version: deps.version,
+    hostInfo: deps.hostInfo ?? readHostInfo,
+    lockTimeoutMs: deps.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+  };
+  registerMiscRoutes(app, ctx);
+  registerV1Routes(app, ctx);
+  registerV2Routes(app, ctx);
+
+  await app.ready();
+  return app;
+}
+
+/**
+ * Start listening and answer the port really bound (`port` 0 picks a free one), which the
+ * agent passes to containers as BALENA_SUPERVISOR_PORT.
+ */
+export async function listen(app: FastifyInstance, address: string, port: number): Promise<number> {
+  await app.listen({ host: address, port });
+  const bound = app.server.address();
+  if (bound === null || typeof bound !== 'object') {
+    throw new BosunError('EAPI_LISTEN', `local API did not bind a TCP port on ${address}:${port}`);
+  }
+  return bound.port;
+}

@@ -1,0 +1,47 @@
+/**
+ * The state report of contract section 5: one device's value in the body of
+ * `PATCH {endpoint}/device/v3/state`. Field names are the wire names (snake_case), fixed by the
+ * contract.
+ */
+
+export type UpdateStatus =
+  'downloading' | 'downloaded' | 'applying changes' | 'locked' | 'rejected' | 'aborted' | 'done';
+
+export interface ReportedService {
+  image: string;
+  /** The container's state as the engine says it (e.g. `Running`, `exited`, `Downloading`). */
+  status: string;
+  /** 0-100 while the image downloads; null when there is nothing to download. */
+  download_progress: number | null;
+}
+
+export interface ReportedRelease {
+  update_status: UpdateStatus;
+  services: Record<string, ReportedService>;
+}
+
+export interface ReportedApp {
+  /** The release running now, or null when none is. */
+  release_uuid: string | null;
+  releases: Record<string, ReportedRelease>;
+}
+
+/** One lock that blocks an update now. */
+export interface ReportedUpdateLock {
+  app_uuid: string;
+  service: string;
+  /** The lock's path as the app sees it inside its container (e.g. `/tmp/balena/updates.lock`). */
+  path: string;
+  /** ISO 8601 time the lock was first seen. */
+  since: string;
+}
+
+export interface DeviceReport {
+  api_port: number;
+  /** Overall agent status, e.g. `Idle`, `Downloading`, `Applying`. */
+  status: string;
+  update_locks: ReportedUpdateLock[];
+  /** Why the last target document was rejected whole; null once one is accepted. */
+  target_error: string | null;
+  apps: Record<string, ReportedApp>;
+}

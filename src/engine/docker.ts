@@ -1,0 +1,312 @@
+/**
+ * The Engine over a real Docker engine, through dockerode. Every dockerode failure is mapped by
+ * docker-errors.ts; the operations the agent repeats on every reconcile pass (start, stop, kill,
+ * remove) treat "already in that state" as success so a re-run after a crash is harmless.
+ */
+import Docker from 'dockerode';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { BosunError } from '../util/errors.js';
+import { dockerStatusOf, pullStreamError, toEngineError, toPullError } from './docker-errors.js';
+import { dockerodeOptions, toContainerInfo, toCreateOptions } from './docker-mapping.js';
+import {
+  AbortedError,
+  EngineUnavailableError,
+  ImageInUseError,
+  NameConflictError,
+  NotFoundError,
+  PullError,
+} from './errors.js';
+import {
+  applyPullEvent,
+  initialPullState,
+  pullEventError,
+  summarisePull,
+  type PullEvent,
+} from './pull-progress.js';
+import {
+  LABELS,
+  type ContainerInfo,
+  type ContainerSpec,
+  type Engine,
+  type PullOptions,
+  type VolumeInfo,
+} from './types.js';
+
+export interface DockerEngineOptions {
+  /** Like DOCKER_HOST: unix:///var/run/docker.sock (the default) or tcp://host:port. */
+  dockerHost?: string;
+  log?: Logger;
+}
+
+const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+
+export class DockerEngine implements Engine {
+  private readonly docker: Docker;
+  private readonly endpoint: string;
+  private readonly log: Logger;
+
+  constructor(options: DockerEngineOptions = {}) {
+    const dockerHost = options.dockerHost ?? DEFAULT_DOCKER_HOST;
+    this.docker = new Docker(dockerodeOptions(dockerHost));
+    this.endpoint = `Docker engine at ${dockerHost}`;
+    this.log = options.log ?? silentLogger();
+  }
+
+  private fail(err: unknown, subject: string): BosunError {
+    return toEngineError(err, subject, this.endpoint);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      const mapped = this.fail(err, 'ping');
+      if (mapped instanceof EngineUnavailableError) throw mapped;
+      throw new EngineUnavailableError(`${this.endpoint} answered ping with an error: ${mapped.message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async listContainers(deviceUuid: string): Promise<ContainerInfo[]> {
+    let summaries: Docker.ContainerInfo[];
+    try {
+      summaries = await this.docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.deviceUuid}=${deviceUuid}`] },
+      });
+    } catch (err) {
+      throw this.fail(err, `containers of device ${deviceUuid}`);
+    }
+    // The list lacks StartedAt and the container's own image reference; one inspect per container,
+    // in parallel, is cheap for the handful of services a device runs.
+    const infos = await Promise.all(summaries.map((summary) => this.inspectIfPresent(summary.Id)));
+    return infos.filter((info): info is ContainerInfo => info !== undefined);
+  }
+
+  private async inspectIfPresent(id: string): Promise<ContainerInfo | undefined> {
+    let raw: Docker.ContainerInspectInfo;
+    try {
+      raw = await this.docker.getContainer(id).inspect();
+    } catch (err) {
+      // Removed between the list and the inspect: it is simply not there any more.
+      if (dockerStatusOf(err) === 404) return undefined;
+      throw this.fail(err, `container ${id}`);
+    }
+    const mapped = toContainerInfo(raw);
+    if (!mapped.ok) {
+      this.log.warn(
+        { containerId: id, reason: mapped.reason },
+        'ignoring a device-labelled container bosun did not create',
+      );
+      return undefined;
+    }
+    return mapped.info;
+  }
+
+  async inspectContainer(id: string): Promise<ContainerInfo> {
+    let raw: Docker.ContainerInspectInfo;
+    try {
+      raw = await this.docker.getContainer(id).inspect();
+    } catch (err) {
+      throw this.fail(err, `container ${id}`);
+    }
+    const mapped = toContainerInfo(raw);
+    if (!mapped.ok) throw new NotFoundError(`bosun container ${id} (${mapped.reason})`);
+    return mapped.info;
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (err) {
+      if (dockerStatusOf(err) === 404) return false;
+      throw this.fail(err, `image ${ref}`);
+    }
+  }
+
+  async listImageRefs(): Promise<string[]> {
+    let images: Docker.ImageInfo[];
+    try {
+      images = await this.docker.listImages();
+    } catch (err) {
+      throw this.fail(err, 'images');
+    }
+    return images.flatMap((image) => image.RepoTags ?? []).filter((tag) => tag !== '<none>:<none>');
+  }
+
+  async pullImage(ref: string, options: PullOptions = {}): Promise<void> {
+    const { signal, onProgress } = options;
+    if (signal?.aborted) throw new AbortedError(`pull of ${ref} aborted`);
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = (await this.docker.pull(ref, { abortSignal: signal })) as NodeJS.ReadableStream;
+    } catch (err) {
+      throw toPullError(ref, err, this.endpoint);
+    }
+    const complete = await this.followPull(ref, stream, options);
+    // The engine ends a good pull with a 'Status: ...' line; if it ever does not, trust the image store.
+    if (!complete) {
+      if (!(await this.hasImage(ref))) {
+        throw new PullError(ref, 'the engine closed the pull stream before the image was complete');
+      }
+      onProgress?.(summarisePull({ ...initialPullState(ref), finished: true }));
+    }
+  }
+
+  /** Resolves true when the stream reported the image complete, false when it just ended. */
+  private followPull(ref: string, stream: NodeJS.ReadableStream, options: PullOptions): Promise<boolean> {
+    const { signal, onProgress } = options;
+    return new Promise<boolean>((resolve, reject) => {
+      let state = initialPullState(ref);
+      let streamFailure: BosunError | undefined;
+      let settled = false;
+      const destroy = () => (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      const settle = (outcome: { error: unknown } | { complete: boolean }) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if ('error' in outcome) reject(outcome.error);
+        else resolve(outcome.complete);
+      };
+      // Our own listener, because a stream destroyed by the signal may just 'close', which
+      // followProgress reports as a clean end.
+      const onAbort = () => {
+        settle({ error: new AbortedError(`pull of ${ref} aborted`) });
+        destroy();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      const onEvent = (event: PullEvent) => {
+        if (settled) return;
+        const message = pullEventError(event);
+        if (message !== undefined) {
+          streamFailure ??= pullStreamError(ref, message);
+          return;
+        }
+        const next = applyPullEvent(state, event);
+        if (next === state) return;
+        state = next;
+        try {
+          onProgress?.(summarisePull(state));
+        } catch (err) {
+          // A throwing callback would escape from the socket's data handler and crash the process.
+          settle({ error: err });
+          destroy();
+        }
+      };
+      const onFinished = (err: Error | null) => {
+        if (signal?.aborted) settle({ error: new AbortedError(`pull of ${ref} aborted`) });
+        else if (err) settle({ error: toPullError(ref, err, this.endpoint) });
+        else if (streamFailure) settle({ error: streamFailure });
+        else settle({ complete: state.finished });
+      };
+      this.docker.modem.followProgress(stream, onFinished, onEvent);
+    });
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    try {
+      await this.docker.getImage(ref).remove();
+    } catch (err) {
+      const status = dockerStatusOf(err);
+      if (status === 404) return;
+      if (status === 409) throw new ImageInUseError(ref, { cause: err });
+      throw this.fail(err, `image ${ref}`);
+    }
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    try {
+      const container = await this.docker.createContainer(toCreateOptions(spec));
+      return container.id;
+    } catch (err) {
+      const status = dockerStatusOf(err);
+      if (status === 409) throw new NameConflictError(spec.name, { cause: err });
+      if (status === 404)
+        throw new NotFoundError(`image ${spec.image} (for container ${spec.name})`, { cause: err });
+      throw this.fail(err, `creating container ${spec.name}`);
+    }
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      if (dockerStatusOf(err) === 304) return; // already running
+      throw this.fail(err, `container ${id}`);
+    }
+  }
+
+  async stopContainer(id: string, timeoutSec?: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop(timeoutSec === undefined ? {} : { t: timeoutSec });
+    } catch (err) {
+      if (dockerStatusOf(err) === 304) return; // already stopped
+      throw this.fail(err, `container ${id}`);
+    }
+  }
+
+  async killContainer(id: string, signal = 'SIGKILL'): Promise<void> {
+    try {
+      await this.docker.getContainer(id).kill({ signal });
+    } catch (err) {
+      // 409 is the engine's answer for a container that is not running; confirm by state, as
+      // a kill that failed on a running container must not pass as done.
+      if (dockerStatusOf(err) === 409 && !(await this.isRunning(id))) return;
+      throw this.fail(err, `container ${id}`);
+    }
+  }
+
+  private async isRunning(id: string): Promise<boolean> {
+    try {
+      const raw = await this.docker.getContainer(id).inspect();
+      return raw.State.Running;
+    } catch (err) {
+      throw this.fail(err, `container ${id}`);
+    }
+  }
+
+  async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
+    try {
+      // v: anonymous volumes die with the container; named ones (an app's /data) are untouched.
+      await this.docker.getContainer(id).remove({ force: options.force ?? false, v: true });
+    } catch (err) {
+      if (dockerStatusOf(err) === 404) return;
+      throw this.fail(err, `container ${id}`);
+    }
+  }
+
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      // The engine answers an existing name with the existing volume, so this is idempotent.
+      await this.docker.createVolume({ Name: name, Labels: labels });
+    } catch (err) {
+      throw this.fail(err, `volume ${name}`);
+    }
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.docker.getVolume(name).remove();
+    } catch (err) {
+      if (dockerStatusOf(err) === 404) return;
+      throw this.fail(err, `volume ${name}`);
+    }
+  }
+
+  async listVolumes(deviceUuid: string): Promise<VolumeInfo[]> {
+    try {
+      const answer = await this.docker.listVolumes({
+        filters: { label: [`${LABELS.deviceUuid}=${deviceUuid}`] },
+      });
+      return (answer.Volumes ?? []).map((volume) => ({
+        name: volume.Name,
+        labels: { ...(volume.Labels ?? {}) },
+      }));
+    } catch (err) {
+      throw this.fail(err, `volumes of device ${deviceUuid}`);
+    }
+  }
+}

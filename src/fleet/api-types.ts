@@ -1,0 +1,75 @@
+/** JSON shapes of the fleet backend's manager API (`/v1/...`), shared by server and client. */
+
+export interface ReleaseRef {
+  id: number;
+  commit: string;
+}
+
+export interface FleetSummary {
+  name: string;
+  appId: number;
+  appUuid: string;
+  targetRelease: ReleaseRef | null;
+  deviceCount: number;
+  createdAt: string;
+}
+
+/** Answer to fleet creation: the provisioning key is shown this once and stored only hashed. */
+export interface CreatedFleet extends FleetSummary {
+  provisioningKey: string;
+}
+
+export interface ReleaseSummary extends ReleaseRef {
+  fleet: string;
+  createdAt: string;
+  services: Record<string, { id: number; imageId: number; image: string }>;
+}
+
+/** One entry of the device's `update_locks` report: what blocks its update now. */
+export interface UpdateLockView {
+  appUuid: string | null;
+  service: string | null;
+  path: string;
+  since: string | null;
+}
+
+export interface DeviceView {
+  uuid: string;
+  name: string;
+  fleet: string;
+  /** The release the device should run: its pin, else the fleet's target. */
+  targetRelease: ReleaseRef | null;
+  pinned: boolean;
+  /** The app's `release_uuid` from the device's last report. */
+  reportedRelease: string | null;
+  /** The device's own `status` field from its report. */
+  status: string | null;
+  /** `update_status` of the release being applied (see contract section 5). */
+  updateStatus: string | null;
+  /** Mean download progress (0-100) over the services that report one. */
+  downloadProgress: number | null;
+  updateLocks: UpdateLockView[];
+  targetError: string | null;
+  lastSeen: string | null;
+  registeredAt: string;
+}
+
+export interface ConfigView {
+  fleet: Record<string, string>;
+  /** Present when asked for a device: its overrides, and the merged result it receives. */
+  device?: Record<string, string>;
+  effective?: Record<string, string>;
+}
+
+export interface RegisteredDevice {
+  id: number;
+  uuid: string;
+  fleet: string;
+}
+
+/** Error answers: `error` is a stable code, `issues` locate bad input. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  issues?: Array<{ path: string; message: string; line?: number; col?: number }>;
+}

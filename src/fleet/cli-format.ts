@@ -1,0 +1,132 @@
+import type { DeviceView, FleetSummary, UpdateLockView } from './api-types.js';
+
+/** Renders rows as left-aligned columns under a header; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, col) =>
+    Math.max(title.length, ...rows.map((row) => (row[col] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, col) => (col === cells.length - 1 ? cell : cell.padEnd(widths[col] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function shortCommit(commit: string | null | undefined): string {
+  return commit ? commit.slice(0, 7) : '-';
+}
+
+/** "12s ago", "5m ago", "3h ago", "2d ago"; "-" for never. */
+export function ago(iso: string | null, now: Date): string {
+  if (!iso) return '-';
+  const seconds = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  if (!Number.isFinite(seconds)) return iso;
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86400)}d ago`;
+}
+
+function releaseCell(device: DeviceView): string {
+  const target = device.targetRelease?.commit ?? null;
+  const reported = shortCommit(device.reportedRelease);
+  const pin = device.pinned ? ' (pinned)' : '';
+  if (target && device.reportedRelease !== target) return `${reported} -> ${shortCommit(target)}${pin}`;
+  return `${reported}${pin}`;
+}
+
+function statusCell(device: DeviceView): string {
+  if (device.targetError) return `target rejected: ${device.targetError}`;
+  return device.updateStatus ?? device.status ?? '-';
+}
+
+function lockCell(locks: UpdateLockView[], now: Date): string {
+  if (locks.length === 0) return '-';
+  return locks
+    .map((lock) => {
+      const where = lock.service ? `${lock.service}:${lock.path}` : lock.path;
+      return lock.since ? `${where} since ${ago(lock.since, now)}` : where;
+    })
+    .join(', ');
+}
+
+export function devicesTable(devices: DeviceView[], now: Date): string {
+  if (devices.length === 0) return 'no devices\n';
+  return table(
+    ['DEVICE', 'FLEET', 'RELEASE', 'STATUS', 'PROGRESS', 'BLOCKED BY', 'LAST SEEN'],
+    devices.map((device) => [
+      device.uuid,
+      device.fleet,
+      releaseCell(device),
+      statusCell(device),
+      device.downloadProgress === null ? '-' : `${device.downloadProgress}%`,
+      lockCell(device.updateLocks, now),
+      ago(device.lastSeen, now),
+    ]),
+  );
+}
+
+export function fleetsTable(fleets: FleetSummary[]): string {
+  if (fleets.length === 0) return 'no fleets\n';
+  return table(
+    ['FLEET', 'APP ID', 'APP UUID', 'DEVICES', 'TARGET RELEASE'],
+    fleets.map((fleet) => [
+      fleet.name,
+      String(fleet.appId),
+      fleet.appUuid,
+      String(fleet.deviceCount),
+      fleet.targetRelease ? `${fleet.targetRelease.id} (${shortCommit(fleet.targetRelease.commit)})` : '-',
+    ]),
+  );
+}
+
+export function configTable(rows: Array<{ key: string; value: string; source: string }>): string {
+  if (rows.length === 0) return 'no config vars\n';
+  return table(
+    ['KEY', 'VALUE', 'FROM'],
+    rows.map((row) => [row.key, row.value, row.source]),
+  );
+}
+
+/** Where each device of a rollout stands; every device lands in exactly one bucket. */
+export interface RolloutSummary {
+  total: number;
+  onTarget: number;
+  failed: number;
+  locked: number;
+  downloading: number;
+  updating: number;
+  pending: number;
+}
+
+export function summarizeRollout(devices: DeviceView[]): RolloutSummary {
+  const summary: RolloutSummary = {
+    total: devices.length,
+    onTarget: 0,
+    failed: 0,
+    locked: 0,
+    downloading: 0,
+    updating: 0,
+    pending: 0,
+  };
+  for (const device of devices) summary[rolloutBucket(device)]++;
+  return summary;
+}
+
+function rolloutBucket(device: DeviceView): Exclude<keyof RolloutSummary, 'total'> {
+  if (device.targetRelease && device.reportedRelease === device.targetRelease.commit) return 'onTarget';
+  if (device.targetError || device.updateStatus === 'rejected' || device.updateStatus === 'aborted')
+    return 'failed';
+  if (device.updateStatus === 'locked' || device.updateLocks.length > 0) return 'locked';
+  if (device.updateStatus === 'downloading') return 'downloading';
+  if (device.updateStatus === 'downloaded' || device.updateStatus === 'applying changes') return 'updating';
+  return 'pending';
+}
+
+export function rolloutLine(fleet: string, summary: RolloutSummary): string {
+  return (
+    `${fleet}: ${summary.onTarget}/${summary.total} on target, ${summary.downloading} downloading, ` +
+    `${summary.locked} locked, ${summary.failed} failed, ${summary.updating} updating, ${summary.pending} pending`
+  );
+}

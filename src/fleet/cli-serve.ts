@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { BosunError } from '../util/errors.js';
+import { createLogger } from '../util/logger.js';
+import { DEFAULT_FLEET_ADDRESS, DEFAULT_FLEET_DB, DEFAULT_FLEET_PORT, startFleetServer } from './server.js';
+import { FleetStore } from './store.js';
+
+interface ServeOptions {
+  port: string;
+  address: string;
+  db: string;
+  token?: string;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535)
+    throw new BosunError('EUSAGE', `--port must be 0-65535, not "${text}"`);
+  return port;
+}
+
+/** `bosun fleet serve` and `bosun fleet token`. */
+export function registerServeCommands(fleet: Command): void {
+  fleet
+    .command('serve')
+    .description('run the fleet backend (the cloud the agents poll) until SIGINT or SIGTERM')
+    .addOption(
+      new Option('--port <port>', 'TCP port').env('BOSUN_FLEET_PORT').default(String(DEFAULT_FLEET_PORT)),
+    )
+    .addOption(new Option('--address <address>', 'address to bind').default(DEFAULT_FLEET_ADDRESS))
+    .addOption(
+      new Option('--db <file>', 'SQLite database file').env('BOSUN_FLEET_DB').default(DEFAULT_FLEET_DB),
+    )
+    .addOption(
+      new Option('--token <token>', 'manager token (default: generated once and stored in the db)').env(
+        'BOSUN_FLEET_TOKEN',
+      ),
+    )
+    .action(async (options: ServeOptions) => {
+      const log = createLogger((process.env.BOSUN_LOG_LEVEL as 'info' | undefined) ?? 'info', 'bosun-fleet');
+      const server = await startFleetServer({
+        port: parsePort(options.port),
+        address: options.address,
+        dbFile: options.db,
+        token: options.token,
+        log,
+      });
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      out(`bosun fleet backend listening on ${server.url} (database ${server.dbFile})`);
+      if (server.tokenSource === 'option') out('manager token: as given by --token / BOSUN_FLEET_TOKEN');
+      else {
+        out(
+          `manager token: ${server.tokenSource === 'generated' ? 'generated and ' : ''}stored in ${server.dbFile}` +
+            ` (table settings, key manager_token); print it with: bosun fleet token --db ${server.dbFile}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await server.close();
+    });
+
+  fleet
+    .command('token')
+    .description('print the manager token that `fleet serve` generated and stored in its database')
+    .addOption(
+      new Option('--db <file>', 'SQLite database file').env('BOSUN_FLEET_DB').default(DEFAULT_FLEET_DB),
+    )
+    .action((options: { db: string }) => {
+      if (!existsSync(options.db)) throw new BosunError('EUSAGE', `no fleet database at ${options.db}`);
+      const store = FleetStore.open(options.db);
+      try {
+        const token = store.storedManagerToken();
+        if (!token) throw new BosunError('EUSAGE', `no generated manager token in ${options.db}`);
+        process.stdout.write(`${token}\n`);
+      } finally {
+        store.close();
+      }
+    });
+}

@@ -1,0 +1,161 @@
+import got, { RequestError, type Method } from 'got';
+import { BosunError } from '../util/errors.js';
+import type {
+  ConfigView,
+  CreatedFleet,
+  DeviceView,
+  ErrorBody,
+  FleetSummary,
+  ReleaseRef,
+  ReleaseSummary,
+} from './api-types.js';
+
+export const DEFAULT_FLEET_URL = 'http://127.0.0.1:48480';
+
+export interface FleetClientOptions {
+  url: string;
+  /** The manager token. */
+  token?: string;
+  timeoutMs?: number;
+}
+
+/** The backend answered with an error status; `code` is the backend's stable error code. */
+export class FleetApiError extends BosunError {
+  override name = 'FleetApiError';
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody,
+  ) {
+    super(body.error, body.message, { transient: status >= 500 });
+  }
+}
+
+/** No answer from the backend at all: refused, timed out, DNS. */
+export class FleetUnreachableError extends BosunError {
+  override name = 'FleetUnreachableError';
+  constructor(url: string, cause: RequestError) {
+    super('EFLEET_UNREACHABLE', `cannot reach the fleet backend at ${url}: ${cause.code ?? cause.message}`, {
+      cause,
+      transient: true,
+    });
+  }
+}
+
+/** A typed client of the manager API (`/v1`), as the fleet CLI uses it. */
+export class FleetClient {
+  private readonly base: string;
+
+  constructor(private readonly options: FleetClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+  }
+
+  createFleet(name: string): Promise<CreatedFleet> {
+    return this.request('POST', '/v1/fleets', { json: { name } });
+  }
+
+  listFleets(): Promise<FleetSummary[]> {
+    return this.request('GET', '/v1/fleets');
+  }
+
+  /** Pushes a compose file (YAML text); the new release becomes the fleet's target. */
+  pushRelease(fleet: string, composeYaml: string): Promise<ReleaseSummary> {
+    return this.request('POST', `/v1/fleets/${enc(fleet)}/releases`, {
+      body: composeYaml,
+      contentType: 'application/yaml',
+    });
+  }
+
+  listReleases(fleet: string): Promise<ReleaseSummary[]> {
+    return this.request('GET', `/v1/fleets/${enc(fleet)}/releases`);
+  }
+
+  /** Pins a device to a release: numeric id, full commit, or a unique commit prefix. */
+  pin(device: string, release: string): Promise<{ uuid: string; pinned: ReleaseRef }> {
+    return this.request('POST', `/v1/devices/${enc(device)}/pin`, { json: { release } });
+  }
+
+  unpin(device: string): Promise<{ uuid: string; pinned: null }> {
+    return this.request('POST', `/v1/devices/${enc(device)}/unpin`);
+  }
+
+  fleetConfig(fleet: string): Promise<ConfigView> {
+    return this.request('GET', `/v1/fleets/${enc(fleet)}/config`);
+  }
+
+  setFleetConfig(fleet: string, key: string, value: string): Promise<ConfigView> {
+    return this.request('PUT', `/v1/fleets/${enc(fleet)}/config/${enc(key)}`, { json: { value } });
+  }
+
+  unsetFleetConfig(fleet: string, key: string): Promise<ConfigView & { removed: boolean }> {
+    return this.request('DELETE', `/v1/fleets/${enc(fleet)}/config/${enc(key)}`);
+  }
+
+  deviceConfig(device: string): Promise<ConfigView> {
+    return this.request('GET', `/v1/devices/${enc(device)}/config`);
+  }
+
+  setDeviceConfig(device: string, key: string, value: string): Promise<ConfigView> {
+    return this.request('PUT', `/v1/devices/${enc(device)}/config/${enc(key)}`, { json: { value } });
+  }
+
+  unsetDeviceConfig(device: string, key: string): Promise<ConfigView & { removed: boolean }> {
+    return this.request('DELETE', `/v1/devices/${enc(device)}/config/${enc(key)}`);
+  }
+
+  listDevices(fleet?: string): Promise<DeviceView[]> {
+    const query = fleet === undefined ? '' : `?fleet=${enc(fleet)}`;
+    return this.request('GET', `/v1/devices${query}`);
+  }
+
+  private async request<T>(
+    method: Method,
+    route: string,
+    payload: { json?: unknown; body?: string; contentType?: string } = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (payload.contentType) headers['content-type'] = payload.contentType;
+    let response;
+    try {
+      response = await got(`${this.base}${route}`, {
+        method,
+        headers,
+        json: payload.json,
+        body: payload.body,
+        throwHttpErrors: false,
+        retry: { limit: 0 },
+        timeout: { request: this.options.timeoutMs ?? 10_000 },
+      });
+    } catch (err) {
+      if (err instanceof RequestError) throw new FleetUnreachableError(this.base, err);
+      throw err;
+    }
+    const body = parseJson(response.body);
+    if (response.statusCode >= 400)
+      throw new FleetApiError(response.statusCode, errorBody(response.statusCode, body));
+    return body as T;
+  }
+}
+
+function enc(part: string): string {
+  return encodeURIComponent(part);
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BosunError('EFLEET_BAD_ANSWER', `the fleet backend answered with something that is not JSON`, {
+      cause: err,
+    });
+  }
+}
+
+function errorBody(status: number, body: unknown): ErrorBody {
+  const candidate = body as Partial<ErrorBody> | undefined;
+  if (candidate && typeof candidate.error === 'string' && typeof candidate.message === 'string') {
+    return { error: candidate.error, message: candidate.message, issues: candidate.issues };
+  }
+  return { error: `EHTTP_${status}`, message: `the fleet backend answered ${status}` };
+}

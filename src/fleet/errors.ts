@@ -1,0 +1,66 @@
+import { BosunError } from '../util/errors.js';
+
+/** One problem found in a request body or a compose file: where it is and what is wrong. */
+export interface InputIssue {
+  /** Dotted path into the document, e.g. `services.main.image`. */
+  path: string;
+  message: string;
+  line?: number;
+  col?: number;
+}
+
+export type FleetErrorCode =
+  'EFLEET_BAD_INPUT' | 'EFLEET_UNAUTHORIZED' | 'EFLEET_NOT_FOUND' | 'EFLEET_CONFLICT';
+
+const STATUS_OF: Record<FleetErrorCode, number> = {
+  EFLEET_BAD_INPUT: 400,
+  EFLEET_UNAUTHORIZED: 401,
+  EFLEET_NOT_FOUND: 404,
+  EFLEET_CONFLICT: 409,
+};
+
+/** An error the fleet backend answers with a 4xx status and `{ error, message, issues? }`. */
+export class FleetError extends BosunError {
+  override name = 'FleetError';
+  readonly statusCode: number;
+  readonly issues: InputIssue[];
+
+  constructor(code: FleetErrorCode, message: string, issues: InputIssue[] = []) {
+    super(code, message);
+    this.statusCode = STATUS_OF[code];
+    this.issues = issues;
+  }
+}
+
+export function badInput(message: string, issues: InputIssue[] = []): FleetError {
+  return new FleetError('EFLEET_BAD_INPUT', message, issues);
+}
+
+export function notFound(message: string): FleetError {
+  return new FleetError('EFLEET_NOT_FOUND', message);
+}
+
+export function conflict(message: string): FleetError {
+  return new FleetError('EFLEET_CONFLICT', message);
+}
+
+export function unauthorized(message = 'missing or wrong key'): FleetError {
+  return new FleetError('EFLEET_UNAUTHORIZED', message);
+}
+
+/** A compose file that cannot become a release; `issues` lists every problem found. */
+export class ComposeError extends FleetError {
+  override name = 'ComposeError';
+  constructor(issues: InputIssue[]) {
+    super('EFLEET_BAD_INPUT', formatIssues(issues), issues);
+  }
+}
+
+export function formatIssue(issue: InputIssue): string {
+  const where = issue.line !== undefined ? ` (line ${issue.line}, column ${issue.col ?? 1})` : '';
+  return issue.path ? `${issue.path}: ${issue.message}${where}` : `${issue.message}${where}`;
+}
+
+function formatIssues(issues: InputIssue[]): string {
+  return `invalid compose file: ${issues.map(formatIssue).join('; ')}`;
+}

@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import type { Database, Statement } from 'better-sqlite3';
+import type { CreatedFleet, FleetSummary, ReleaseRef, ReleaseSummary } from './api-types.js';
+import { generateKey, hashKey } from './auth.js';
+import type { ComposeSpec } from './compose.js';
+import { badInput, conflict, notFound } from './errors.js';
+import type { V3Release, V3Service } from './target-document.js';
+import { toRecord, type TargetWriter } from './target-writer.js';
+
+export interface FleetRow {
+  id: number;
+  name: string;
+  provisioning_key_hash: string;
+  target_release_id: number | null;
+  created_at: string;
+  app_id: number;
+  app_uuid: string;
+}
+
+const FLEET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+export function checkConfigKey(key: string): void {
+  if (!CONFIG_KEY.test(key)) throw badInput(`config key "${key}" must be letters, digits and "_"`);
+}
+
+/** Fleets, their app, releases and fleet-wide config vars. */
+export class FleetRepository {
+  private readonly byName: Statement<[string], FleetRow>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly targets: TargetWriter,
+  ) {
+    this.byName = db.prepare(`SELECT f.*, a.id AS app_id, a.uuid AS app_uuid
+      FROM fleets f JOIN apps a ON a.fleet_id = f.id WHERE f.name = ?`);
+  }
+
+  /** The fleet, or a 404 naming it. */
+  require(name: string): FleetRow {
+    const row = this.byName.get(name);
+    if (!row) throw notFound(`unknown fleet "${name}"`);
+    return row;
+  }
+
+  find(name: string): FleetRow | undefined {
+    return this.byName.get(name);
+  }
+
+  create(name: string, now = new Date()): CreatedFleet {
+    if (!FLEET_NAME.test(name)) {
+      throw badInput(`fleet name "${name}" must be 1-64 letters, digits, ".", "_" or "-"`);
+    }
+    const provisioningKey = generateKey();
+    this.db.transaction(() => {
+      if (this.byName.get(name)) throw conflict(`fleet "${name}" already exists`);
+      const fleet = this.db
+        .prepare('INSERT INTO fleets (name, provisioning_key_hash, created_at) VALUES (?, ?, ?)')
+        .run(name, hashKey(provisioningKey), now.toISOString());
+      this.db
+        .prepare('INSERT INTO apps (uuid, fleet_id, name) VALUES (?, ?, ?)')
+        .run(randomUUID().replaceAll('-', ''), fleet.lastInsertRowid, name);
+    })();
+    return { ...this.summary(this.require(name)), provisioningKey };
+  }
+
+  list(): FleetSummary[] {
+    const rows = this.db
+      .prepare(
+        `SELECT f.*, a.id AS app_id, a.uuid AS app_uuid
+        FROM fleets f JOIN apps a ON a.fleet_id = f.id ORDER BY f.name`,
+      )
+      .all() as FleetRow[];
+    return rows.map((row) => this.summary(row));
+  }
+
+  private summary(row: FleetRow): FleetSummary {
+    const { count } = this.db
+      .prepare('SELECT COUNT(*) AS count FROM devices WHERE fleet_id = ?')
+      .get(row.id) as { count: number };
+    return {
+      name: row.name,
+      appId: row.app_id,
+      appUuid: row.app_uuid,
+      targetRelease: row.target_release_id === null ? null : this.releaseRef(row.target_release_id),
+      deviceCount: count,
+      createdAt: row.created_at,
+    };
+  }
+
+  releaseRef(releaseId: number): ReleaseRef {
+    const row = this.db.prepare('SELECT id, commit_uuid FROM releases WHERE id = ?').get(releaseId) as
+      { id: number; commit_uuid: string } | undefined;
+    if (!row) throw notFound(`unknown release ${releaseId}`);
+    return { id: row.id, commit: row.commit_uuid };
+  }
+
+  /**
+   * Stores a release built from a validated compose spec and makes it the fleet's target.
+   * Service and image ids are reused for names and refs the fleet has seen before.
+   */
+  createRelease(fleetName: string, spec: ComposeSpec, source: string, now = new Date()): ReleaseSummary {
+    return this.db.transaction(() => {
+      const fleet = this.require(fleetName);
+      const commit = randomUUID().replaceAll('-', '');
+      const inserted = this.db
+        .prepare(
+          `INSERT INTO releases (app_id, commit_uuid, compose_source, release_json, created_at)
+          VALUES (?, ?, ?, '{}', ?)`,
+        )
+        .run(fleet.app_id, commit, source, now.toISOString());
+      const releaseId = Number(inserted.lastInsertRowid);
+      const services: Record<string, V3Service> = {};
+      for (const [name, service] of Object.entries(spec.services)) {
+        services[name] = {
+          id: this.stableId('services', 'name', fleet.app_id, name),
+          image_id: this.stableId('images', 'ref', fleet.app_id, service.image),
+          image: service.image,
+          environment: service.environment,
+          labels: service.labels,
+          running: true,
+          composition: service.composition,
+        };
+      }
+      const body: V3Release = { id: releaseId, services, volumes: spec.volumes, networks: {} };
+      this.db
+        .prepare('UPDATE releases SET release_json = ? WHERE id = ?')
+        .run(JSON.stringify(body), releaseId);
+      this.db.prepare('UPDATE fleets SET target_release_id = ? WHERE id = ?').run(releaseId, fleet.id);
+      this.targets.recomputeFleet(fleet.id);
+      return releaseSummary(fleetName, releaseId, commit, now.toISOString(), body);
+    })();
+  }
+
+  private stableId(
+    table: 'services' | 'images',
+    column: 'name' | 'ref',
+    appId: number,
+    value: string,
+  ): number {
+    this.db.prepare(`INSERT OR IGNORE INTO ${table} (app_id, ${column}) VALUES (?, ?)`).run(appId, value);
+    const row = this.db
+      .prepare(`SELECT id FROM ${table} WHERE app_id = ? AND ${column} = ?`)
+      .get(appId, value);
+    return (row as { id: number }).id;
+  }
+
+  listReleases(fleetName: string): ReleaseSummary[] {
+    const fleet = this.require(fleetName);
+    const rows = this.db
+      .prepare('SELECT id, commit_uuid, release_json, created_at FROM releases WHERE app_id = ? ORDER BY id')
+      .all(fleet.app_id) as Array<{
+      id: number;
+      commit_uuid: string;
+      release_json: string;
+      created_at: string;
+    }>;
+    return rows.map((row) =>
+      releaseSummary(fleetName, row.id, row.commit_uuid, row.created_at, JSON.parse(row.release_json)),
+    );
+  }
+
+  /** Finds a release of the app by numeric id, full commit, or a unique commit prefix (7+ chars). */
+  resolveRelease(appId: number, ref: string): ReleaseRef {
+    const rows = (
+      /^\d+$/.test(ref)
+        ? this.db
+            .prepare('SELECT id, commit_uuid FROM releases WHERE app_id = ? AND id = ?')
+            .all(appId, Number(ref))
+        : ref.length >= 7
+          ? this.db
+              .prepare("SELECT id, commit_uuid FROM releases WHERE app_id = ? AND commit_uuid LIKE ? || '%'")
+              .all(appId, ref.toLowerCase().replace(/[%_]/g, ''))
+          : []
+    ) as Array<{ id: number; commit_uuid: string }>;
+    if (rows.length > 1) throw badInput(`release "${ref}" is ambiguous: give more of the commit`);
+    const row = rows[0];
+    if (!row) throw notFound(`unknown release "${ref}" in this fleet`);
+    return { id: row.id, commit: row.commit_uuid };
+  }
+
+  config(fleetName: string): Record<string, string> {
+    const fleet = this.require(fleetName);
+    return toRecord(
+      this.db
+        .prepare('SELECT key, value FROM fleet_config WHERE fleet_id = ? ORDER BY key')
+        .all(fleet.id) as Array<{ key: string; value: string }>,
+    );
+  }
+
+  setConfig(fleetName: string, key: string, value: string): void {
+    checkConfigKey(key);
+    this.db.transaction(() => {
+      const fleet = this.require(fleetName);
+      this.db
+        .prepare(
+          'INSERT INTO fleet_config (fleet_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
+        )
+        .run(fleet.id, key, value);
+      this.targets.recomputeFleet(fleet.id);
+    })();
+  }
+
+  /** Removes a fleet config var; false when it was not set. */
+  unsetConfig(fleetName: string, key: string): boolean {
+    return this.db.transaction(() => {
+      const fleet = this.require(fleetName);
+      const result = this.db
+        .prepare('DELETE FROM fleet_config WHERE fleet_id = ? AND key = ?')
+        .run(fleet.id, key);
+      if (result.changes > 0) this.targets.recomputeFleet(fleet.id);
+      return result.changes > 0;
+    })();
+  }
+}
+
+function releaseSummary(
+  fleet: string,
+  id: number,
+  commit: string,
+  createdAt: string,
+  body: V3Release,
+): ReleaseSummary {
+  const services = Object.fromEntries(
+    Object.entries(body.services).map(([name, svc]) => [
+      name,
+      { id: svc.id, imageId: svc.image_id, image: svc.image },
+    ]),
+  );
+  return { fleet, id, commit, createdAt, services };
+}

@@ -1,0 +1,112 @@
+import type { FastifyInstance } from 'fastify';
+import { bearerToken, secretsEqual } from './auth.js';
+import { parseCompose } from './compose.js';
+import { isPlainObject } from './compose-values.js';
+import { badInput, unauthorized } from './errors.js';
+import type { FleetStore } from './store.js';
+
+type NameParams = { Params: { name: string } };
+type UuidParams = { Params: { uuid: string } };
+type KeyParams<P> = { Params: P & { key: string } };
+
+/** The fleet manager's API under /v1, all behind the manager token. */
+export function managerRoutes(app: FastifyInstance, store: FleetStore, managerToken: string): void {
+  app.register(async (scope) => {
+    scope.addHook('onRequest', async (request) => {
+      if (!secretsEqual(bearerToken(request.headers.authorization), managerToken)) {
+        throw unauthorized('missing or wrong manager token');
+      }
+    });
+
+    scope.post('/v1/fleets', async (request, reply) => {
+      const body = request.body;
+      if (!isPlainObject(body) || typeof body.name !== 'string') throw badInput('body must be { name }');
+      return reply.code(201).send(store.fleets.create(body.name));
+    });
+
+    scope.get('/v1/fleets', async () => store.fleets.list());
+
+    scope.get<NameParams>('/v1/fleets/:name', async (request) => {
+      const name = store.fleets.require(request.params.name).name;
+      return store.fleets.list().find((fleet) => fleet.name === name);
+    });
+
+    scope.post<NameParams>('/v1/fleets/:name/releases', async (request, reply) => {
+      store.fleets.require(request.params.name);
+      const compose = composeInput(request.body);
+      const spec = parseCompose(compose);
+      const source = typeof compose === 'string' ? compose : JSON.stringify(compose);
+      return reply.code(201).send(store.fleets.createRelease(request.params.name, spec, source));
+    });
+
+    scope.get<NameParams>('/v1/fleets/:name/releases', async (request) =>
+      store.fleets.listReleases(request.params.name),
+    );
+
+    scope.get<NameParams>('/v1/fleets/:name/config', async (request) => ({
+      fleet: store.fleets.config(request.params.name),
+    }));
+
+    scope.put<KeyParams<{ name: string }>>('/v1/fleets/:name/config/:key', async (request) => {
+      store.fleets.setConfig(request.params.name, request.params.key, configValue(request.body));
+      return { fleet: store.fleets.config(request.params.name) };
+    });
+
+    scope.delete<KeyParams<{ name: string }>>('/v1/fleets/:name/config/:key', async (request) => {
+      const removed = store.fleets.unsetConfig(request.params.name, request.params.key);
+      return { removed, fleet: store.fleets.config(request.params.name) };
+    });
+
+    scope.get<{ Querystring: { fleet?: string } }>('/v1/devices', async (request) =>
+      store.devices.list(request.query.fleet || undefined),
+    );
+
+    scope.get<UuidParams>('/v1/devices/:uuid/config', async (request) =>
+      store.devices.config(request.params.uuid),
+    );
+
+    scope.put<KeyParams<{ uuid: string }>>('/v1/devices/:uuid/config/:key', async (request) => {
+      store.devices.setConfig(request.params.uuid, request.params.key, configValue(request.body));
+      return store.devices.config(request.params.uuid);
+    });
+
+    scope.delete<KeyParams<{ uuid: string }>>('/v1/devices/:uuid/config/:key', async (request) => {
+      const removed = store.devices.unsetConfig(request.params.uuid, request.params.key);
+      return { removed, ...store.devices.config(request.params.uuid) };
+    });
+
+    scope.post<UuidParams>('/v1/devices/:uuid/pin', async (request) => {
+      const body = request.body;
+      const release = isPlainObject(body) ? body.release : undefined;
+      if (typeof release !== 'string' && typeof release !== 'number') {
+        throw badInput('body must be { release: <commit, commit prefix or release id> }');
+      }
+      return { uuid: request.params.uuid, pinned: store.devices.pin(request.params.uuid, String(release)) };
+    });
+
+    const unpin = async (request: { params: { uuid: string } }) => {
+      store.devices.unpin(request.params.uuid);
+      return { uuid: request.params.uuid, pinned: null };
+    };
+    scope.post<UuidParams>('/v1/devices/:uuid/unpin', unpin);
+    scope.delete<UuidParams>('/v1/devices/:uuid/pin', unpin);
+  });
+}
+
+/** A release body: YAML text, `{ compose: <yaml text or object> }`, or a compose object itself. */
+function composeInput(body: unknown): unknown {
+  if (typeof body === 'string') return body;
+  if (isPlainObject(body)) {
+    if (body.compose !== undefined) return body.compose;
+    if (body.services !== undefined) return body;
+  }
+  throw badInput('body must be compose YAML text, or JSON { compose: <YAML text or compose object> }');
+}
+
+/** A config value: `{ value }` with a string, number or boolean (stored as text). */
+function configValue(body: unknown): string {
+  const value = isPlainObject(body) ? body.value : undefined;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return String(value);
+  throw badInput('body must be { value: <string> }');
+}
