@@ -36,6 +36,8 @@ interface ChildReport {
   /** CPU spent loading modules and setting up, seconds. */
   startupCpuSeconds: number;
   peakRssMb: number;
+  /** RSS before any poller code was loaded: the floor of a Node process with this script. */
+  startRssMb: number;
   polls: number;
 }
 
@@ -48,6 +50,7 @@ interface ServerCounts {
 // ---------------------------------------------------------------- child side
 
 async function runChild(mode: Mode, url: string, seconds: number, intervalMs: number): Promise<void> {
+  const startRss = process.memoryUsage.rss();
   const setupStart = process.cpuUsage();
   let polls = 0;
   let stop: () => Promise<void>;
@@ -115,6 +118,7 @@ async function runChild(mode: Mode, url: string, seconds: number, intervalMs: nu
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     startupCpuSeconds: (startup.user + startup.system) / 1e6,
     peakRssMb: Math.max(peakRss, kernelPeak) / (1024 * 1024),
+    startRssMb: startRss / (1024 * 1024),
     polls,
   };
   process.send?.(report);
@@ -239,6 +243,7 @@ async function main(): Promise<number> {
       bosun.child.startupCpuSeconds.toFixed(3),
       base.child.startupCpuSeconds.toFixed(3),
     ),
+    line('RSS before poller (MB)', bosun.child.startRssMb.toFixed(1), base.child.startRssMb.toFixed(1)),
     line(
       'peak RSS (MB)',
       bosun.child.peakRssMb.toFixed(1),

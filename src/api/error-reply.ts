@@ -5,7 +5,9 @@ import type {
   FastifyRequest,
   FastifySchemaValidationError,
 } from 'fastify';
+import type { Socket } from 'node:net';
 import { BosunError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
 import { BadRequestError, LockedError, UnauthorizedError, UnknownTargetError } from './errors.js';
 
 /** The one error shape of the local API (contract section 8). */
@@ -87,6 +89,33 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
 /** For fastify's `frameworkErrors` option: bad URL encoding, over-long path parameters. */
 export function frameworkErrorReply(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   void sendFailure(err, request, reply);
+}
+
+/**
+ * For fastify's `clientErrorHandler`: requests too broken to reach a route (malformed HTTP,
+ * headers over Node's limit, a request that timed out) still get the contract's JSON shape.
+ * Fastify's default logs the parser error, whose raw packet can hold the Authorization header;
+ * this logs the error code only.
+ */
+export function clientErrorReply(log: Logger): (err: Error & { code?: string }, socket: Socket) => void {
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, reason, message] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request took too long to arrive']
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+          : [400, 'Bad Request', 'the request is not valid HTTP'];
+    log.debug({ code: err.code, status }, 'local API client error');
+    const body = JSON.stringify(failure(message));
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 }
 
 /** The methods registered for the path pattern that matches `path`, for 405 and `Allow`. */

@@ -6,7 +6,12 @@ import { createApiAuth } from './auth.js';
 import { installBodyParser } from './body-parser.js';
 import type { RouteContext } from './context.js';
 import type { DeviceFacade } from './device-facade.js';
-import { formatSchemaErrors, frameworkErrorReply, installErrorHandling } from './error-reply.js';
+import {
+  clientErrorReply,
+  formatSchemaErrors,
+  frameworkErrorReply,
+  installErrorHandling,
+} from './error-reply.js';
 import { registerMiscRoutes } from './routes-misc.js';
 import { registerV1Routes } from './routes-v1.js';
 import { registerV2Routes } from './routes-v2.js';
@@ -38,12 +43,14 @@ export interface ApiServerDeps {
  * pattern only.
  */
 export async function createApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
+  const log = deps.log.child({ module: 'api' });
   const app = Fastify({
-    loggerInstance: deps.log.child({ module: 'api' }),
+    loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
     frameworkErrors: frameworkErrorReply,
     schemaErrorFormatter: formatSchemaErrors,
+    clientErrorHandler: clientErrorReply(log),
     routerOptions: { ignoreTrailingSlash: true },
     // The schemas check JSON types only; coercion is input.ts's job, with field-named errors.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },

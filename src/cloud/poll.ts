@@ -314,8 +314,18 @@ export class TargetPoller {
     }
   }
 
+  /** The effective interval; a callback that throws or answers nonsense must not stop polling. */
   private interval(): number {
-    const ms = this.deps.intervalMs();
+    let ms: number;
+    try {
+      ms = this.deps.intervalMs();
+    } catch (err) {
+      this.deps.log.error(
+        { err: errorMessage(err) },
+        `poll interval callback failed; using ${FALLBACK_INTERVAL_MS} ms`,
+      );
+      return FALLBACK_INTERVAL_MS;
+    }
     if (Number.isFinite(ms) && ms > 0) return ms;
     this.deps.log.warn({ intervalMs: ms }, `invalid poll interval; using ${FALLBACK_INTERVAL_MS} ms`);
     return FALLBACK_INTERVAL_MS;

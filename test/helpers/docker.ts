@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { DockerEngine } from '../../src/engine/docker.js';
-import { LABELS } from '../../src/engine/types.js';
+import { LABELS, type Engine } from '../../src/engine/types.js';
 
 const run = promisify(execFile);
 
@@ -20,7 +20,7 @@ const BUILD_IMAGE_SCRIPT = fileURLToPath(new URL('../../scripts/images/build-ima
 
 /** Pings the engine; throws when it does not answer, so the test run fails rather than skips. */
 export async function requireEngine(
-  engine: DockerEngine = new DockerEngine({ dockerHost: DOCKER_HOST }),
+  engine: Pick<Engine, 'ping'> = new DockerEngine({ dockerHost: DOCKER_HOST }),
 ): Promise<void> {
   try {
     await engine.ping();

@@ -321,6 +321,23 @@ describe('cloud/poll TargetPoller against a real HTTP server', () => {
     expect(h.poller.healthy(last + 3001)).toBe(false);
   });
 
+  it('survives an onTarget that throws: logged, ETag not stored, polling goes on', async () => {
+    fake.fallback(ROUTE, conditional('"v1"', DOC));
+    let calls = 0;
+    const h = makePoller({
+      onTarget: async () => {
+        calls += 1;
+        if (calls === 1) throw new Error('validator exploded');
+        return { accepted: true };
+      },
+    });
+    h.poller.start();
+    await until(() => h.results.length >= 3);
+    expect(h.results.slice(0, 3)).toEqual(['error', 'changed', 'unchanged']);
+    expect(fake.requests[1]!.headers['if-none-match']).toBeUndefined();
+    expect(h.logText()).toContain('validator exploded');
+  });
+
   it('stop() aborts a hanging request and no poll follows', async () => {
     fake.fallback(ROUTE, { hang: true });
     const h = makePoller({ requestTimeoutMs: 30_000 });

@@ -137,4 +137,17 @@ describe('src/api/server over a real socket on 127.0.0.1', () => {
     expect(res.status).toBe(400);
     expect(res.raw).not.toContain(GLOBAL_KEY);
   });
+
+  it('answers JSON errors to broken HTTP and oversized headers, and keeps serving', async () => {
+    const garbage = await rawRequest(port, 'THIS IS NOT HTTP\r\n\r\n');
+    expect(garbage.status).toBe(400);
+    expect(garbage.raw).toContain('{"status":"failed","message":"the request is not valid HTTP"}');
+    const huge = await rawRequest(
+      port,
+      `GET /v2/version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${GLOBAL_KEY}\r\nX-Pad: ${'p'.repeat(20000)}\r\n\r\n`,
+    );
+    expect(huge.status).toBe(431);
+    expect(huge.raw).toContain('"status":"failed"');
+    expect((await fetch(`${base}/ping`)).status).toBe(200);
+  });
 });

@@ -1,0 +1,181 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { AgentConfig } from '../../src/config/schema.js';
+import type { ContainerInfo, Engine } from '../../src/engine/types.js';
+import { DockerEngine } from '../../src/engine/docker.js';
+import { createLogger, silentLogger } from '../../src/util/logger.js';
+import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from './docker.js';
+
+export const TEST_API_KEY = 'test-global-key';
+
+export interface TestAgent {
+  agent: RunningAgent;
+  config: AgentConfig;
+  engine: Engine;
+  uuid: string;
+  /** Offer a v3 device object (or v2 local shape) as the local target; throws if rejected. */
+  setTarget(device: unknown): Promise<void>;
+  containers(): Promise<ContainerInfo[]>;
+  /** Call the local API with the global key. */
+  api(method: string, route: string, body?: unknown): Promise<{ status: number; body: unknown; text: string }>;
+  /** Stop the agent only (containers, dirs and identity kept: for restart tests). */
+  stopAgent(): Promise<void>;
+  /** Start a new agent on the same data dir and uuid. */
+  restart(): Promise<void>;
+  /** Stop, remove this test's containers and volumes, delete its dirs. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A real agent (real loop, locks, API) on the real Docker engine, in local mode, with its own
+ * temporary data and lock dirs and its own device uuid, so test files never touch each other.
+ */
+export async function startTestAgent(
+  options: { config?: Partial<AgentConfig>; engine?: Engine; agent?: AgentOptions } = {},
+): Promise<TestAgent> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-test-'));
+  const uuid = options.config?.uuid ?? uniqueDeviceUuid();
+  const config: AgentConfig = {
+    ...loadConfig({}),
+    dataDir: path.join(root, 'data'),
+    lockDir: path.join(root, 'locks'),
+    listenPort: 0,
+    apiKey: TEST_API_KEY,
+    uuid,
+    logLevel: 'silent',
+    ...options.config,
+  };
+  const engine = options.engine ?? new DockerEngine({ dockerHost: DOCKER_HOST });
+  await requireEngine(engine);
+  const log = process.env.BOSUN_TEST_LOG ? createLogger('debug', 'test-agent') : silentLogger();
+  const agentOptions: AgentOptions = {
+    log,
+    loop: { fallbackPollMs: 500, resyncMs: 2_000, backoff: { baseMs: 200, capMs: 2_000 } },
+    ...options.agent,
+  };
+  let agent = await startAgent(config, { engine, ...agentOptions });
+
+  const self: TestAgent = {
+    get agent() {
+      return agent;
+    },
+    config,
+    engine,
+    uuid,
+    async setTarget(device) {
+      const verdict = await agent.keeper.offerLocal(device);
+      if (!verdict.accepted) throw new Error(`target rejected: ${verdict.reason}`);
+    },
+    containers: () => engine.listContainers(uuid),
+    async api(method, route, body) {
+      const response = await fetch(`http://127.0.0.1:${agent.apiPort}${route}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${TEST_API_KEY}`,
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text; // plain-text answers such as /ping's OK
+      }
+      return { status: response.status, body: parsed, text };
+    },
+    stopAgent: () => agent.stop(),
+    async restart() {
+      await agent.stop();
+      agent = await startAgent(config, { engine, ...agentOptions });
+    },
+    async cleanup() {
+      await agent.stop();
+      await removeContainersOf(uuid);
+      await fs.rm(root, { recursive: true, force: true });
+    },
+  };
+  return self;
+}
+
+/** Polls `check` until it returns a truthy value or the timeout passes (then throws, naming `what`). */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+let counter = 0;
+/** A unique suffix for release and app uuids, so tests sharing the engine never collide on names. */
+export function unique(prefix: string): string {
+  counter += 1;
+  return `${prefix}${process.pid}x${Date.now().toString(36)}x${counter}`;
+}
+
+export interface ServiceDef {
+  image: string;
+  imageId?: number;
+  environment?: Record<string, string>;
+  labels?: Record<string, string>;
+  running?: boolean;
+  composition?: Record<string, unknown>;
+}
+
+/** A v3 device object with one app and one release. Services default to a fast stop and no network. */
+export function deviceObject(app: {
+  appUuid: string;
+  appId: number;
+  releaseUuid: string;
+  releaseId: number;
+  services: Record<string, ServiceDef>;
+  volumes?: Record<string, object>;
+  config?: Record<string, string>;
+  extraApps?: Record<string, unknown>;
+}): Record<string, unknown> {
+  let serviceId = 0;
+  const services = Object.fromEntries(
+    Object.entries(app.services).map(([name, def]) => {
+      serviceId += 1;
+      return [
+        name,
+        {
+          id: serviceId,
+          image_id: def.imageId ?? app.releaseId * 100 + serviceId,
+          image: def.image,
+          environment: def.environment ?? {},
+          labels: def.labels ?? {},
+          running: def.running ?? true,
+          composition: { network_mode: 'none', stop_grace_period: '1s', ...(def.composition ?? {}) },
+        },
+      ];
+    }),
+  );
+  return {
+    name: 'test-device',
+    config: app.config ?? {},
+    apps: {
+      [app.appUuid]: {
+        id: app.appId,
+        name: `app-${app.appId}`,
+        class: 'fleet',
+        releases: { [app.releaseUuid]: { id: app.releaseId, services, volumes: app.volumes ?? {}, networks: {} } },
+      },
+      ...(app.extraApps ?? {}),
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from '@jest/globals';
+import BetterSqlite3 from 'better-sqlite3';
+import { parseCompose } from '../../src/fleet/compose.js';
+import { FleetError } from '../../src/fleet/errors.js';
+import { MIGRATIONS, runMigrations } from '../../src/fleet/migrations.js';
+import { FleetStore } from '../../src/fleet/store.js';
+
+function memoryStore(): FleetStore {
+  const db = new BetterSqlite3(':memory:');
+  runMigrations(db);
+  return new FleetStore(db);
+}
+
+function codeOf(action: () => unknown): string | undefined {
+  try {
+    action();
+  } catch (err) {
+    if (err instanceof FleetError) return err.code;
+    throw err;
+  }
+  return undefined;
+}
+
+describe('fleet/migrations', () => {
+  it('applies each numbered migration once and records it', () => {
+    const db = new BetterSqlite3(':memory:');
+    expect(runMigrations(db)).toEqual(MIGRATIONS.map((m) => m.id));
+    expect(runMigrations(db)).toEqual([]);
+    const recorded = db.prepare('SELECT id, name FROM migrations ORDER BY id').all();
+    expect(recorded).toEqual(MIGRATIONS.map(({ id, name }) => ({ id, name })));
+  });
+});
+
+describe('fleet/store', () => {
+  it('recomputes a target only when something that affects it changes', () => {
+    const store = memoryStore();
+    const { provisioningKey } = store.fleets.create('kitchen');
+    store.devices.register(
+      { uuid: 'device-0001', fleet: 'kitchen', deviceApiKey: 'device-key-1' },
+      provisioningKey,
+    );
+    const etagOf = () => store.devices.pollState('device-0001')?.target_etag;
+    const initial = etagOf();
+    store.devices.mergeReports({ 'device-0001': { status: 'Idle' } }, 'device-key-1');
+    expect(etagOf()).toBe(initial);
+    store.fleets.setConfig('kitchen', 'SUPERVISOR_POLL_INTERVAL', '60000');
+    const withConfig = etagOf();
+    expect(withConfig).not.toBe(initial);
+    store.fleets.setConfig('kitchen', 'SUPERVISOR_POLL_INTERVAL', '60000');
+    expect(etagOf()).toBe(withConfig);
+    store.fleets.createRelease('kitchen', parseCompose({ services: { main: { image: 'x:1' } } }), '');
+    expect(etagOf()).not.toBe(withConfig);
+  });
+
+  it('keeps service and image ids stable per name and ref within a fleet', () => {
+    const store = memoryStore();
+    store.fleets.create('kitchen');
+    const spec = (image: string) =>
+      parseCompose({ services: { main: { image }, side: { image: 'side:1' } } });
+    const first = store.fleets.createRelease('kitchen', spec('main:1'), '');
+    const second = store.fleets.createRelease('kitchen', spec('main:2'), '');
+    const third = store.fleets.createRelease('kitchen', spec('main:1'), '');
+    expect(second.services.main?.id).toBe(first.services.main?.id);
+    expect(second.services.main?.imageId).not.toBe(first.services.main?.imageId);
+    expect(third.services.main?.imageId).toBe(first.services.main?.imageId);
+    expect(third.services.side).toEqual(first.services.side);
+  });
+
+  it('resolves pins by id, full commit or unique prefix, only within the device fleet', () => {
+    const store = memoryStore();
+    const { provisioningKey } = store.fleets.create('kitchen');
+    store.fleets.create('garage');
+    store.devices.register(
+      { uuid: 'device-0001', fleet: 'kitchen', deviceApiKey: 'device-key-1' },
+      provisioningKey,
+    );
+    const release = store.fleets.createRelease(
+      'kitchen',
+      parseCompose({ services: { a: { image: 'x' } } }),
+      '',
+    );
+    const other = store.fleets.createRelease('garage', parseCompose({ services: { a: { image: 'x' } } }), '');
+    expect(store.devices.pin('device-0001', String(release.id))).toEqual({
+      id: release.id,
+      commit: release.commit,
+    });
+    expect(store.devices.pin('device-0001', release.commit)).toEqual({
+      id: release.id,
+      commit: release.commit,
+    });
+    expect(codeOf(() => store.devices.pin('device-0001', other.commit))).toBe('EFLEET_NOT_FOUND');
+    expect(codeOf(() => store.devices.pin('device-0001', 'abc'))).toBe('EFLEET_NOT_FOUND');
+    expect(codeOf(() => store.devices.pin('nobody-000', '1'))).toBe('EFLEET_NOT_FOUND');
+  });
+
+  it('refuses bad names, uuids, keys and config keys', () => {
+    const store = memoryStore();
+    expect(codeOf(() => store.fleets.create('has space'))).toBe('EFLEET_BAD_INPUT');
+    const { provisioningKey } = store.fleets.create('kitchen');
+    const register = (uuid: string, key: string) =>
+      store.devices.register({ uuid, fleet: 'kitchen', deviceApiKey: key }, provisioningKey);
+    expect(codeOf(() => register('short', 'device-key-1'))).toBe('EFLEET_BAD_INPUT');
+    expect(codeOf(() => register('device-0001', 'short'))).toBe('EFLEET_BAD_INPUT');
+    expect(codeOf(() => store.fleets.setConfig('kitchen', 'BAD-KEY', '1'))).toBe('EFLEET_BAD_INPUT');
+    expect(codeOf(() => store.devices.mergeReports([], 'x'))).toBe('EFLEET_BAD_INPUT');
+  });
+});
