@@ -106,7 +106,9 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     ...options.loop,
     onStatus: (status) => onLoopStatus(status),
     onLockOverridden: (appUuid, paths) => {
-      metrics.recordLockOverride(overrideSource(loop.status.forced, config.overrideLock, cloudSettings().overrideLock));
+      metrics.recordLockOverride(
+        overrideSource(loop.status.forced, config.overrideLock, cloudSettings().overrideLock),
+      );
       log.warn({ appUuid, paths }, 'user update locks removed under an override');
     },
     onPullBytes: (bytes) => metrics.addImageBytesPulled(bytes),
@@ -339,10 +341,13 @@ async function lockDataDir(dataDir: string, log: Logger): Promise<() => Promise<
     release = await take();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
-      throw new BosunError('EDATADIR', `cannot lock data dir ${dataDir}: ${errorMessage(err)}`, { cause: err });
+      throw new BosunError('EDATADIR', `cannot lock data dir ${dataDir}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new AlreadyRunningError(dataDir, pid);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid))
+      throw new AlreadyRunningError(dataDir, pid);
     log.warn({ dataDir, pid: pid || undefined }, 'taking over the data dir lock of an agent that is gone');
     await fs.rm(lockPath, { recursive: true, force: true });
     release = await take().catch((retryErr: NodeJS.ErrnoException) => {

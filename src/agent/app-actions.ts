@@ -105,7 +105,8 @@ export class AppActions {
         await fs.rm(`${dataDir}/${entry}`, { recursive: true, force: true });
       }
       for (const volume of await this.deps.engine.listVolumes(this.deps.deviceUuid)) {
-        if (volume.labels['io.balena.app-uuid'] === app.appUuid) await this.deps.engine.removeVolume(volume.name);
+        if (volume.labels['io.balena.app-uuid'] === app.appUuid)
+          await this.deps.engine.removeVolume(volume.name);
       }
       this.deps.log.warn({ appId, dataDir }, 'app purged: /data and volumes wiped');
     });
@@ -190,11 +191,16 @@ export class AppActions {
 
   private async containersOf(app: TargetApp, serviceName?: string): Promise<ContainerInfo[]> {
     const all = await this.deps.engine.listContainers(this.deps.deviceUuid);
-    return all.filter((c) => c.appUuid === app.appUuid && (serviceName === undefined || c.serviceName === serviceName));
+    return all.filter(
+      (c) => c.appUuid === app.appUuid && (serviceName === undefined || c.serviceName === serviceName),
+    );
   }
 
   private async killContainer(c: ContainerInfo): Promise<void> {
-    this.deps.log.info({ appUuid: c.appUuid, service: c.serviceName, id: c.id }, 'killing container for API action');
+    this.deps.log.info(
+      { appUuid: c.appUuid, service: c.serviceName, id: c.id },
+      'killing container for API action',
+    );
     await this.deps.engine.stopContainer(c.id);
     await this.deps.engine.removeContainer(c.id, { force: true });
   }

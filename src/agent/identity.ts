@@ -25,13 +25,21 @@ export async function loadIdentity(config: AgentConfig, store: JsonStore): Promi
     apiKey: config.apiKey || stored.apiKey || newKey(),
     deviceApiKey: config.deviceApiKey || stored.deviceApiKey || '',
   };
-  if (identity.uuid !== stored.uuid || identity.apiKey !== stored.apiKey || identity.deviceApiKey !== stored.deviceApiKey) {
+  if (
+    identity.uuid !== stored.uuid ||
+    identity.apiKey !== stored.apiKey ||
+    identity.deviceApiKey !== stored.deviceApiKey
+  ) {
     await store.write(STORE_KEY, identity, 0o600);
   }
   return identity;
 }
 
-export async function saveDeviceKey(store: JsonStore, identity: Identity, deviceApiKey: string): Promise<void> {
+export async function saveDeviceKey(
+  store: JsonStore,
+  identity: Identity,
+  deviceApiKey: string,
+): Promise<void> {
   identity.deviceApiKey = deviceApiKey;
   await store.write(STORE_KEY, identity, 0o600);
 }

@@ -84,7 +84,8 @@ export class TargetKeeper {
       }
     }
     const fileHash = fileText === undefined ? undefined : sha256(fileText);
-    const fileIsNew = fileHash !== undefined && (!stored || (options.localMode && stored.fileHash !== fileHash));
+    const fileIsNew =
+      fileHash !== undefined && (!stored || (options.localMode && stored.fileHash !== fileHash));
     if (fileIsNew) {
       try {
         this.accept(this.parseFileDocument(JSON.parse(fileText!)), 'file', { fileHash });

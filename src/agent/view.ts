@@ -20,7 +20,10 @@ export interface ViewInputs {
 /** What the device looks like now, for the local API and the cloud report. Pure. */
 export function buildDeviceView(input: ViewInputs): DeviceView {
   const apps: AppView[] = [];
-  const appUuids = new Set([...Object.keys(input.target?.apps ?? {}), ...input.containers.map((c) => c.appUuid)]);
+  const appUuids = new Set([
+    ...Object.keys(input.target?.apps ?? {}),
+    ...input.containers.map((c) => c.appUuid),
+  ]);
   for (const appUuid of [...appUuids].sort()) {
     apps.push(appView(appUuid, input.target?.apps[appUuid], input));
   }
@@ -42,7 +45,9 @@ export function buildDeviceView(input: ViewInputs): DeviceView {
     updatePending: statuses.some((s) => s !== 'done'),
     updateDownloaded: statuses.some((s) => s === 'locked' || s === 'applying changes'),
     updateFailed: statuses.includes('aborted'),
-    overallDownloadProgress: progress.length ? Math.round(progress.reduce((a, b) => a + b, 0) / progress.length) : null,
+    overallDownloadProgress: progress.length
+      ? Math.round(progress.reduce((a, b) => a + b, 0) / progress.length)
+      : null,
     targetError: input.targetError,
     apps,
     localMode: input.localMode,
@@ -103,8 +108,13 @@ function updateStatus(status: LoopStatus['apps'][string] | undefined): UpdateSta
 }
 
 /** balena's service status words, which device apps and dashboards read. */
-function serviceStatus(c: ContainerInfo | undefined, targetRelease: string, progress: number | undefined): string {
-  if (progress !== undefined && progress < 100 && (!c || c.releaseUuid !== targetRelease)) return 'Downloading';
+function serviceStatus(
+  c: ContainerInfo | undefined,
+  targetRelease: string,
+  progress: number | undefined,
+): string {
+  if (progress !== undefined && progress < 100 && (!c || c.releaseUuid !== targetRelease))
+    return 'Downloading';
   if (!c) return progress === 100 ? 'Downloaded' : 'Waiting';
   if (c.releaseUuid !== targetRelease) return c.status === 'running' ? 'Running' : c.status;
   switch (c.status) {
@@ -120,7 +130,11 @@ function serviceStatus(c: ContainerInfo | undefined, targetRelease: string, prog
 }
 
 /** The cloud report (contract section 5) for a view. */
-export function buildDeviceReport(view: DeviceView, apiPort: number, rejected: Record<string, string>): DeviceReport {
+export function buildDeviceReport(
+  view: DeviceView,
+  apiPort: number,
+  rejected: Record<string, string>,
+): DeviceReport {
   const apps: DeviceReport['apps'] = {};
   for (const app of view.apps) {
     const releases: DeviceReport['apps'][string]['releases'] = {};
@@ -130,7 +144,10 @@ export function buildDeviceReport(view: DeviceView, apiPort: number, rejected: R
         services: Object.fromEntries(
           app.services
             .filter((s) => s.releaseUuid === undefined || s.releaseUuid === app.targetCommit)
-            .map((s) => [s.serviceName, { image: s.image, status: s.status, download_progress: s.downloadProgress }]),
+            .map((s) => [
+              s.serviceName,
+              { image: s.image, status: s.status, download_progress: s.downloadProgress },
+            ]),
         ),
       };
     }

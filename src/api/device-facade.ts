@@ -5,13 +5,7 @@
  */
 
 export type UpdateStatus =
-  | 'downloading'
-  | 'downloaded'
-  | 'applying changes'
-  | 'locked'
-  | 'rejected'
-  | 'aborted'
-  | 'done';
+  'downloading' | 'downloaded' | 'applying changes' | 'locked' | 'rejected' | 'aborted' | 'done';
 
 export interface LockEntry {
   appUuid: string;

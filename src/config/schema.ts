@@ -153,13 +153,13 @@ export const schema = {
     env: 'BOSUN_OVERRIDE_LOCK',
   },
   targetStateFile: {
-    doc: 'Preloaded target (v3 device object) applied when no cloud target is stored yet',
+    doc: 'Preloaded target (v3 device object) applied when no cloud target is stored yet; in local mode an edited file is applied at start',
     format: String,
     default: '',
     env: 'BOSUN_TARGET_STATE_FILE',
   },
   logLevel: {
-    doc: 'Log level',
+    doc: 'Log level: trace, debug, info, warn, error, fatal or silent',
     format: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
     default: 'info',
     env: 'BOSUN_LOG_LEVEL',

@@ -2,8 +2,10 @@ import { isPlainObject } from './compose-values.js';
 
 /**
  * Merges a partial state report into the stored one: maps merge key by key, recursively;
- * anything else (scalars, arrays such as `update_locks`, null) replaces what was there. The
- * agent sends only changed keys, so this rebuilds its full report. Inputs are not mutated.
+ * scalars and arrays (such as `update_locks`) replace what was there; `null` removes the key (the
+ * agent's reporter sends a key that disappeared, e.g. an old release, as null; readers treat a
+ * missing key as null). The agent sends only changed keys, so this rebuilds its full report.
+ * Inputs are not mutated.
  */
 export function deepMerge(base: unknown, patch: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(patch)) return patch;
@@ -11,7 +13,8 @@ export function deepMerge(base: unknown, patch: unknown): unknown {
   for (const [key, value] of Object.entries(patch)) {
     // Guard the prototype: a report is untrusted input.
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
-    merged[key] = Object.hasOwn(base, key) ? deepMerge(base[key], value) : value;
+    if (value === null) delete merged[key];
+    else merged[key] = Object.hasOwn(base, key) ? deepMerge(base[key], value) : value;
   }
   return merged;
 }

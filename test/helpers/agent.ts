@@ -20,7 +20,11 @@ export interface TestAgent {
   setTarget(device: unknown): Promise<void>;
   containers(): Promise<ContainerInfo[]>;
   /** Call the local API with the global key. */
-  api(method: string, route: string, body?: unknown): Promise<{ status: number; body: unknown; text: string }>;
+  api(
+    method: string,
+    route: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown; text: string }>;
   /** Stop the agent only (containers, dirs and identity kept: for restart tests). */
   stopAgent(): Promise<void>;
   /** Start a new agent on the same data dir and uuid. */
@@ -103,7 +107,12 @@ export async function startTestAgent(
 }
 
 /** Polls `check` until it returns a truthy value or the timeout passes (then throws, naming `what`). */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -114,7 +123,9 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
@@ -173,7 +184,9 @@ export function deviceObject(app: {
         id: app.appId,
         name: `app-${app.appId}`,
         class: 'fleet',
-        releases: { [app.releaseUuid]: { id: app.releaseId, services, volumes: app.volumes ?? {}, networks: {} } },
+        releases: {
+          [app.releaseUuid]: { id: app.releaseId, services, volumes: app.volumes ?? {}, networks: {} },
+        },
       },
       ...(app.extraApps ?? {}),
     },

@@ -58,7 +58,11 @@ export function target(...apps: TargetApp[]): TargetState {
 
 let nextId = 0;
 /** A container created from `svc` of `a`'s release (so it is current unless `over` says otherwise). */
-export function container(a: TargetApp, svc: TargetService, over: Partial<ContainerInfo> = {}): ContainerInfo {
+export function container(
+  a: TargetApp,
+  svc: TargetService,
+  over: Partial<ContainerInfo> = {},
+): ContainerInfo {
   nextId += 1;
   const release = a.release!;
   return {

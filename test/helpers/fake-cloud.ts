@@ -36,6 +36,9 @@ export type RouteKey = string;
 
 export class FakeCloud {
   readonly requests: RecordedRequest[] = [];
+  /** The most requests that were being answered at the same time. */
+  maxConcurrent = 0;
+  private open = 0;
   private readonly scripts = new Map<RouteKey, ScriptedResponse[]>();
   private readonly fallbacks = new Map<RouteKey, ScriptedResponse>();
   private readonly sockets = new Set<Socket>();
@@ -128,6 +131,9 @@ export class FakeCloud {
       return;
     }
     if ('hang' in answer) return;
+    this.open += 1;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.open);
+    res.on('close', () => (this.open -= 1));
     if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
     const headers: Record<string, string> = { ...answer.headers };
     let body = '';

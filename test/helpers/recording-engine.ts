@@ -39,13 +39,16 @@ export class RecordingEngine implements Engine {
   hasImage = (ref: string) => this.inner.hasImage(ref);
   listImageRefs = () => this.inner.listImageRefs();
   listVolumes = (uuid: string) => this.inner.listVolumes(uuid);
-  pullImage = (ref: string, options?: PullOptions) => this.record('pull', ref, () => this.inner.pullImage(ref, options));
+  pullImage = (ref: string, options?: PullOptions) =>
+    this.record('pull', ref, () => this.inner.pullImage(ref, options));
   removeImage = (ref: string) => this.record('removeImage', ref, () => this.inner.removeImage(ref));
-  createContainer = (spec: ContainerSpec) => this.record('create', spec.name, () => this.inner.createContainer(spec));
+  createContainer = (spec: ContainerSpec) =>
+    this.record('create', spec.name, () => this.inner.createContainer(spec));
   startContainer = (id: string) => this.record('start', id, () => this.inner.startContainer(id));
   stopContainer = (id: string, timeoutSec?: number) =>
     this.record('stop', id, () => this.inner.stopContainer(id, timeoutSec));
-  killContainer = (id: string, signal?: string) => this.record('kill', id, () => this.inner.killContainer(id, signal));
+  killContainer = (id: string, signal?: string) =>
+    this.record('kill', id, () => this.inner.killContainer(id, signal));
   removeContainer = (id: string, options?: { force?: boolean }) =>
     this.record('remove', id, () => this.inner.removeContainer(id, options));
   createVolume = (name: string, labels: Record<string, string>) =>

@@ -15,16 +15,28 @@ describe('agent (real engine): local mode smoke', () => {
     const appUuid = unique('app');
     const r1 = unique('rel');
     await t.setTarget(
-      deviceObject({ appUuid, appId: 7001, releaseUuid: r1, releaseId: 1, services: { main: { image: `${REGISTRY}/bosun/demo:1` } } }),
+      deviceObject({
+        appUuid,
+        appId: 7001,
+        releaseUuid: r1,
+        releaseId: 1,
+        services: { main: { image: `${REGISTRY}/bosun/demo:1` } },
+      }),
     );
     const first = await waitFor('release 1 running', async () => {
       const cs = await t.containers();
       return cs.length === 1 && cs[0]!.status === 'running' && cs[0]!.releaseUuid === r1 ? cs[0] : undefined;
     });
-    expect(first.name).toBe(`main_101_1_${r1}`);
+    expect(first!.name).toBe(`main_101_1_${r1}`);
     const r2 = unique('rel');
     await t.setTarget(
-      deviceObject({ appUuid, appId: 7001, releaseUuid: r2, releaseId: 2, services: { main: { image: `${REGISTRY}/bosun/demo:2` } } }),
+      deviceObject({
+        appUuid,
+        appId: 7001,
+        releaseUuid: r2,
+        releaseId: 2,
+        services: { main: { image: `${REGISTRY}/bosun/demo:2` } },
+      }),
     );
     await waitFor('release 2 running alone', async () => {
       const cs = await t.containers();

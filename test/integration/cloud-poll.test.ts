@@ -294,6 +294,9 @@ describe('cloud/poll TargetPoller against a real HTTP server', () => {
     await sleep(600);
     const made = fake.requests.length - before;
     expect(made).toBe(2); // the trigger's poll plus one follow-up for those that came during it
+    expect(fake.maxConcurrent).toBe(1);
+    // The follow-up starts only once the triggered poll has been answered (150 ms).
+    expect(fake.requests[before + 1]!.at - fake.requests[before]!.at).toBeGreaterThanOrEqual(140);
   });
 
   it('ignores a trigger when instant updates are off, unless forced', async () => {

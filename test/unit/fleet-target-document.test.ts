@@ -45,7 +45,7 @@ describe('fleet/target-document', () => {
 });
 
 describe('fleet/deep-merge', () => {
-  it('merges maps recursively and replaces scalars, arrays and nulls', () => {
+  it('merges maps recursively, replaces scalars and arrays, and removes keys sent as null', () => {
     const base = {
       status: 'Idle',
       update_locks: [{ path: 'a' }],
@@ -54,16 +54,15 @@ describe('fleet/deep-merge', () => {
     const merged = deepMerge(base, {
       update_locks: [],
       target_error: null,
-      apps: { u: { releases: { r2: { update_status: 'downloading' } } } },
+      apps: { u: { releases: { r1: null, r2: { update_status: 'downloading' } } } },
     });
     expect(merged).toEqual({
       status: 'Idle',
       update_locks: [],
-      target_error: null,
       apps: {
         u: {
           release_uuid: 'r1',
-          releases: { r1: { update_status: 'done' }, r2: { update_status: 'downloading' } },
+          releases: { r2: { update_status: 'downloading' } },
         },
       },
     });
