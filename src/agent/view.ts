@@ -143,11 +143,8 @@ export function buildDeviceReport(
         update_status: app.updateStatus,
         services: Object.fromEntries(
           app.services
-            .filter((s) => s.releaseUuid === undefined || s.releaseUuid === app.targetCommit)
-            .map((s) => [
-              s.serviceName,
-              { image: s.image, status: s.status, download_progress: s.downloadProgress },
-            ]),
+            .map((s) => [s.serviceName, targetServiceReport(s, app.targetCommit!)] as const)
+            .filter(([, report]) => report !== undefined),
         ),
       };
     }
@@ -167,5 +164,27 @@ export function buildDeviceReport(
     ),
     target_error: view.targetError,
     apps,
+  };
+}
+
+/**
+ * A service as the target release's report shows it, or undefined when the row is about something
+ * else (a container of a service the target no longer has). A target service whose old container
+ * still runs (an update held by a lock) is reported by its download: a locked device has the new
+ * image already, and the fleet manager wants to see that.
+ */
+function targetServiceReport(
+  s: ServiceView,
+  targetCommit: string,
+): DeviceReport['apps'][string]['releases'][string]['services'][string] | undefined {
+  if (s.releaseUuid === undefined || s.releaseUuid === targetCommit) {
+    return { image: s.image, status: s.status, download_progress: s.downloadProgress };
+  }
+  // Only target services carry a download progress; rows of leftover containers never do.
+  if (s.downloadProgress === null) return undefined;
+  return {
+    image: s.image,
+    status: s.downloadProgress >= 100 ? 'Downloaded' : 'Downloading',
+    download_progress: s.downloadProgress,
   };
 }

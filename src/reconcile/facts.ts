@@ -36,6 +36,8 @@ export interface FactSources {
   now: number;
   override: { device: boolean; force: boolean };
   heldStopped: ReadonlySet<string>;
+  /** Apps the loop took the lock of (app uuid -> app id), asked about even once they have vanished. */
+  lockedApps?: ReadonlyMap<string, number>;
 }
 
 /** Reads the world once, for one plan: engine state, lock files, markers, data dirs. */
@@ -46,9 +48,15 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
     src.engine.listVolumes(src.deviceUuid),
     listAppDataIds(src.layout),
   ]);
+  const subjects = lockSubjects(target, containers);
+  for (const [appUuid, appId] of src.lockedApps ?? []) {
+    if (!subjects.some((s) => s.appUuid === appUuid)) subjects.push({ appUuid, appId, serviceNames: [] });
+  }
   const locks: Record<string, AppLockFacts> = {};
-  for (const subject of lockSubjects(target, containers)) {
+  const heldLockApps: Record<string, number> = {};
+  for (const subject of subjects) {
     locks[subject.appUuid] = await src.locks.scan(subject, LOOP_OWNER);
+    if (locks[subject.appUuid]!.agentHolds) heldLockApps[subject.appUuid] = subject.appId;
   }
   const handoverDone = new Set<string>();
   for (const app of Object.values(target.apps)) {
@@ -69,6 +77,7 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
     override: src.override,
     handoverDone,
     heldStopped: src.heldStopped,
+    heldLockApps,
     context: src.context,
   };
 }

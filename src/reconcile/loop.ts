@@ -86,6 +86,8 @@ export class ReconcileLoop {
   private inFlight: AbortController | undefined;
   private running: Promise<void> | undefined;
   private readonly failures = new Map<string, Failure>();
+  /** Apps whose lock this loop took (uuid -> id), so it is released even after the app vanished. */
+  private readonly lockedApps = new Map<string, number>();
   private readonly progress = new Map<string, Record<string, number>>();
   /** Bytes already counted per pull in flight, so metrics get only the increase. */
   private readonly pulledBytes = new Map<string, number>();
@@ -185,7 +187,11 @@ export class ReconcileLoop {
       now,
       override: { device: this.deps.deviceOverride(), force: this.forced },
       heldStopped: this.deps.heldStopped?.() ?? new Set(),
+      lockedApps: this.lockedApps,
     });
+    for (const appUuid of this.lockedApps.keys()) {
+      if (!(appUuid in (facts.heldLockApps ?? {}))) this.lockedApps.delete(appUuid);
+    }
     await this.watcher.watchDirs(this.watchedDirs(target, facts.containers));
     const plan = planSteps(target, facts);
     const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
@@ -220,6 +226,7 @@ export class ReconcileLoop {
     const key = stepKey(step);
     if (result.status === 'fulfilled') {
       this.failures.delete(key);
+      if (step.action === 'takeLock') this.lockedApps.set(step.appUuid, step.appId);
       return;
     }
     if (aborted) return; // cancelled by a newer target: not a failure of the step

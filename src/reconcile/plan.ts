@@ -22,6 +22,12 @@ export interface PlanFacts {
   handoverDone: ReadonlySet<string>;
   /** Containers stopped through the local API: left stopped until started again or replaced. */
   heldStopped: ReadonlySet<string>;
+  /**
+   * Apps whose update lock the apply loop holds now (app uuid -> app id). An app removed from the
+   * target has no containers left once they are killed: without this its lock would never be
+   * released. Its `locks` entry says `agentHolds`.
+   */
+  heldLockApps?: Readonly<Record<string, number>>;
   context: SpecContext;
 }
 
@@ -51,9 +57,18 @@ const isAlive = (c: ContainerInfo) => ALIVE.has(c.status);
 export function planSteps(target: TargetState, facts: PlanFacts): Plan {
   const steps: Step[] = [];
   const apps: Record<string, AppPlan> = {};
-  const appUuids = new Set([...Object.keys(target.apps), ...facts.containers.map((c) => c.appUuid)]);
-  for (const appUuid of [...appUuids].sort()) {
-    const appPlan = planApp(appUuid, target.apps[appUuid], facts);
+  // Every app the device has anything of: in the target, or left over (containers, volumes, a lock).
+  const appIds = new Map<string, number>();
+  for (const [appUuid, appId] of Object.entries(facts.heldLockApps ?? {})) appIds.set(appUuid, appId);
+  for (const v of facts.volumes) {
+    const appUuid = v.labels['io.balena.app-uuid'];
+    const appId = Number(v.labels['io.balena.app-id']);
+    if (appUuid && Number.isInteger(appId)) appIds.set(appUuid, appId);
+  }
+  for (const c of facts.containers) appIds.set(c.appUuid, c.appId);
+  for (const app of Object.values(target.apps)) appIds.set(app.appUuid, app.appId);
+  for (const appUuid of [...appIds.keys()].sort()) {
+    const appPlan = planApp(appUuid, appIds.get(appUuid)!, target.apps[appUuid], facts);
     steps.push(...appPlan.steps);
     apps[appUuid] = appPlan.summary;
   }
@@ -72,11 +87,11 @@ interface ServiceState {
 
 function planApp(
   appUuid: string,
+  appId: number,
   app: TargetApp | undefined,
   facts: PlanFacts,
 ): { steps: Step[]; summary: AppPlan } {
   const containers = facts.containers.filter((c) => c.appUuid === appUuid);
-  const appId = app?.appId ?? containers[0]!.appId;
   const release = app?.release;
   const lock = facts.locks[appUuid] ?? { userLocks: [], agentHolds: false };
   const overridden =

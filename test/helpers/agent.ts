@@ -112,13 +112,13 @@ export async function waitFor<T>(
   check: () => Promise<T> | T,
   timeoutMs = 30_000,
   everyMs = 100,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
     } catch (err) {
       last = err;
     }

@@ -10,6 +10,15 @@ import { RecordingEngine } from '../helpers/recording-engine.js';
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const DEMO1 = `${REGISTRY}/bosun/demo:1`;
 
+/** Lock files (the agent's or anyone's) under a dir, recursively. */
+async function lockFilesUnder(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  return entries.filter((e) => /(^|\/)(resin-)?updates\.lock$/.test(e));
+}
+
 async function exists(file: string): Promise<boolean> {
   return fs.lstat(file).then(
     () => true,
@@ -57,6 +66,7 @@ describe('reconcile (real engine): removing services and apps', () => {
     expect(left.map((c) => [c.id, c.serviceName, c.status])).toEqual([[front.id, 'front', 'running']]);
     await expect(docker.getContainer(back.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     await waitFor('converged', () => t.agent.loop.status.converged);
+    expect(await lockFilesUnder(t.config.lockDir)).toEqual([]);
   });
 
   it('removes an app: its containers first, then its volumes and its /data dir', async () => {
@@ -101,5 +111,8 @@ describe('reconcile (real engine): removing services and apps', () => {
     // A volume in use cannot go; the order is containers, then volumes.
     expect(Math.max(...removedContainers.map((c) => calls.indexOf(c)))).toBeLessThan(calls.indexOf(volumeRemoval!));
     await expect(docker.getVolume(volume).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    // The lock taken to kill the app's containers is released although the app is gone.
+    expect(t.agent.locks.holder(appUuid)).toBeUndefined();
+    expect(await lockFilesUnder(t.config.lockDir)).toEqual([]);
   });
 });

@@ -260,7 +260,29 @@ describe('reconcile/plan: app removed', () => {
     expect(actions(planSteps(target(), facts({ containers: [running] })).steps)).toEqual(['takeLock']);
     expect(actions(planSteps(target(), facts({ containers: [running], locks: held('a1') })).steps)).toEqual(['kill']);
     const gone = planSteps(target(), facts({ volumes: [appVolume], appDataIds: new Set([1]) }));
-    expect(actions(gone.steps)).toEqual(['removeAppData']);
+    expect(actions(gone.steps)).toEqual(['removeVolume', 'removeAppData']);
+  });
+
+  it.each([
+    // The app is known only from what is left of it: its containers are gone already.
+    ['a volume left: remove it', facts({ volumes: [appVolume] }), ['removeVolume']],
+    [
+      'the lock still held: release it',
+      facts({ locks: held('a1'), heldLockApps: { a1: 1 } }),
+      ['releaseLock'],
+    ],
+    [
+      'a volume and the lock: the volume first, the lock once nothing is left',
+      facts({ volumes: [appVolume], locks: held('a1'), heldLockApps: { a1: 1 } }),
+      ['removeVolume'],
+    ],
+  ])('after its containers are gone, %s', (_name, f, expected) => {
+    const plan = planSteps(target(), f);
+    expect(actions(plan.steps)).toEqual(expected);
+    expect(plan.steps.every((s) => s.appUuid === 'a1')).toBe(true);
+    expect(plan.steps.filter((s) => s.action === 'releaseLock')).toEqual(
+      expected.includes('releaseLock') ? [{ action: 'releaseLock', appUuid: 'a1', appId: 1 }] : [],
+    );
   });
 
   it('keeps /data of apps still in the target', () => {

@@ -1,0 +1,166 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DockerEngine } from '../../src/engine/docker.js';
+import { DOCKER_HOST, REGISTRY, buildImage, removeLocalImage } from '../helpers/docker.js';
+import { RecordingEngine } from '../helpers/recording-engine.js';
+import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import {
+  CONTAINER_LOCK_PATHS,
+  LOCKER_1,
+  LOCKER_2,
+  appState,
+  devices,
+  hostLockPath,
+  listedLocks,
+  pathExists,
+  sleep,
+  takeLockInside,
+  waitReleaseRunning,
+  waitUpdateStatus,
+  type LockKind,
+} from './locks-fixtures.js';
+
+/** Lock release to the start of the old container's stop: generous, so the test is never flaky. */
+const RELEASE_TO_KILL_LIMIT_MS = 3_000;
+/** How long a locked app is watched for anything the agent must not do (several fallback polls). */
+const LOCKED_OBSERVE_MS = 1_200;
+
+describe('locks (real engine): a user lock blocks the update, its release lets it through', () => {
+  let t: TestAgent;
+  let engine: RecordingEngine;
+  let appIds = 8100;
+
+  beforeAll(async () => {
+    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
+    t = await startTestAgent({ engine });
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  /** Starts a one-service locker app and returns its container. */
+  async function startApp(services: string[] = ['main']) {
+    const appUuid = unique('app');
+    const appId = (appIds += 1);
+    const releaseUuid = unique('rel');
+    const defs = Object.fromEntries(services.map((s) => [s, { image: LOCKER_1 }]));
+    const target = deviceObject({ appUuid, appId, releaseUuid, releaseId: 1, services: defs });
+    await t.setTarget(target);
+    const running = await waitReleaseRunning(t, appUuid, releaseUuid, services);
+    return { appUuid, appId, releaseUuid, target, running };
+  }
+
+  /** Removes a host-side lock, then returns ms from the removal to the start of the old container's stop. */
+  async function releaseAndTimeKill(hostPath: string, oldId: string): Promise<number> {
+    const releasedAt = Date.now();
+    await fs.rm(hostPath, { recursive: true, force: true });
+    const stop = await waitFor('stop of the old container', () => engine.of('stop').find((c) => c.arg === oldId), 10_000, 10);
+    return stop.at - releasedAt;
+  }
+
+  /** While locked: status locked, nothing of the app interrupted, its container untouched. */
+  async function expectHeldBack(appUuid: string, oldId: string, lockPath: string): Promise<void> {
+    await waitUpdateStatus(t, appUuid, 'locked');
+    const locks = await listedLocks(t, appUuid);
+    expect(locks).toEqual(expect.arrayContaining([expect.objectContaining({ path: lockPath, holder: 'app' })]));
+    await sleep(LOCKED_OBSERVE_MS);
+    expect(engine.calls.filter((c) => c.arg === oldId && c.op !== 'start')).toEqual([]);
+    const still = (await t.containers()).find((c) => c.id === oldId);
+    expect(still?.status).toBe('running');
+    expect((await appState(t, appUuid))?.updateStatus).toBe('locked');
+  }
+
+  const kinds: LockKind[] = ['data', 'balena', 'resin'];
+  for (const kind of kinds) {
+    it(`a lock at ${CONTAINER_LOCK_PATHS[kind]} holds the release back while the new image is pulled`, async () => {
+      const app = await startApp();
+      const old = app.running.main!;
+      await takeLockInside(old.id, CONTAINER_LOCK_PATHS[kind]);
+
+      // A fresh image that is only in the registry: the pull must happen while the app is locked.
+      const image = `${REGISTRY}/bosun/locks-pull:${unique('t').toLowerCase()}`;
+      await buildImage(image, `locks pull ${kind}`);
+      await removeLocalImage(image);
+      expect(await engine.hasImage(image)).toBe(false);
+      const next = unique('rel');
+      await t.setTarget(
+        deviceObject({ appUuid: app.appUuid, appId: app.appId, releaseUuid: next, releaseId: 2, services: { main: { image } } }),
+      );
+      await expectHeldBack(app.appUuid, old.id, CONTAINER_LOCK_PATHS[kind]);
+      expect(engine.of('pull', 'end').some((c) => c.arg === image)).toBe(true);
+      expect(await engine.hasImage(image)).toBe(true);
+
+      const latency = await releaseAndTimeKill(hostLockPath(t.config, app.appId, 'main', kind), old.id);
+      expect(latency).toBeLessThan(RELEASE_TO_KILL_LIMIT_MS);
+      await waitReleaseRunning(t, app.appUuid, next, ['main']);
+      await waitUpdateStatus(t, app.appUuid, 'done');
+      expect(await listedLocks(t, app.appUuid)).toEqual([]); // the agent released its own
+      await removeLocalImage(image);
+    });
+  }
+
+  it('a lock in service A holds back service B of the same app, not another app', async () => {
+    const lockedAppUuid = unique('app');
+    const freeAppUuid = unique('app');
+    const lockedId = (appIds += 1);
+    const freeId = (appIds += 1);
+    const [r1, r2, f1, f2] = [unique('rel'), unique('rel'), unique('rel'), unique('rel')];
+    const lockedApp = (releaseUuid: string, releaseId: number, imageB: string) =>
+      deviceObject({
+        appUuid: lockedAppUuid,
+        appId: lockedId,
+        releaseUuid,
+        releaseId,
+        services: { a: { image: LOCKER_1, imageId: 11 }, b: { image: imageB } },
+      });
+    const freeApp = (releaseUuid: string, releaseId: number, image: string) =>
+      deviceObject({ appUuid: freeAppUuid, appId: freeId, releaseUuid, releaseId, services: { main: { image } } });
+
+    await t.setTarget(devices([lockedApp(r1, 1, LOCKER_1), freeApp(f1, 1, LOCKER_1)]));
+    const before = await waitReleaseRunning(t, lockedAppUuid, r1, ['a', 'b']);
+    await waitReleaseRunning(t, freeAppUuid, f1, ['main']);
+    await takeLockInside(before.a!.id);
+
+    // Only B's image changes; the other app moves to a new release too.
+    await t.setTarget(devices([lockedApp(r2, 2, LOCKER_2), freeApp(f2, 2, LOCKER_2)]));
+    await waitReleaseRunning(t, freeAppUuid, f2, ['main']);
+    await expectHeldBack(lockedAppUuid, before.b!.id, CONTAINER_LOCK_PATHS.balena);
+    const locks = await listedLocks(t, lockedAppUuid);
+    expect(locks.filter((l) => l.holder === 'app').map((l) => l.serviceName)).toEqual(['a']);
+    expect((await t.containers()).find((c) => c.id === before.a!.id)?.status).toBe('running');
+
+    const latency = await releaseAndTimeKill(hostLockPath(t.config, lockedId, 'a', 'balena'), before.b!.id);
+    expect(latency).toBeLessThan(RELEASE_TO_KILL_LIMIT_MS);
+    await waitReleaseRunning(t, lockedAppUuid, r2, ['a', 'b']);
+  });
+
+  const hostSideLocks: Array<[string, (file: string) => Promise<void>]> = [
+    ['a directory', (file) => fs.mkdir(file, { recursive: true }).then(() => undefined)],
+    [
+      'a dangling symlink',
+      async (file) => {
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await fs.symlink('/nonexistent/bosun-lock-target', file);
+      },
+    ],
+  ];
+  for (const [kind, make] of hostSideLocks) {
+    it(`${kind} at the lock path (made on the host) counts as a lock`, async () => {
+      const app = await startApp();
+      const old = app.running.main!;
+      const file = hostLockPath(t.config, app.appId, 'main', 'balena');
+      await make(file);
+      const next = unique('rel');
+      await t.setTarget(
+        deviceObject({ appUuid: app.appUuid, appId: app.appId, releaseUuid: next, releaseId: 2, services: { main: { image: LOCKER_2 } } }),
+      );
+      await expectHeldBack(app.appUuid, old.id, CONTAINER_LOCK_PATHS.balena);
+      expect(await pathExists(file)).toBe(true); // never removed without an override
+
+      const latency = await releaseAndTimeKill(file, old.id);
+      expect(latency).toBeLessThan(RELEASE_TO_KILL_LIMIT_MS);
+      await waitReleaseRunning(t, app.appUuid, next, ['main']);
+    });
+  }
+});
