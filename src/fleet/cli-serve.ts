@@ -4,6 +4,7 @@ import { BosunError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { DEFAULT_FLEET_ADDRESS, DEFAULT_FLEET_DB, DEFAULT_FLEET_PORT, startFleetServer } from './server.js';
 import { FleetStore } from './store.js';
+import { untilStopSignal } from '../util/signals.js';
 
 interface ServeOptions {
   port: string;
@@ -54,15 +55,7 @@ export function registerServeCommands(fleet: Command): void {
             ` (table settings, key manager_token); print it with: bosun fleet token --db ${server.dbFile}`,
         );
       }
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilStopSignal();
       await server.close();
     });
 
