@@ -1,0 +1,137 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { PullError } from '../../src/engine/errors.js';
+import { MemoryEngine } from '../../src/engine/memory.js';
+import { LockManager } from '../../src/locks/manager.js';
+import { ReconcileLoop } from '../../src/reconcile/loop.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { app, service, target } from '../helpers/builders.js';
+import { waitFor } from '../helpers/agent.js';
+
+/** The real loop, planner, executor and lock code over the in-memory engine and real lock files. */
+async function setup(engineOptions: ConstructorParameters<typeof MemoryEngine>[0] = {}) {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-loop-'));
+  const layout = { lockDir: path.join(root, 'locks'), dataDir: path.join(root, 'data') };
+  const engine = new MemoryEngine(engineOptions);
+  const log = silentLogger();
+  const locks = new LockManager(layout, 'device-1', log);
+  const interrupted: string[] = [];
+  const loop = new ReconcileLoop({
+    deviceUuid: 'device-1',
+    engine,
+    locks,
+    layout,
+    log,
+    specContext: () => ({ deviceUuid: 'device-1', layout, apiHost: '127.0.0.1', apiPort: 1, appKeys: {} }),
+    deviceOverride: () => false,
+    onInterrupt: (step) => interrupted.push(step.containerId),
+    fallbackPollMs: 5_000, // long, so the tests prove the watcher (not the poll) wakes the loop
+    resyncMs: 60_000,
+    backoff: { baseMs: 50, capMs: 200 },
+  });
+  loop.start();
+  const running = async (releaseUuid: string) =>
+    (await engine.listContainers('device-1')).filter(
+      (c) => c.releaseUuid === releaseUuid && c.status === 'running',
+    );
+  return { root, layout, engine, locks, loop, interrupted, running };
+}
+
+const main1 = service('main', { image: 'reg/main:1', imageId: 1 });
+const main2 = service('main', { image: 'reg/main:2', imageId: 2 });
+const rel1 = target(app('a1', 1, { uuid: 'rel1', id: 1, services: [main1] }));
+const rel2 = target(app('a1', 1, { uuid: 'rel2', id: 2, services: [main2] }));
+const userLockPath = (layout: { lockDir: string }) => path.join(layout.lockDir, '1', 'main', 'updates.lock');
+
+describe('reconcile/loop (memory engine, real lock files)', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+  });
+
+  it('converges on a target and then on the next one', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    t.loop.setTarget(rel2);
+    await waitFor(
+      'release 2 alone',
+      async () => {
+        const all = await t.engine.listContainers('device-1');
+        return all.length === 1 && (await t.running('rel2')).length === 1;
+      },
+      5_000,
+    );
+    expect(t.loop.status.converged).toBe(true);
+  });
+
+  it('waits on a user lock, downloads meanwhile, and goes on the moment it is released', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    const lock = userLockPath(t.layout);
+    await fs.writeFile(lock, '', { flag: 'wx' });
+    t.loop.setTarget(rel2);
+    await waitFor('locked', () => t.loop.status.apps.a1?.phase === 'locked', 5_000);
+    expect(await t.engine.hasImage('reg/main:2')).toBe(true);
+    expect(t.interrupted).toEqual([]);
+    expect(t.loop.status.apps.a1?.lockPaths).toEqual(['/tmp/balena/updates.lock']);
+
+    const releasedAt = Date.now();
+    await fs.rm(lock);
+    await waitFor('release 2 running', async () => (await t.running('rel2')).length === 1, 4_000);
+    // well under the 5 s fallback poll: the watcher woke the loop
+    expect(Date.now() - releasedAt).toBeLessThan(3_000);
+  });
+
+  it('a force reaches an apply already waiting on the lock, and removes the user lock', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    const lock = userLockPath(t.layout);
+    await fs.writeFile(lock, 'app', { flag: 'wx' });
+    t.loop.setTarget(rel2);
+    await waitFor('locked', () => t.loop.status.apps.a1?.phase === 'locked', 5_000);
+    t.loop.trigger({ force: true });
+    await waitFor('release 2 running', async () => (await t.running('rel2')).length === 1, 4_000);
+    await expect(fs.lstat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(t.loop.status.forced).toBe(false); // a force lasts until the device converged once
+  });
+
+  it('a newer target cancels a pull in flight and converges on the newest', async () => {
+    const t = await setup({ pullDelayMs: 2_000, images: ['reg/main:3'] });
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('pulling', () => t.loop.status.apps.a1?.phase === 'downloading', 5_000);
+    const started = Date.now();
+    const main3 = service('main', { image: 'reg/main:3', imageId: 3 });
+    t.loop.setTarget(target(app('a1', 1, { uuid: 'rel3', id: 3, services: [main3] })));
+    await waitFor('release 3 running', async () => (await t.running('rel3')).length === 1, 5_000);
+    expect(Date.now() - started).toBeLessThan(1_500); // did not wait for the 2 s pull of rel1
+    expect(await t.engine.hasImage('reg/main:1')).toBe(false);
+  });
+
+  it('a failing step backs off while the other apps proceed, then succeeds', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    t.engine.failNext('pullImage', new PullError('reg/main:1', 'registry hiccup'));
+    t.engine.failNext('pullImage', new PullError('reg/main:1', 'registry hiccup'));
+    const web = service('web', { image: 'reg/web:1', imageId: 9 });
+    const both = target(
+      app('a1', 1, { uuid: 'rel1', id: 1, services: [main1] }),
+      app('a2', 2, { uuid: 'relw', id: 1, services: [web] }),
+    );
+    t.loop.setTarget(both);
+    await waitFor(
+      'both running',
+      async () => (await t.running('rel1')).length + (await t.running('relw')).length === 2,
+      5_000,
+    );
+    expect(t.engine.callCount('pullImage')).toBeGreaterThanOrEqual(4);
+  });
+});
