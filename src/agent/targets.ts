@@ -155,7 +155,9 @@ export class TargetKeeper {
     const { parsed, device } = candidate;
     for (const warning of parsed.warnings) this.deps.log.warn({ path: warning.path }, warning.message);
     this.accepted = { target: parsed.target, device, source };
-    this.fileHash = extra.fileHash;
+    // The hash of the preload file last applied survives later targets, so an unchanged file
+    // does not win over a target posted since.
+    this.fileHash = extra.fileHash ?? this.fileHash;
     this.error = null;
     this.deps.log.info({ source, apps: Object.keys(parsed.target.apps) }, 'target state accepted');
     this.deps.onAccepted(parsed.target, source);
