@@ -69,6 +69,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const heldStopped = new Set<string>();
   let apiPort = config.listenPort;
   let latestReport: DeviceReport | undefined;
+  /** Apps that have bosun_update_status series now, so the ones that leave are dropped. */
+  let appsInMetrics = new Set<string>();
   let reporter: StateReporter | undefined;
   let poller: TargetPoller | undefined;
 
@@ -147,6 +149,10 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       .then((v) => {
         latestReport = buildDeviceReport(v, apiPort, keeper.rejectedReleases);
         for (const app of v.apps) metrics.setUpdateStatus(app.appUuid, app.updateStatus);
+        // An app that left the device must not linger in /metrics with its last status.
+        const shown = new Set(v.apps.map((app) => app.appUuid));
+        for (const appUuid of appsInMetrics) if (!shown.has(appUuid)) metrics.forgetApp(appUuid);
+        appsInMetrics = shown;
         reporter?.notify();
       })
       .catch((err) => log.warn({ err }, 'cannot build the state report'))

@@ -37,7 +37,11 @@ export interface ApiAnswer {
 }
 
 /** Fast loop timings: a simulated device must react within a fraction of a poll interval. */
-export const SIM_LOOP_TIMINGS = { fallbackPollMs: 500, resyncMs: 5_000, backoff: { baseMs: 200, capMs: 2_000 } };
+export const SIM_LOOP_TIMINGS = {
+  fallbackPollMs: 500,
+  resyncMs: 5_000,
+  backoff: { baseMs: 200, capMs: 2_000 },
+};
 
 /** The key of every simulated device's local API. */
 export const SIM_API_KEY = 'sim-device-api-key';
@@ -89,7 +93,10 @@ export class SimDevice {
 
   /** Host path of a service's `updates.lock` (`/tmp/balena/updates.lock` inside its container). */
   lockPath(appId: number, service = 'main'): string {
-    return path.join(serviceLockDir({ lockDir: this.config.lockDir, dataDir: this.config.dataDir }, appId, service), 'updates.lock');
+    return path.join(
+      serviceLockDir({ lockDir: this.config.lockDir, dataDir: this.config.dataDir }, appId, service),
+      'updates.lock',
+    );
   }
 
   /**

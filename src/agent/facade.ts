@@ -33,7 +33,7 @@ export function createDeviceFacade(deps: FacadeDeps): DeviceFacade {
     shutdown: (options) => actions.shutdown(options),
     async setLocalTarget(body) {
       if (!deps.localMode) throw new BadRequestError('local target state can be set only in local mode');
-      const verdict = await deps.keeper.offerLocal(body);
+      const verdict = await deps.keeper.offerLocal(unwrapLocalDevice(body));
       if (!verdict.accepted) throw new BadRequestError(`target state rejected: ${verdict.reason}`);
     },
     async localTarget() {
@@ -45,4 +45,24 @@ export function createDeviceFacade(deps: FacadeDeps): DeviceFacade {
       return appId === undefined ? undefined : { scope: 'app', appId };
     },
   };
+}
+
+/**
+ * GET /v2/local/target-state answers `{ "local": <v3 device object> }`. A client that posts that
+ * back unchanged (balena's GET, modify, POST round trip) must set the same target, so a v3 device
+ * object wrapped in `local` is unwrapped here. The v2 shape is told apart by its apps: a v2 app
+ * has `commit` and `services`, a v3 app has `releases`. Anything else passes through untouched
+ * for validation to judge.
+ */
+export function unwrapLocalDevice(body: unknown): unknown {
+  if (!isObject(body) || Object.keys(body).length !== 1 || !isObject(body.local)) return body;
+  const apps = body.local.apps;
+  if (!isObject(apps)) return body;
+  const values = Object.values(apps);
+  const allV3 = values.length > 0 && values.every((app) => isObject(app) && 'releases' in app);
+  return allV3 ? body.local : body;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

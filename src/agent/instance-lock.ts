@@ -41,21 +41,48 @@ export async function lockDataDir(dataDir: string, log: Logger): Promise<() => P
         cause: err,
       });
     }
-    const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid))
-      throw new AlreadyRunningError(dataDir, pid);
-    log.warn({ dataDir, pid: pid || undefined }, 'taking over the data dir lock of an agent that is gone');
+    const holder = parseHolder(await fs.readFile(pidFile, 'utf8').catch(() => ''));
+    if (!holder || holderIsAlive(holder)) throw new AlreadyRunningError(dataDir, holder?.pid);
+    log.warn({ dataDir, pid: holder.pid }, 'taking over the data dir lock of an agent that is gone');
     await fs.rm(lockPath, { recursive: true, force: true });
     release = await take().catch((retryErr: NodeJS.ErrnoException) => {
       if (retryErr.code === 'ELOCKED') throw new AlreadyRunningError(dataDir);
       throw retryErr;
     });
   }
-  await fs.writeFile(pidFile, String(process.pid));
+  await fs.writeFile(pidFile, `${process.pid} ${PROCESS_STARTED}`);
   return async () => {
     await fs.rm(pidFile, { force: true });
     await release();
   };
+}
+
+/**
+ * When this process started: with the pid it tells this process (another agent in it holds the
+ * lock) from an earlier process that had the same pid (a restarted container's PID 1).
+ */
+const PROCESS_STARTED = Math.round(performance.timeOrigin);
+
+interface Holder {
+  pid: number;
+  started?: number;
+}
+
+/** The pid file: `<pid> <process start ms>` (older agents wrote the pid alone). */
+function parseHolder(text: string): Holder | undefined {
+  const [pid, started] = text.trim().split(/\s+/).map(Number);
+  if (!Number.isInteger(pid) || pid! <= 0) return undefined;
+  return { pid: pid!, started: Number.isInteger(started) ? started : undefined };
+}
+
+/**
+ * A lock is taken over only from a holder known to be gone. No readable pid file means the
+ * holder has just taken the lock and not yet written it: alive (a crash right there leaves a lock
+ * that goes stale, and proper-lockfile takes it then).
+ */
+function holderIsAlive(holder: Holder): boolean {
+  if (holder.pid === process.pid) return holder.started === PROCESS_STARTED;
+  return isAlive(holder.pid);
 }
 
 function isAlive(pid: number): boolean {

@@ -72,6 +72,7 @@ function appView(appUuid: string, app: TargetApp | undefined, input: ViewInputs)
       status: serviceStatus(current, release!.uuid, progress),
       containerId: current?.id,
       releaseUuid: current?.releaseUuid,
+      releaseId: current?.releaseId,
       downloadProgress: progress ?? null,
     });
   }
@@ -84,6 +85,7 @@ function appView(appUuid: string, app: TargetApp | undefined, input: ViewInputs)
       status: c.status === 'running' ? 'Stopping' : c.status,
       containerId: c.id,
       releaseUuid: c.releaseUuid,
+      releaseId: c.releaseId,
       downloadProgress: null,
     });
   }
@@ -142,9 +144,10 @@ export function buildDeviceReport(
       releases[app.targetCommit] = {
         update_status: app.updateStatus,
         services: Object.fromEntries(
-          app.services
-            .map((s) => [s.serviceName, targetServiceReport(s, app.targetCommit!)] as const)
-            .filter(([, report]) => report !== undefined),
+          app.services.flatMap((s) => {
+            const report = targetServiceReport(s, app.targetCommit!);
+            return report === undefined ? [] : [[s.serviceName, report] as const];
+          }),
         ),
       };
     }

@@ -279,11 +279,21 @@ export class DockerEngine implements Engine {
   }
 
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    let existingLabels: Record<string, string> | null;
     try {
       // The engine answers an existing name with the existing volume, so this is idempotent.
-      await this.docker.createVolume({ Name: name, Labels: labels });
+      const volume = await this.docker.createVolume({ Name: name, Labels: labels });
+      existingLabels =
+        ((await volume.inspect()) as { Labels?: Record<string, string> | null }).Labels ?? null;
     } catch (err) {
       throw this.fail(err, `volume ${name}`);
+    }
+    // A volume of that name that is not this device's (made by hand, or by the engine for a
+    // container that named it) is not ours to use: answering success would make the caller,
+    // which lists volumes by device label, ask to create it again forever.
+    const owner = labels[LABELS.deviceUuid];
+    if (owner !== undefined && existingLabels?.[LABELS.deviceUuid] !== owner) {
+      throw new NameConflictError(`volume ${name}`);
     }
   }
 

@@ -97,15 +97,23 @@ export class LockManager {
       let created = await this.createExclusive(lockPath.hostPath, since);
       if (!created) {
         const found = await this.inspect(lockPath.hostPath);
-        if (found?.holder === 'agent') {
+        if (!found) {
+          // Released between our create and our look: one more try, as an app would.
+          created = await this.createExclusive(lockPath.hostPath, since);
+        } else if (found.holder === 'agent') {
           // Ours from before a crash: adopt it rather than fail on our own lock.
           created = true;
-        } else if (found && options.override) {
+        } else if (options.override) {
           await removeLockPath(lockPath.hostPath);
           const entry = this.entry(subject, lockPath, 'app', found.since);
           removed.push(entry);
           this.log.warn(
-            { appUuid: subject.appUuid, service: lockPath.serviceName, path: lockPath.hostPath, reason: options.reason },
+            {
+              appUuid: subject.appUuid,
+              service: lockPath.serviceName,
+              path: lockPath.hostPath,
+              reason: options.reason,
+            },
             'update lock override: removed user lock',
           );
           created = await this.createExclusive(lockPath.hostPath, since);
@@ -120,7 +128,12 @@ export class LockManager {
     }
     this.held.set(subject.appUuid, { paths: taken, since, owner: options.owner });
     this.log.info(
-      { appUuid: subject.appUuid, owner: options.owner, reason: options.reason, paths: taken.map((p) => p.hostPath) },
+      {
+        appUuid: subject.appUuid,
+        owner: options.owner,
+        reason: options.reason,
+        paths: taken.map((p) => p.hostPath),
+      },
       'update lock taken by agent',
     );
     return { ok: true, removedUserLocks: removed };
@@ -170,7 +183,8 @@ export class LockManager {
         removed.push(file);
       }
     }
-    if (removed.length) this.log.info({ paths: removed }, 'removed update locks left by an earlier run of the agent');
+    if (removed.length)
+      this.log.info({ paths: removed }, 'removed update locks left by an earlier run of the agent');
     return removed;
   }
 
@@ -192,18 +206,25 @@ export class LockManager {
     try {
       stats = await fs.lstat(hostPath);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      if (
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+        (err as NodeJS.ErrnoException).code === 'ENOTDIR'
+      )
         return undefined;
       throw err;
     }
     const since = lockSince(stats);
-    if (stats.isFile() && stats.size > 0 && stats.size < 1024 && (await this.isOwnMarker(hostPath))) {
-      return { holder: 'agent', since };
+    if (stats.isFile() && stats.size > 0 && stats.size < 1024) {
+      const marker = await this.readMarker(hostPath);
+      // Removed between lstat and open (an app or the agent releasing it): no lock, not the app's.
+      if (marker === 'gone') return undefined;
+      if (marker === 'own') return { holder: 'agent', since };
     }
     return { holder: 'app', since };
   }
 
-  private async isOwnMarker(hostPath: string): Promise<boolean> {
+  /** Whether the file is this agent's marker; 'gone' when it vanished before it could be read. */
+  private async readMarker(hostPath: string): Promise<'own' | 'other' | 'gone'> {
     let text: string;
     try {
       // O_NOFOLLOW: a symlink swapped in meanwhile is a user's lock, never followed.
@@ -215,14 +236,15 @@ export class LockManager {
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ELOOP') return false;
+      if (code === 'ENOENT') return 'gone';
+      if (code === 'ELOOP') return 'other';
       throw err;
     }
     try {
       const marker = JSON.parse(text) as { holder?: unknown; deviceUuid?: unknown };
-      return marker.holder === AGENT_MARKER && marker.deviceUuid === this.deviceUuid;
+      return marker.holder === AGENT_MARKER && marker.deviceUuid === this.deviceUuid ? 'own' : 'other';
     } catch {
-      return false; // not JSON: an app wrote it, so it is the app's lock
+      return 'other'; // not JSON: an app wrote it, so it is the app's lock
     }
   }
 
@@ -236,7 +258,12 @@ export class LockManager {
     const dir = path.dirname(hostPath);
     await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
-    const marker = JSON.stringify({ holder: AGENT_MARKER, deviceUuid: this.deviceUuid, pid: process.pid, since });
+    const marker = JSON.stringify({
+      holder: AGENT_MARKER,
+      deviceUuid: this.deviceUuid,
+      pid: process.pid,
+      since,
+    });
     await fs.writeFile(temp, marker, { flag: 'wx', mode: 0o644 });
     try {
       await fs.link(temp, hostPath);

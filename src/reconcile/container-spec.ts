@@ -38,12 +38,14 @@ export function containerSpecFor(
     { type: 'bind', source: lockDir, target: '/tmp/resin' },
     // bosun's own /data is the app's persistent data (and where its legacy lock lives); a release
     // volume aimed at /data (balena's `resin-data:/data`) would hide it, so it is left out.
-    ...c.volumes.filter((v) => v.target !== '/data').map((v) => ({
-      type: 'volume' as const,
-      source: volumeName(app.appId, v.volume),
-      target: v.target,
-      readOnly: v.readOnly,
-    })),
+    ...c.volumes
+      .filter((v) => v.target !== '/data')
+      .map((v) => ({
+        type: 'volume' as const,
+        source: volumeName(app.appId, v.volume),
+        target: v.target,
+        readOnly: v.readOnly,
+      })),
   ];
   return {
     name: containerName(service, release),

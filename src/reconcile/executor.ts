@@ -80,7 +80,10 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       if (!result.ok && 'busyWith' in result) throw new LockBusyError(step.appUuid, result.busyWith);
       if (!result.ok) {
         // Expected: an app took its lock between our scan and our take. The next pass waits for it.
-        log.info({ appUuid: step.appUuid, paths: result.blockers.map((b) => b.path) }, 'app took its update lock first');
+        log.info(
+          { appUuid: step.appUuid, paths: result.blockers.map((b) => b.path) },
+          'app took its update lock first',
+        );
       } else if (result.removedUserLocks.length > 0) {
         deps.onLockOverridden?.(
           step.appUuid,
@@ -95,21 +98,37 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       const appId = Number(step.spec.labels['io.balena.app-id']);
       await fs.mkdir(appDataDir(layout, appId), { recursive: true });
       await fs.mkdir(serviceLockDir(layout, appId, step.serviceName), { recursive: true });
-      log.info({ appUuid: step.appUuid, service: step.serviceName, name: step.spec.name }, 'creating container');
-      await engine.createContainer(step.spec);
+      log.info(
+        { appUuid: step.appUuid, service: step.serviceName, name: step.spec.name },
+        'creating container',
+      );
+      const id = await engine.createContainer(step.spec);
+      if (step.start) {
+        log.info({ appUuid: step.appUuid, service: step.serviceName, id }, 'starting container');
+        await engine.startContainer(id);
+      }
     },
     async start(step) {
-      log.info({ appUuid: step.appUuid, service: step.serviceName, id: step.containerId }, 'starting container');
+      log.info(
+        { appUuid: step.appUuid, service: step.serviceName, id: step.containerId },
+        'starting container',
+      );
       await engine.startContainer(step.containerId);
     },
     async stop(step) {
       deps.onInterrupt?.(step);
-      log.info({ appUuid: step.appUuid, service: step.serviceName, id: step.containerId }, 'stopping container');
+      log.info(
+        { appUuid: step.appUuid, service: step.serviceName, id: step.containerId },
+        'stopping container',
+      );
       await engine.stopContainer(step.containerId, step.timeoutSec);
     },
     async kill(step) {
       deps.onInterrupt?.(step);
-      log.info({ appUuid: step.appUuid, service: step.serviceName, id: step.containerId }, 'killing container');
+      log.info(
+        { appUuid: step.appUuid, service: step.serviceName, id: step.containerId },
+        'killing container',
+      );
       await engine.stopContainer(step.containerId, step.timeoutSec);
       await engine.removeContainer(step.containerId, { force: true });
       if (step.clearHandover) {
@@ -126,7 +145,8 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       // Waiting is the loop's business; a wait step is never executed.
     },
   };
-  return (step, signal) => (executors[step.action] as (s: Step, signal: AbortSignal) => Promise<void>)(step, signal);
+  return (step, signal) =>
+    (executors[step.action] as (s: Step, signal: AbortSignal) => Promise<void>)(step, signal);
 }
 
 /** delete-then-download: the old image goes unless another container still uses it. */

@@ -8,7 +8,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { Engine } from '../engine/types.js';
 import type { SpecContext } from './container-spec.js';
-import { createExecutor, type ExecutorDeps } from './executor.js';
+import { LOOP_OWNER, createExecutor, type ExecutorDeps } from './executor.js';
 import { gatherFacts, lockSubjects } from './facts.js';
 import { planSteps, type AppPlan } from './plan.js';
 import { stepKey, type Step } from './steps.js';
@@ -64,6 +64,9 @@ interface Failure {
   appUuid: string;
 }
 
+/** Download progress reaches onStatus at most this often (the status itself is always current). */
+const PROGRESS_PUBLISH_MS = 500;
+
 /**
  * One apply at a time, level-triggered (design.md). Each pass reads the world, plans, runs the
  * batch, and goes again until only waits are left; then it sleeps until something can change the
@@ -80,6 +83,8 @@ export class ReconcileLoop {
   private target: TargetState | undefined;
   private stopped = false;
   private forced = false;
+  /** Counts force triggers, so a pass only ends a force that was in effect when it read the world. */
+  private forceCount = 0;
   /** Set by anything that may change the plan; a sleep that finds it set returns at once. */
   private pendingWake = false;
   private wakeSleeper: (() => void) | undefined;
@@ -93,6 +98,7 @@ export class ReconcileLoop {
   private readonly pulledBytes = new Map<string, number>();
   private readonly watcher: LockWatcher;
   private readonly execute: (step: Step, signal: AbortSignal) => Promise<void>;
+  private progressPublishedAt = -Infinity;
   private statusValue: LoopStatus = { applying: false, converged: false, forced: false, apps: {} };
   private passListeners: Array<() => void> = [];
 
@@ -131,7 +137,10 @@ export class ReconcileLoop {
   }
 
   trigger(options: { force?: boolean; cancel?: boolean } = {}): void {
-    if (options.force) this.forced = true;
+    if (options.force) {
+      this.forced = true;
+      this.forceCount += 1;
+    }
     if (options.cancel) {
       this.failures.clear();
       this.inFlight?.abort();
@@ -178,6 +187,7 @@ export class ReconcileLoop {
   private async pass(target: TargetState): Promise<number> {
     const now = this.now();
     const passStartedAt = now;
+    const forceCountAtStart = this.forceCount;
     const facts = await gatherFacts(target, {
       deviceUuid: this.deps.deviceUuid,
       engine: this.deps.engine,
@@ -194,9 +204,15 @@ export class ReconcileLoop {
     }
     await this.watcher.watchDirs(this.watchedDirs(target, facts.containers));
     const plan = planSteps(target, facts);
-    const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
+    const runnable = plan.steps.filter(
+      (s) => s.action !== 'wait' && !this.inBackoff(s, now) && !this.heldByAnotherPart(s),
+    );
     const converged = plan.steps.length === 0;
-    if (converged && this.forced) this.forced = false;
+    // A force (or a new target) that came in while this pass was reading the world was not
+    // planned with; only a force this pass applied ends when the device converges.
+    if (converged && this.forced && forceCountAtStart === this.forceCount && target === this.target) {
+      this.forced = false;
+    }
     this.publishPlan(plan.apps, { applying: runnable.length > 0, converged, passStartedAt });
     this.logWaits(plan.steps);
 
@@ -207,7 +223,14 @@ export class ReconcileLoop {
     const results = await Promise.allSettled(runnable.map((step) => this.execute(step, abort.signal)));
     this.inFlight = undefined;
     results.forEach((result, i) => this.recordResult(runnable[i]!, result, abort.signal.aborted));
-    this.publish({ applying: false, lastPassAt: this.now(), passStartedAt: undefined });
+    // Not announced: the next pass starts at once and announces its plan. Each announcement makes
+    // the agent rebuild its report from the engine, which would slow the update it reports on.
+    this.statusValue = {
+      ...this.statusValue,
+      applying: false,
+      lastPassAt: this.now(),
+      passStartedAt: undefined,
+    };
     return 0;
   }
 
@@ -235,7 +258,21 @@ export class ReconcileLoop {
     const delay = nextDelay(attempts, { ...this.backoffOptions(), random: this.deps.random });
     const error = errorMessage(result.reason);
     this.failures.set(key, { attempts, retryAt: this.now() + delay, error, appUuid: step.appUuid });
-    this.deps.log.warn({ step: key, attempts, retryInMs: delay, err: result.reason }, 'step failed; backing off');
+    this.deps.log.warn(
+      { step: key, attempts, retryInMs: delay, err: result.reason },
+      'step failed; backing off',
+    );
+  }
+
+  /**
+   * While another part of the agent (an API restart or purge) holds the app's lock, the loop
+   * leaves the app alone except for downloads: recreating a container the purge just killed would
+   * let it run on the /data and volumes being wiped. The action wakes the loop when it is done.
+   */
+  private heldByAnotherPart(step: Step): boolean {
+    if (step.action === 'fetch') return false;
+    const holder = this.deps.locks.holder(step.appUuid);
+    return holder !== undefined && holder !== LOOP_OWNER;
   }
 
   private inBackoff(step: Step, now: number): boolean {
@@ -257,10 +294,14 @@ export class ReconcileLoop {
     perService[serviceName] = progress.percent;
     this.progress.set(appUuid, perService);
     const app = this.statusValue.apps[appUuid];
-    if (app) {
-      app.progress = { ...perService };
-      this.deps.onStatus?.(this.statusValue);
-    }
+    if (!app) return;
+    app.progress = { ...perService };
+    // A pull reports many events a second, and each status change makes the agent rebuild its
+    // report from the engine: publish at most every PROGRESS_PUBLISH_MS, and the end of a pull.
+    const now = this.now();
+    if (progress.percent < 100 && now - this.progressPublishedAt < PROGRESS_PUBLISH_MS) return;
+    this.progressPublishedAt = now;
+    this.deps.onStatus?.(this.statusValue);
   }
 
   private publishPlan(apps: Record<string, AppPlan>, partial: Partial<LoopStatus>): void {
@@ -268,7 +309,11 @@ export class ReconcileLoop {
     for (const [appUuid, plan] of Object.entries(apps)) {
       const failure = [...this.failures.values()].find((f) => f.appUuid === appUuid);
       if (plan.phase === 'done') this.progress.delete(appUuid);
-      statusApps[appUuid] = { ...plan, progress: { ...(this.progress.get(appUuid) ?? {}) }, error: failure?.error };
+      statusApps[appUuid] = {
+        ...plan,
+        progress: { ...(this.progress.get(appUuid) ?? {}) },
+        error: failure?.error,
+      };
     }
     this.publish({ ...partial, apps: statusApps, forced: this.forced, lastError: undefined });
   }
@@ -281,7 +326,10 @@ export class ReconcileLoop {
   private logWaits(steps: Step[]): void {
     for (const step of steps) {
       if (step.action === 'wait' && step.reason === 'locked') {
-        this.deps.log.info({ appUuid: step.appUuid, paths: step.paths }, 'update waiting for the app to release its lock');
+        this.deps.log.info(
+          { appUuid: step.appUuid, paths: step.paths },
+          'update waiting for the app to release its lock',
+        );
       }
     }
   }
@@ -290,7 +338,8 @@ export class ReconcileLoop {
     const dirs: string[] = [];
     for (const subject of lockSubjects(target, containers)) {
       dirs.push(appDataDir(this.deps.layout, subject.appId));
-      for (const name of subject.serviceNames) dirs.push(serviceLockDir(this.deps.layout, subject.appId, name));
+      for (const name of subject.serviceNames)
+        dirs.push(serviceLockDir(this.deps.layout, subject.appId, name));
     }
     return dirs;
   }

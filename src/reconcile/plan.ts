@@ -95,7 +95,9 @@ function planApp(
   const release = app?.release;
   const lock = facts.locks[appUuid] ?? { userLocks: [], agentHolds: false };
   const overridden =
-    facts.override.device || facts.override.force || Object.values(release?.services ?? {}).some((s) => s.overrideLock);
+    facts.override.device ||
+    facts.override.force ||
+    Object.values(release?.services ?? {}).some((s) => s.overrideLock);
 
   // Sort the app's containers into: the current one per target service, and everything stale.
   const services = new Map<string, ServiceState>();
@@ -103,12 +105,19 @@ function planApp(
     services.set(service.serviceName, { service, hash: serviceConfigHash(service), stale: [] });
   }
   const orphans: ContainerInfo[] = []; // containers of services no longer in the target
-  for (const c of [...containers].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))) {
+  for (const c of [...containers].sort(
+    (a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id),
+  )) {
     const state = services.get(c.serviceName);
     const matches =
-      state && release && c.releaseUuid === release.uuid && c.configHash === state.hash && c.imageId === state.service.imageId;
+      state &&
+      release &&
+      c.releaseUuid === release.uuid &&
+      c.configHash === state.hash &&
+      c.imageId === state.service.imageId;
     if (state && matches && !state.current) state.current = c;
-    else if (state) state.stale.push(c); // includes duplicates left by a crash mid-create
+    else if (state)
+      state.stale.push(c); // includes duplicates left by a crash mid-create
     else orphans.push(c);
   }
 
@@ -120,7 +129,8 @@ function planApp(
   // Images. kill-then-download and delete-then-download pull only after the old container is gone.
   const missing = [...services.values()].filter((s) => !s.current && !facts.images.has(s.service.image));
   for (const s of missing) {
-    const killFirst = s.service.strategy === 'kill-then-download' || s.service.strategy === 'delete-then-download';
+    const killFirst =
+      s.service.strategy === 'kill-then-download' || s.service.strategy === 'delete-then-download';
     if (killFirst && s.stale.some(isAlive)) continue;
     fetches.push({ action: 'fetch', appUuid, serviceName: s.service.serviceName, image: s.service.image });
   }
@@ -150,7 +160,9 @@ function planApp(
       if (service.strategy === 'download-then-kill' && downloadFirstPending) continue;
       const kill = killStep(c, service.composition.stopGracePeriodSec);
       // delete-then-download frees the old image's disk before the new one is pulled.
-      interrupting.push(service.strategy === 'delete-then-download' ? { ...kill, removeImage: c.image } : kill);
+      interrupting.push(
+        service.strategy === 'delete-then-download' ? { ...kill, removeImage: c.image } : kill,
+      );
     }
     // running: false means created, not started: stop one that runs.
     if (s.current && !service.running && isAlive(s.current)) {
@@ -184,9 +196,15 @@ function planApp(
   }
 
   // New containers: volumes first, then create, then start in depends_on order.
-  const blocked = new Set(interrupting.map((s) => (s.action === 'kill' || s.action === 'stop' ? s.serviceName : '')));
+  const blocked = new Set(
+    interrupting.map((s) => (s.action === 'kill' || s.action === 'stop' ? s.serviceName : '')),
+  );
   if (app && release) {
-    const volumeSteps = planVolumes(app, facts, containers.length === 0 || orphans.length + countStale(services) === 0);
+    const volumeSteps = planVolumes(
+      app,
+      facts,
+      containers.length === 0 || orphans.length + countStale(services) === 0,
+    );
     steps.push(...volumeSteps.steps);
     for (const s of services.values()) {
       const name = s.service.serviceName;
@@ -201,7 +219,9 @@ function planApp(
       if (!handingOver && (blocked.has(name) || s.stale.some(isAlive))) continue;
       if (s.stale.length > 0 && !handingOver) continue; // dead stale ones are removed this pass first
       const spec = containerSpecFor(app, release, s.service, s.hash, facts.context);
-      steps.push({ action: 'create', appUuid, serviceName: name, spec });
+      // Started in the same step when nothing it depends on is pending: saves a whole pass.
+      const start = s.service.running && pendingDependencies(s.service, services).length === 0;
+      steps.push({ action: 'create', appUuid, serviceName: name, spec, start });
     }
   } else if (containers.length === 0) {
     // App removed and its containers gone: its volumes and /data go too.
@@ -281,23 +301,39 @@ function planStart(
 ): Step | undefined {
   const c = s.current!;
   if (!s.service.running || c.status !== 'created' || facts.heldStopped.has(c.id)) return undefined;
-  const waitingOn = s.service.composition.dependsOn.filter((dep) => {
-    const depState = services.get(dep);
-    return !depState?.current || (depState.service.running && depState.current.status !== 'running');
-  });
+  const waitingOn = pendingDependencies(s.service, services);
   if (waitingOn.length > 0) {
-    return { action: 'wait', appUuid, reason: 'dependency', serviceName: s.service.serviceName, on: waitingOn };
+    return {
+      action: 'wait',
+      appUuid,
+      reason: 'dependency',
+      serviceName: s.service.serviceName,
+      on: waitingOn,
+    };
   }
   return { action: 'start', appUuid, serviceName: s.service.serviceName, containerId: c.id };
 }
 
+/** The services `service` depends on that have no current container, or one not yet running. */
+function pendingDependencies(service: TargetService, services: Map<string, ServiceState>): string[] {
+  return service.composition.dependsOn.filter((dep) => {
+    const depState = services.get(dep);
+    return !depState?.current || (depState.service.running && depState.current.status !== 'running');
+  });
+}
+
 /** Volumes the release declares are created; the app's others go once no stale container may use them. */
-function planVolumes(app: TargetApp, facts: PlanFacts, noStaleContainers: boolean): { steps: Step[]; missing: boolean } {
+function planVolumes(
+  app: TargetApp,
+  facts: PlanFacts,
+  noStaleContainers: boolean,
+): { steps: Step[]; missing: boolean } {
   const steps: Step[] = [];
   const wanted = new Set(Object.keys(app.release?.volumes ?? {}).map((v) => volumeName(app.appId, v)));
   const present = new Set(facts.volumes.map((v) => v.name));
   for (const name of wanted) {
-    if (!present.has(name)) steps.push({ action: 'createVolume', appUuid: app.appUuid, appId: app.appId, volume: name });
+    if (!present.has(name))
+      steps.push({ action: 'createVolume', appUuid: app.appUuid, appId: app.appId, volume: name });
   }
   if (noStaleContainers) {
     for (const v of facts.volumes) {

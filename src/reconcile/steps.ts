@@ -14,7 +14,8 @@ export interface StepArgs {
   /** Take every lock path of the app; with `override`, user locks in the way are removed. */
   takeLock: { appUuid: string; appId: number; serviceNames: string[]; override: boolean };
   releaseLock: { appUuid: string; appId: number };
-  create: { appUuid: string; serviceName: string; spec: ContainerSpec };
+  /** `start`: start it right after creating it (the target wants it running, no dependency pending). */
+  create: { appUuid: string; serviceName: string; spec: ContainerSpec; start: boolean };
   start: { appUuid: string; serviceName: string; containerId: string };
   /** Stop a running container and leave it (target says running: false). */
   stop: { appUuid: string; serviceName: string; containerId: string; timeoutSec: number };

@@ -111,11 +111,14 @@ export class SimFleet {
 
   /**
    * Waits until every given device (default all) reports `commit` as its running release with
-   * update status `done`, as the backend's device list shows it. Returns that list.
+   * update status `done`, as the backend's device list shows it. Returns their views.
    */
   async waitForRelease(
     commit: string,
-    { uuids = this.devices.map((d) => d.uuid), timeoutMs = 30_000 }: { uuids?: string[]; timeoutMs?: number } = {},
+    {
+      uuids = this.devices.map((d) => d.uuid),
+      timeoutMs = 30_000,
+    }: { uuids?: string[]; timeoutMs?: number } = {},
   ): Promise<DeviceView[]> {
     const wanted = new Set(uuids);
     let lagging: string[] = [];
@@ -123,19 +126,19 @@ export class SimFleet {
       return await waitFor(
         `${wanted.size} devices to report release ${commit.slice(0, 7)} done`,
         async () => {
-          const list = await this.listDevices();
+          const list = (await this.listDevices()).filter((d) => wanted.has(d.uuid));
           lagging = list
-            .filter((d) => wanted.has(d.uuid) && !(d.reportedRelease === commit && d.updateStatus === 'done'))
+            .filter((d) => !(d.reportedRelease === commit && d.updateStatus === 'done'))
             .map((d) => `${d.uuid.slice(0, 8)}:${d.reportedRelease?.slice(0, 7)}/${d.updateStatus}`);
-          return lagging.length === 0 && list.filter((d) => wanted.has(d.uuid)).length === wanted.size
-            ? list
-            : undefined;
+          return lagging.length === 0 && list.length === wanted.size ? list : undefined;
         },
         timeoutMs,
         200,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}; lagging: ${lagging.slice(0, 10).join(', ')}`, { cause: err });
+      throw new Error(`${(err as Error).message}; lagging: ${lagging.slice(0, 10).join(', ')}`, {
+        cause: err,
+      });
     }
   }
 
@@ -192,12 +195,7 @@ export class SimFleet {
 export function composeYaml(images: ReleaseImages): string {
   const lines = ['services:'];
   for (const [service, image] of Object.entries(images)) {
-    lines.push(
-      `  ${service}:`,
-      `    image: ${image}`,
-      '    network_mode: none',
-      '    stop_grace_period: 1s',
-    );
+    lines.push(`  ${service}:`, `    image: ${image}`, '    network_mode: none', '    stop_grace_period: 1s');
   }
   return `${lines.join('\n')}\n`;
 }

@@ -55,7 +55,12 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
   async function releaseAndTimeKill(hostPath: string, oldId: string): Promise<number> {
     const releasedAt = Date.now();
     await fs.rm(hostPath, { recursive: true, force: true });
-    const stop = await waitFor('stop of the old container', () => engine.of('stop').find((c) => c.arg === oldId), 10_000, 10);
+    const stop = await waitFor(
+      'stop of the old container',
+      () => engine.of('stop').find((c) => c.arg === oldId),
+      10_000,
+      10,
+    );
     return stop.at - releasedAt;
   }
 
@@ -63,7 +68,9 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
   async function expectHeldBack(appUuid: string, oldId: string, lockPath: string): Promise<void> {
     await waitUpdateStatus(t, appUuid, 'locked');
     const locks = await listedLocks(t, appUuid);
-    expect(locks).toEqual(expect.arrayContaining([expect.objectContaining({ path: lockPath, holder: 'app' })]));
+    expect(locks).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: lockPath, holder: 'app' })]),
+    );
     await sleep(LOCKED_OBSERVE_MS);
     expect(engine.calls.filter((c) => c.arg === oldId && c.op !== 'start')).toEqual([]);
     const still = (await t.containers()).find((c) => c.id === oldId);
@@ -85,7 +92,13 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
       expect(await engine.hasImage(image)).toBe(false);
       const next = unique('rel');
       await t.setTarget(
-        deviceObject({ appUuid: app.appUuid, appId: app.appId, releaseUuid: next, releaseId: 2, services: { main: { image } } }),
+        deviceObject({
+          appUuid: app.appUuid,
+          appId: app.appId,
+          releaseUuid: next,
+          releaseId: 2,
+          services: { main: { image } },
+        }),
       );
       await expectHeldBack(app.appUuid, old.id, CONTAINER_LOCK_PATHS[kind]);
       expect(engine.of('pull', 'end').some((c) => c.arg === image)).toBe(true);
@@ -95,7 +108,14 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
       expect(latency).toBeLessThan(RELEASE_TO_KILL_LIMIT_MS);
       await waitReleaseRunning(t, app.appUuid, next, ['main']);
       await waitUpdateStatus(t, app.appUuid, 'done');
-      expect(await listedLocks(t, app.appUuid)).toEqual([]); // the agent released its own
+      // The agent removes its own lock files right after the update (the plan reports done meanwhile).
+      await waitFor(
+        'agent locks released',
+        async () => (await listedLocks(t, app.appUuid)).length === 0,
+        2_000,
+        20,
+      );
+      expect(await pathExists(hostLockPath(t.config, app.appId, 'main', kind))).toBe(false);
       await removeLocalImage(image);
     });
   }
@@ -115,7 +135,13 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
         services: { a: { image: LOCKER_1, imageId: 11 }, b: { image: imageB } },
       });
     const freeApp = (releaseUuid: string, releaseId: number, image: string) =>
-      deviceObject({ appUuid: freeAppUuid, appId: freeId, releaseUuid, releaseId, services: { main: { image } } });
+      deviceObject({
+        appUuid: freeAppUuid,
+        appId: freeId,
+        releaseUuid,
+        releaseId,
+        services: { main: { image } },
+      });
 
     await t.setTarget(devices([lockedApp(r1, 1, LOCKER_1), freeApp(f1, 1, LOCKER_1)]));
     const before = await waitReleaseRunning(t, lockedAppUuid, r1, ['a', 'b']);
@@ -153,7 +179,13 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
       await make(file);
       const next = unique('rel');
       await t.setTarget(
-        deviceObject({ appUuid: app.appUuid, appId: app.appId, releaseUuid: next, releaseId: 2, services: { main: { image: LOCKER_2 } } }),
+        deviceObject({
+          appUuid: app.appUuid,
+          appId: app.appId,
+          releaseUuid: next,
+          releaseId: 2,
+          services: { main: { image: LOCKER_2 } },
+        }),
       );
       await expectHeldBack(app.appUuid, old.id, CONTAINER_LOCK_PATHS.balena);
       expect(await pathExists(file)).toBe(true); // never removed without an override

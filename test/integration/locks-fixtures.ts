@@ -45,11 +45,17 @@ export async function dockerExec(containerId: string, args: string[]): Promise<s
 }
 
 /** Takes an update lock inside the container by exclusive create, as balena apps do. */
-export async function takeLockInside(containerId: string, containerPath: string = CONTAINER_LOCK_PATHS.balena): Promise<void> {
+export async function takeLockInside(
+  containerId: string,
+  containerPath: string = CONTAINER_LOCK_PATHS.balena,
+): Promise<void> {
   await dockerExec(containerId, ['sh', '-c', `set -C; : > ${containerPath}`]);
 }
 
-export async function releaseLockInside(containerId: string, containerPath: string = CONTAINER_LOCK_PATHS.balena): Promise<void> {
+export async function releaseLockInside(
+  containerId: string,
+  containerPath: string = CONTAINER_LOCK_PATHS.balena,
+): Promise<void> {
   await dockerExec(containerId, ['rm', containerPath]);
 }
 
@@ -92,8 +98,17 @@ export async function appState(t: TestAgent, appUuid: string): Promise<AppStateE
   return Object.values(res.body as Record<string, AppStateEntry>).find((a) => a.appUuid === appUuid);
 }
 
-export async function waitUpdateStatus(t: TestAgent, appUuid: string, status: string, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`app ${appUuid} updateStatus ${status}`, async () => (await appState(t, appUuid))?.updateStatus === status, timeoutMs);
+export async function waitUpdateStatus(
+  t: TestAgent,
+  appUuid: string,
+  status: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  await waitFor(
+    `app ${appUuid} updateStatus ${status}`,
+    async () => (await appState(t, appUuid))?.updateStatus === status,
+    timeoutMs,
+  );
 }
 
 export interface LockListEntry {
@@ -114,8 +129,14 @@ export async function listedLocks(t: TestAgent, appUuid: string): Promise<LockLi
 }
 
 /** One target holding the apps of several deviceObject()s; config from the first unless given. */
-export function devices(parts: Array<Record<string, unknown>>, config?: Record<string, string>): Record<string, unknown> {
-  const apps = Object.assign({}, ...parts.map((p) => p.apps as Record<string, unknown>)) as Record<string, unknown>;
+export function devices(
+  parts: Array<Record<string, unknown>>,
+  config?: Record<string, string>,
+): Record<string, unknown> {
+  const apps = Object.assign({}, ...parts.map((p) => p.apps as Record<string, unknown>)) as Record<
+    string,
+    unknown
+  >;
   return { ...parts[0], config: config ?? parts[0]!.config, apps };
 }
 

@@ -15,7 +15,9 @@ const DEMO2 = `${REGISTRY}/bosun/demo:2`;
 
 /** Runs a shell command inside a container through the docker CLI (what a user would do). */
 async function execIn(containerId: string, script: string): Promise<string> {
-  const { stdout } = await run('/usr/bin/docker', ['exec', containerId, 'sh', '-c', script], { timeout: 10_000 });
+  const { stdout } = await run('/usr/bin/docker', ['exec', containerId, 'sh', '-c', script], {
+    timeout: 10_000,
+  });
   return stdout;
 }
 
@@ -23,7 +25,9 @@ async function execIn(containerId: string, script: string): Promise<string> {
 function onlyContainer(t: TestAgent, appUuid: string, releaseUuid: string, status: ContainerInfo['status']) {
   return waitFor(`${appUuid}: one ${status} container of ${releaseUuid}`, async () => {
     const cs = (await t.containers()).filter((c) => c.appUuid === appUuid);
-    return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === status ? cs[0] : undefined;
+    return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === status
+      ? cs[0]
+      : undefined;
   });
 }
 
@@ -50,7 +54,9 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
     const appUuid = unique('app');
     const appId = 8101;
     const r1 = unique('rel');
-    await t.setTarget(deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO1 } } }));
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO1 } } }),
+    );
     const first = await onlyContainer(t, appUuid, r1, 'running');
     // Written inside the container; must land in the host dir the contract names, and survive.
     await execIn(first.id, 'echo written-by-release-1 > /data/note');
@@ -58,13 +64,17 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
     expect(await fs.readFile(hostNote, 'utf8')).toBe('written-by-release-1\n');
 
     const r2 = unique('rel');
-    await t.setTarget(deviceObject({ appUuid, appId, releaseUuid: r2, releaseId: 2, services: { main: { image: DEMO2 } } }));
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r2, releaseId: 2, services: { main: { image: DEMO2 } } }),
+    );
     const second = await onlyContainer(t, appUuid, r2, 'running');
     expect(second.id).not.toBe(first.id);
     expect(second.name).toBe(`main_201_2_${r2}`);
     // Removed, not merely stopped: the engine no longer knows the old container at all.
     expect(await containerExists(first.id)).toBe(false);
-    expect(await execIn(second.id, 'cat /data/note; cat /etc/bosun-release')).toMatch(/^written-by-release-1\n.*2/);
+    expect(await execIn(second.id, 'cat /data/note; cat /etc/bosun-release')).toMatch(
+      /^written-by-release-1\n.*2/,
+    );
   });
 
   it('recreates the container on a config-only change (environment), same release', async () => {
@@ -96,7 +106,13 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
     const appUuid = unique('app');
     const r1 = unique('rel');
     await t.setTarget(
-      deviceObject({ appUuid, appId: 8103, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO1, running: false } } }),
+      deviceObject({
+        appUuid,
+        appId: 8103,
+        releaseUuid: r1,
+        releaseId: 1,
+        services: { main: { image: DEMO1, running: false } },
+      }),
     );
     const created = await onlyContainer(t, appUuid, r1, 'created');
     // Several more passes must not start it.

@@ -109,7 +109,9 @@ describe('reconcile (real engine): removing services and apps', () => {
     expect(removedContainers).toHaveLength(2);
     expect(volumeRemoval?.arg).toBe(volume);
     // A volume in use cannot go; the order is containers, then volumes.
-    expect(Math.max(...removedContainers.map((c) => calls.indexOf(c)))).toBeLessThan(calls.indexOf(volumeRemoval!));
+    expect(Math.max(...removedContainers.map((c) => calls.indexOf(c)))).toBeLessThan(
+      calls.indexOf(volumeRemoval!),
+    );
     await expect(docker.getVolume(volume).inspect()).rejects.toMatchObject({ statusCode: 404 });
     // The lock taken to kill the app's containers is released although the app is gone.
     expect(t.agent.locks.holder(appUuid)).toBeUndefined();

@@ -227,7 +227,7 @@ describe('locks/manager: take and release', () => {
 });
 
 describe('locks/manager: removeStaleAgentLocks after a crash', () => {
-  it("removes the markers a killed agent of this device left, and its temp files", async () => {
+  it('removes the markers a killed agent of this device left, and its temp files', async () => {
     const killed = new LockManager(layout, DEVICE, silentLogger());
     expect((await killed.take(subject, { override: false, reason: 'update', owner: 'loop' })).ok).toBe(true);
     const temp = path.join(path.dirname(hostPaths()[0]!), '.bosun-lock-deadbeef0000');

@@ -26,13 +26,19 @@ describe('locks/paths', () => {
         containerPath: '/tmp/resin/resin-updates.lock',
         serviceName: 'worker',
       },
-      { hostPath: '/var/lib/bosun/apps/42/data/resin-updates.lock', containerPath: '/data/resin-updates.lock' },
+      {
+        hostPath: '/var/lib/bosun/apps/42/data/resin-updates.lock',
+        containerPath: '/data/resin-updates.lock',
+      },
     ]);
   });
 
   it('an app with no services still has its /data lock', () => {
     expect(appLockPaths(layout, 7, [])).toEqual([
-      { hostPath: '/var/lib/bosun/apps/7/data/resin-updates.lock', containerPath: '/data/resin-updates.lock' },
+      {
+        hostPath: '/var/lib/bosun/apps/7/data/resin-updates.lock',
+        containerPath: '/data/resin-updates.lock',
+      },
     ]);
   });
 

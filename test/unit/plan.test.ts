@@ -54,7 +54,12 @@ describe('reconcile/plan: first install', () => {
 describe('reconcile/plan: release change, download-then-kill', () => {
   const old = container(r1, main1);
   it.each([
-    ['new image missing: fetch only, old keeps running', facts({ containers: [old] }), ['fetch'], 'downloading'],
+    [
+      'new image missing: fetch only, old keeps running',
+      facts({ containers: [old] }),
+      ['fetch'],
+      'downloading',
+    ],
     [
       'image present, lock not held: take the lock',
       facts({ containers: [old], images: new Set(['reg/main:2']) }),
@@ -169,7 +174,9 @@ describe('reconcile/plan: strategies', () => {
     it('waits for the marker while the timeout has not passed', () => {
       const fresh = container(a, svc, { startedAt: '2026-01-01T00:01:58Z' });
       const plan = planSteps(t, facts({ containers: [old, fresh], images }));
-      expect(plan.steps).toEqual([{ action: 'wait', appUuid: 'a1', reason: 'handover', serviceName: 'main', ms: 3000 }]);
+      expect(plan.steps).toEqual([
+        { action: 'wait', appUuid: 'a1', reason: 'handover', serviceName: 'main', ms: 3000 },
+      ]);
     });
 
     it('kills the old one once the marker exists', () => {
@@ -192,7 +199,11 @@ describe('reconcile/plan: changes within a release', () => {
   it('a config-only change recreates the container', () => {
     const changed = { ...main1, environment: { MODE: 'debug' } };
     const t = target(app('a1', 1, { uuid: 'rel1', id: 1, services: [changed] }));
-    const f = facts({ containers: [container(r1, main1)], images: new Set(['reg/main:1']), locks: held('a1') });
+    const f = facts({
+      containers: [container(r1, main1)],
+      images: new Set(['reg/main:1']),
+      locks: held('a1'),
+    });
     expect(actions(planSteps(t, f).steps)).toEqual(['kill']);
     expect(actions(planSteps(t, { ...f, containers: [] }).steps)).toEqual(['create']);
   });
@@ -213,7 +224,10 @@ describe('reconcile/plan: changes within a release', () => {
   it('a duplicate left by a crash is removed, the oldest is kept', () => {
     const first = container(r1, main1, { createdAt: '2026-01-01T00:00:01Z' });
     const dup = container(r1, main1, { createdAt: '2026-01-01T00:00:02Z' });
-    const plan = planSteps(target(r1), facts({ containers: [dup, first], images: new Set(['reg/main:1']), locks: held('a1') }));
+    const plan = planSteps(
+      target(r1),
+      facts({ containers: [dup, first], images: new Set(['reg/main:1']), locks: held('a1') }),
+    );
     expect(plan.steps).toEqual([expect.objectContaining({ action: 'kill', containerId: dup.id })]);
   });
 
@@ -223,14 +237,22 @@ describe('reconcile/plan: changes within a release', () => {
     const a = t.apps.a1!;
     const images = new Set(['reg/main:1']);
     expect(actions(planSteps(t, facts({ images })).steps)).toEqual(['create']);
-    expect(actions(planSteps(t, facts({ images, containers: [container(a, stopped, { status: 'created' })] })).steps)).toEqual([]);
+    expect(
+      actions(
+        planSteps(t, facts({ images, containers: [container(a, stopped, { status: 'created' })] })).steps,
+      ),
+    ).toEqual([]);
     const running = facts({ images, containers: [container(a, stopped)], locks: held('a1') });
     expect(actions(planSteps(t, running).steps)).toEqual(['stop']);
   });
 
   it('depends_on: starts a service only after what it depends on runs', () => {
     const db = service('db', { image: 'reg/db:1', imageId: 104 });
-    const api = service('api', { image: 'reg/api:1', imageId: 105, composition: { dependsOn: ['db'] } as never });
+    const api = service('api', {
+      image: 'reg/api:1',
+      imageId: 105,
+      composition: { dependsOn: ['db'] } as never,
+    });
     const a = app('a1', 1, { uuid: 'rel1', id: 1, services: [db, api] });
     const images = new Set(['reg/db:1', 'reg/api:1']);
     const bothCreated = [container(a, db, { status: 'created' }), container(a, api, { status: 'created' })];
@@ -258,7 +280,9 @@ describe('reconcile/plan: app removed', () => {
 
   it('kills its containers under the lock, then removes its volumes and /data', () => {
     expect(actions(planSteps(target(), facts({ containers: [running] })).steps)).toEqual(['takeLock']);
-    expect(actions(planSteps(target(), facts({ containers: [running], locks: held('a1') })).steps)).toEqual(['kill']);
+    expect(actions(planSteps(target(), facts({ containers: [running], locks: held('a1') })).steps)).toEqual([
+      'kill',
+    ]);
     const gone = planSteps(target(), facts({ volumes: [appVolume], appDataIds: new Set([1]) }));
     expect(actions(gone.steps)).toEqual(['removeVolume', 'removeAppData']);
   });
@@ -286,8 +310,40 @@ describe('reconcile/plan: app removed', () => {
   });
 
   it('keeps /data of apps still in the target', () => {
-    const plan = planSteps(target(r1), facts({ containers: [running], images: new Set(['reg/main:1']), appDataIds: new Set([1]) }));
+    const plan = planSteps(
+      target(r1),
+      facts({ containers: [running], images: new Set(['reg/main:1']), appDataIds: new Set([1]) }),
+    );
     expect(plan.steps).toEqual([]);
+  });
+});
+
+describe('reconcile/plan: create starts at once when nothing is pending', () => {
+  const db = service('db', { image: 'reg/db:1', imageId: 104 });
+  const api = service('api', {
+    image: 'reg/api:1',
+    imageId: 105,
+    composition: { dependsOn: ['db'] } as never,
+  });
+  const images = new Set(['reg/main:1', 'reg/db:1', 'reg/api:1']);
+  const starts = (plan: ReturnType<typeof planSteps>) =>
+    Object.fromEntries(plan.steps.flatMap((s) => (s.action === 'create' ? [[s.serviceName, s.start]] : [])));
+
+  it.each([
+    ['a running service with no dependencies', [main1], [], { main: true }],
+    ['running: false', [{ ...main1, running: false }], [], { main: false }],
+    ['a dependency not created yet', [db, api], [], { db: true, api: false }],
+    [
+      'a dependency created but not running',
+      [db, api],
+      [{ svc: db, status: 'created' as const }],
+      { api: false },
+    ],
+    ['a dependency running', [db, api], [{ svc: db, status: 'running' as const }], { api: true }],
+  ])('%s', (_name, services, existing, expected) => {
+    const a = app('a1', 1, { uuid: 'rel1', id: 1, services });
+    const containers = existing.map((e) => container(a, e.svc, { status: e.status }));
+    expect(starts(planSteps(target(a), facts({ images, containers })))).toEqual(expected);
   });
 });
 

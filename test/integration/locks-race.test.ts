@@ -1,0 +1,144 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DockerEngine } from '../../src/engine/docker.js';
+import { DOCKER_HOST } from '../helpers/docker.js';
+import { RecordingEngine } from '../helpers/recording-engine.js';
+import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { LOCKER_1, LOCKER_2, hostLockPath, sleep, waitReleaseRunning } from './locks-fixtures.js';
+
+/** How long the app fights the agent for its lock, and how often a new release arrives meanwhile. */
+const CONTENTION_MS = 25_000;
+const RELEASE_EVERY_MS = 2_500;
+
+/**
+ * The app: until the deadline in /data/deadline (epoch s), take the lock, hold it 200 ms, release
+ * it, pause 50 ms, again. Each hold is logged as microsecond wall times (busybox date has no %N;
+ * adjtimex reads the clock): the take time is read BEFORE the take and the release time AFTER the
+ * rm, so a logged interval always covers the real hold. /data survives the app's releases.
+ */
+const CONTENDER = `
+trap 'exit 0' TERM
+now() { adjtimex | awk '/tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf "%d%06d", s, u }'; }
+while [ "$(date +%s)" -lt "$(cat /data/deadline)" ]; do
+  t0=$(now)
+  if (set -C; : > /tmp/balena/updates.lock) 2>/dev/null; then
+    echo "$t0 take $HOSTNAME" >> /data/log
+    usleep 200000
+    rm /tmp/balena/updates.lock
+    echo "$(now) release $HOSTNAME" >> /data/log
+  fi
+  usleep 50000
+done
+while true; do sleep 1 & wait; done
+`;
+
+interface Hold {
+  from: number;
+  to: number;
+}
+
+/** Hold intervals (ms) from the app's log; a take with no release (killed while holding) never ends. */
+function parseHolds(log: string): Hold[] {
+  const holds: Hold[] = [];
+  const open = new Map<string, number>();
+  for (const line of log.trim().split('\n')) {
+    const [micros, what, host] = line.split(' ');
+    const ms = Number(micros) / 1000;
+    if (what === 'take') open.set(host!, ms);
+    if (what === 'release') {
+      holds.push({ from: open.get(host!)!, to: ms });
+      open.delete(host!);
+    }
+  }
+  for (const from of open.values()) holds.push({ from, to: Infinity });
+  return holds;
+}
+
+describe('locks (real engine): an app racing the agent for its lock', () => {
+  let t: TestAgent;
+  let engine: RecordingEngine;
+  /** What was at the app's lock path the moment each stop began: the agent's marker pid, or 'user'. */
+  const atStop: Array<number | 'user' | 'none'> = [];
+
+  beforeAll(async () => {
+    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
+    const stop = engine.stopContainer;
+    engine.stopContainer = async (id, timeoutSec) => {
+      atStop.push(await lockHolder(path.join(t.config.lockDir, '8501', 'main', 'updates.lock')));
+      return stop(id, timeoutSec);
+    };
+    t = await startTestAgent({ engine });
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('never kills while the app holds its lock, and every release is applied in the end', async () => {
+    const appUuid = unique('app');
+    const appId = 8501;
+    const dataDir = path.dirname(hostLockPath(t.config, appId, 'main', 'data'));
+    await fs.mkdir(dataDir, { recursive: true });
+    const deadline = Math.ceil((Date.now() + CONTENTION_MS) / 1000);
+    await fs.writeFile(path.join(dataDir, 'deadline'), String(deadline));
+
+    const release = (n: number) =>
+      deviceObject({
+        appUuid,
+        appId,
+        releaseUuid: `${unique('rel')}n${n}`,
+        releaseId: n,
+        services: {
+          main: { image: n % 2 ? LOCKER_1 : LOCKER_2, composition: { command: ['sh', '-c', CONTENDER] } },
+        },
+      });
+    const releases: Array<Record<string, unknown>> = [];
+    let n = 0;
+    while (Date.now() < deadline * 1000) {
+      n += 1;
+      releases.push(release(n));
+      await t.setTarget(releases[n - 1]);
+      await sleep(RELEASE_EVERY_MS);
+    }
+    const last = releases[n - 1]!;
+    const lastUuid = Object.keys(
+      Object.values(last.apps as Record<string, { releases: object }>)[0]!.releases,
+    )[0]!;
+    await waitReleaseRunning(t, appUuid, lastUuid, ['main'], 15_000);
+
+    const stops = engine.of('stop');
+    const holds = parseHolds(await fs.readFile(path.join(dataDir, 'log'), 'utf8'));
+    const violations = stops.filter((s) => holds.some((h) => s.at >= h.from && s.at <= h.to));
+    expect(violations).toEqual([]);
+    expect(atStop.filter((holder) => holder !== process.pid)).toEqual([]);
+    // The test means something only if the app really held the lock often and the agent got in between.
+    expect(holds.length).toBeGreaterThan(20);
+    const duringContention = stops.filter((s) => s.at < deadline * 1000);
+    expect(duringContention.length).toBeGreaterThan(0);
+    console.log(
+      `race: ${n} releases, ${holds.length} app holds, ${stops.length} stops (${duringContention.length} during contention)`,
+    );
+    await waitFor(
+      'agent lock released',
+      async () => (await lockHolder(hostLockPath(t.config, appId, 'main', 'balena'))) === 'none',
+      3_000,
+      20,
+    );
+  }, 60_000);
+});
+
+async function lockHolder(file: string): Promise<number | 'user' | 'none'> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+    throw err;
+  }
+  try {
+    const marker = JSON.parse(text) as { holder?: string; pid?: number };
+    return marker.holder === 'bosun-agent' && typeof marker.pid === 'number' ? marker.pid : 'user';
+  } catch {
+    return 'user'; // the app's empty (or text) lock file
+  }
+}

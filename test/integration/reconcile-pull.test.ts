@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DockerEngine } from '../../src/engine/docker.js';
+import { buildImage, DOCKER_HOST, REGISTRY, removeLocalImage } from '../helpers/docker.js';
+import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { RecordingEngine } from '../helpers/recording-engine.js';
+
+const DEMO1 = `${REGISTRY}/bosun/demo:1`;
+const DEMO2 = `${REGISTRY}/bosun/demo:2`;
+/** About a second to pull from the local registry: long enough to change the target mid-pull. */
+const BIG_IMAGE = `${REGISTRY}/bosun-test/big:40mb`;
+const BIG_IMAGE_BYTES = 40_000_000;
+
+/** Builds and pushes the big image once per registry (it never changes), and drops the local copy. */
+async function ensureBigImageInRegistry(): Promise<void> {
+  const manifest = await fetch(`http://${REGISTRY}/v2/bosun-test/big/manifests/40mb`, {
+    method: 'HEAD',
+    headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  });
+  if (manifest.status !== 200) {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-big-'));
+    try {
+      // Random bytes do not compress: the layer really is 40 MB on the wire.
+      const payload = path.join(dir, 'payload');
+      await fs.writeFile(payload, randomBytes(BIG_IMAGE_BYTES));
+      await buildImage(BIG_IMAGE, 'big', payload);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+  await removeLocalImage(BIG_IMAGE);
+}
+
+describe('reconcile (real engine): failing and cancelled pulls', () => {
+  let t: TestAgent;
+  let engine: RecordingEngine;
+  beforeAll(async () => {
+    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
+    t = await startTestAgent({ engine });
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  async function runningRelease(appUuid: string, releaseUuid: string) {
+    return waitFor(`${releaseUuid} running alone`, async () => {
+      const cs = (await t.containers()).filter((c) => c.appUuid === appUuid);
+      return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === 'running'
+        ? cs[0]
+        : undefined;
+    });
+  }
+
+  it('a failed pull leaves the running release alone, is retried, and converges once the image exists', async () => {
+    const appUuid = unique('app');
+    const appId = 8301;
+    const r1 = unique('rel');
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO1 } } }),
+    );
+    const first = await runningRelease(appUuid, r1);
+
+    // A tag nobody has pushed (yet): the registry answers "manifest unknown".
+    const tag = unique('t').toLowerCase();
+    const missing = `${REGISTRY}/bosun-test/late:${tag}`;
+    const r2 = unique('rel');
+    const mark = engine.calls.length;
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r2, releaseId: 2, services: { main: { image: missing } } }),
+    );
+    await waitFor(
+      'two failed pull attempts',
+      () =>
+        engine.calls.filter((c) => c.op === 'pull' && c.arg === missing && c.phase === 'error').length >= 2,
+      15_000,
+    );
+
+    const during = (await t.containers()).filter((c) => c.appUuid === appUuid);
+    expect(during.map((c) => [c.id, c.status])).toEqual([[first.id, 'running']]);
+    expect(engine.calls.slice(mark).some((c) => c.arg === first.id)).toBe(false); // never stopped or removed
+    expect(t.agent.loop.status.apps[appUuid]).toMatchObject({
+      phase: 'downloading',
+      error: expect.stringContaining(missing),
+    });
+
+    // The image appears in the registry: the next retry (no new target) pulls it and the update goes on.
+    await buildImage(missing, 'late');
+    await removeLocalImage(missing);
+    const second = await runningRelease(appUuid, r2);
+    expect(second.image).toBe(missing);
+    const pulls = engine.calls.filter((c) => c.op === 'pull' && c.arg === missing);
+    expect(pulls.filter((c) => c.phase === 'start').length).toBeGreaterThanOrEqual(3);
+    expect(pulls.at(-1)!.phase).toBe('end');
+    await removeLocalImage(missing);
+  });
+
+  it('a newer target during a slow pull cancels the pull and converges on the newest target', async () => {
+    await ensureBigImageInRegistry();
+    const appUuid = unique('app');
+    const appId = 8302;
+    const r1 = unique('rel');
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO1 } } }),
+    );
+    const first = await runningRelease(appUuid, r1);
+
+    const mark = engine.calls.length;
+    const r2 = unique('rel');
+    await t.setTarget(
+      deviceObject({
+        appUuid,
+        appId,
+        releaseUuid: r2,
+        releaseId: 2,
+        services: { main: { image: BIG_IMAGE } },
+      }),
+    );
+    await waitFor(
+      'the big pull started',
+      () => engine.calls.slice(mark).some((c) => c.op === 'pull' && c.arg === BIG_IMAGE),
+      10_000,
+      5,
+    );
+    const r3 = unique('rel');
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r3, releaseId: 3, services: { main: { image: DEMO2 } } }),
+    );
+    const third = await runningRelease(appUuid, r3);
+
+    const calls = engine.calls.slice(mark);
+    const bigPull = calls.filter((c) => c.op === 'pull' && c.arg === BIG_IMAGE);
+    // Started once, ended by the abort, never retried for a target that is no longer wanted.
+    expect(bigPull.map((c) => c.phase)).toEqual(['start', 'error']);
+    expect(calls.some((c) => c.op === 'create' && c.arg.includes(r2))).toBe(false);
+    expect(calls.filter((c) => c.op === 'create' && c.phase === 'start').map((c) => c.arg)).toEqual([
+      `main_301_3_${r3}`,
+    ]);
+    // The old release ran until the newest target replaced it.
+    const killOfFirst = calls.find((c) => c.op === 'stop' && c.arg === first.id)!;
+    expect(killOfFirst.at).toBeGreaterThanOrEqual(bigPull[1]!.at);
+    expect(third.image).toBe(DEMO2);
+    expect(await t.engine.hasImage(BIG_IMAGE)).toBe(false);
+  });
+});

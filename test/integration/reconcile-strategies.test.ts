@@ -1,0 +1,165 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DockerEngine } from '../../src/engine/docker.js';
+import type { ContainerInfo } from '../../src/engine/types.js';
+import { buildImage, DOCKER_HOST, REGISTRY, removeLocalImage } from '../helpers/docker.js';
+import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { RecordingEngine, type EngineCall } from '../helpers/recording-engine.js';
+
+const DEMO1 = `${REGISTRY}/bosun/demo:1`;
+const DEMO2 = `${REGISTRY}/bosun/demo:2`;
+const STRATEGY = 'io.balena.update.strategy';
+
+/** A fresh image per run, pushed and then removed locally, so the update really pulls it. */
+async function freshImage(name: string): Promise<string> {
+  const ref = `${REGISTRY}/bosun-test/${name}:${unique('t').toLowerCase()}`;
+  await buildImage(ref, ref);
+  await removeLocalImage(ref);
+  return ref;
+}
+
+describe('reconcile (real engine): update strategies, observed through the engine calls', () => {
+  let t: TestAgent;
+  let engine: RecordingEngine;
+  beforeAll(async () => {
+    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
+    t = await startTestAgent({ engine });
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  const appContainers = async (appUuid: string) =>
+    (await t.containers()).filter((c) => c.appUuid === appUuid);
+
+  /** Installs release 1 of a one-service app, then targets release 2; returns the old container and call log mark. */
+  async function update(
+    appId: number,
+    image1: string,
+    image2: string,
+    labels: Record<string, string>,
+  ): Promise<{ appUuid: string; old: ContainerInfo; r2: string; mark: number }> {
+    const appUuid = unique('app');
+    const r1 = unique('rel');
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: image1 } } }),
+    );
+    const old = await waitFor('release 1 running', async () => {
+      const cs = await appContainers(appUuid);
+      return cs.length === 1 && cs[0]!.status === 'running' ? cs[0] : undefined;
+    });
+    const mark = engine.calls.length;
+    const r2 = unique('rel');
+    await t.setTarget(
+      deviceObject({
+        appUuid,
+        appId,
+        releaseUuid: r2,
+        releaseId: 2,
+        services: { main: { image: image2, labels } },
+      }),
+    );
+    return { appUuid, old, r2, mark };
+  }
+
+  function releaseRunning(appUuid: string, releaseUuid: string) {
+    return waitFor(`${releaseUuid} running alone`, async () => {
+      const cs = await appContainers(appUuid);
+      return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === 'running'
+        ? cs[0]
+        : undefined;
+    });
+  }
+
+  /** The one call of `op` on `arg` in `phase` since `mark`. */
+  function call(mark: number, op: string, arg: string, phase: EngineCall['phase']): EngineCall {
+    const found = engine.calls.slice(mark).filter((c) => c.op === op && c.arg === arg && c.phase === phase);
+    expect([op, arg, phase, found.length]).toEqual([op, arg, phase, 1]);
+    return found[0]!;
+  }
+
+  it('download-then-kill: the old container keeps running until the new image is pulled', async () => {
+    const image2 = await freshImage('strategy-dtk');
+    const { appUuid, old, r2, mark } = await update(8401, DEMO1, image2, {
+      [STRATEGY]: 'download-then-kill',
+    });
+    await releaseRunning(appUuid, r2);
+    const pullEnd = call(mark, 'pull', image2, 'end');
+    const stopStart = call(mark, 'stop', old.id, 'start');
+    expect(engine.calls.indexOf(pullEnd)).toBeLessThan(engine.calls.indexOf(stopStart));
+    expect(pullEnd.at).toBeLessThanOrEqual(stopStart.at);
+  });
+
+  it('kill-then-download: the old container is stopped and removed before the pull starts', async () => {
+    const image2 = await freshImage('strategy-ktd');
+    const { appUuid, old, r2, mark } = await update(8402, DEMO1, image2, {
+      [STRATEGY]: 'kill-then-download',
+    });
+    await releaseRunning(appUuid, r2);
+    const removed = call(mark, 'remove', old.id, 'end');
+    const pullStart = call(mark, 'pull', image2, 'start');
+    expect(call(mark, 'stop', old.id, 'end').at).toBeLessThanOrEqual(removed.at);
+    expect(engine.calls.indexOf(removed)).toBeLessThan(engine.calls.indexOf(pullStart));
+  });
+
+  it('delete-then-download: the old container and its image are removed before the pull starts', async () => {
+    // The old image is deleted, so it must be this test's own, never a shared sample image.
+    const [image1, image2] = await Promise.all([
+      freshImage('strategy-dtd-old'),
+      freshImage('strategy-dtd-new'),
+    ]);
+    const { appUuid, old, r2, mark } = await update(8403, image1, image2, {
+      [STRATEGY]: 'delete-then-download',
+    });
+    await releaseRunning(appUuid, r2);
+    const removed = call(mark, 'remove', old.id, 'end');
+    const imageRemoved = call(mark, 'removeImage', image1, 'end');
+    const pullStart = call(mark, 'pull', image2, 'start');
+    expect(engine.calls.indexOf(removed)).toBeLessThan(engine.calls.indexOf(imageRemoved));
+    expect(engine.calls.indexOf(imageRemoved)).toBeLessThan(engine.calls.indexOf(pullStart));
+    expect(await t.engine.hasImage(image1)).toBe(false);
+    await removeLocalImage(image2);
+  });
+
+  it('hand-over: the new container runs beside the old one until it writes handover-complete', async () => {
+    const appId = 8404;
+    const labels = { [STRATEGY]: 'hand-over', 'io.balena.update.handover-timeout': '60000' };
+    const { appUuid, old, r2, mark } = await update(appId, DEMO1, DEMO2, labels);
+    const fresh = await waitFor('both releases running side by side', async () => {
+      const cs = await appContainers(appUuid);
+      const next = cs.find((c) => c.releaseUuid === r2 && c.status === 'running');
+      return cs.length === 2 && cs.every((c) => c.status === 'running') ? next : undefined;
+    });
+    // Several passes later the old one still runs: nothing but the marker (or the timeout) ends it.
+    for (let i = 0; i < 3; i += 1) {
+      t.agent.loop.trigger();
+      await t.agent.loop.nextPass();
+    }
+    expect((await t.engine.inspectContainer(old.id)).status).toBe('running');
+    expect(engine.calls.slice(mark).some((c) => c.arg === old.id)).toBe(false);
+
+    // The new service says it is ready (host side of /tmp/balena).
+    const marker = path.join(t.config.lockDir, String(appId), 'main', 'handover-complete');
+    await fs.writeFile(marker, '');
+    const markedAt = Date.now();
+    const last = await releaseRunning(appUuid, r2);
+    expect(last.id).toBe(fresh.id);
+    expect(call(mark, 'stop', old.id, 'start').at).toBeGreaterThanOrEqual(markedAt);
+    call(mark, 'remove', old.id, 'end');
+    // The marker is consumed, so it cannot cut the next hand-over short.
+    await waitFor('marker cleared', async () => !(await fs.lstat(marker).catch(() => undefined)), 5_000);
+  });
+
+  it('hand-over: without a marker the old container is killed once the timeout label passes', async () => {
+    const timeoutMs = 1500;
+    const labels = { [STRATEGY]: 'hand-over', 'io.balena.update.handover-timeout': String(timeoutMs) };
+    const { appUuid, old, r2, mark } = await update(8405, DEMO2, DEMO1, labels);
+    const fresh = await releaseRunning(appUuid, r2);
+    const newStarted = Date.parse((await t.engine.inspectContainer(fresh.id)).startedAt!);
+    const oldStop = call(mark, 'stop', old.id, 'start');
+    const waited = oldStop.at - newStarted;
+    expect(waited).toBeGreaterThanOrEqual(timeoutMs - 50); // engine and host clocks: allow a little skew
+    expect(waited).toBeLessThan(timeoutMs + 1500); // woken by the hand-over timer, not a slow poll
+  });
+});
