@@ -133,6 +133,13 @@ export class ReconcileLoop {
     this.target = target;
     this.failures.clear();
     this.inFlight?.abort();
+    // Until a pass has planned the new target, no app may look `done`: a report built now would
+    // claim the new release is applied before anything happened.
+    const apps: Record<string, AppStatus> = {};
+    for (const [appUuid, app] of Object.entries(this.statusValue.apps)) {
+      apps[appUuid] = { ...app, phase: app.phase === 'done' ? 'applying changes' : app.phase };
+    }
+    this.publish({ apps, converged: false });
     this.wake();
   }
 
