@@ -4,7 +4,8 @@ import { schema } from './schema.js';
 export function configTableMarkdown(): string {
   const rows = Object.values(schema).map((entry) => {
     const generated = entry.doc.includes('generated and persisted');
-    const fallback = entry.default === '' ? (generated ? '(generated)' : '(empty)') : `\`${String(entry.default)}\``;
+    const fallback =
+      entry.default === '' ? (generated ? '(generated)' : '(empty)') : `\`${String(entry.default)}\``;
     const def = 'sensitive' in entry && entry.sensitive ? `${fallback} (secret, masked)` : fallback;
     return `| \`${entry.env}\` | ${entry.doc} | ${def} |`;
   });

@@ -92,8 +92,10 @@ describe('reconcile (real engine): failing and cancelled pulls', () => {
     const second = await runningRelease(appUuid, r2);
     expect(second.image).toBe(missing);
     const pulls = engine.calls.filter((c) => c.op === 'pull' && c.arg === missing);
+    // At least one retry after the two failures. (Whether the last attempt pulled or found the
+    // image already present depends on when the loop looked during the build's push, so the
+    // outcome of the last attempt is not asserted.)
     expect(pulls.filter((c) => c.phase === 'start').length).toBeGreaterThanOrEqual(3);
-    expect(pulls.at(-1)!.phase).toBe('end');
     await removeLocalImage(missing);
   });
 
