@@ -92,10 +92,10 @@ describe('reconcile (real engine): failing and cancelled pulls', () => {
     const second = await runningRelease(appUuid, r2);
     expect(second.image).toBe(missing);
     const pulls = engine.calls.filter((c) => c.op === 'pull' && c.arg === missing);
-    // At least one retry after the two failures. (Whether the last attempt pulled or found the
-    // image already present depends on when the loop looked during the build's push, so the
-    // outcome of the last attempt is not asserted.)
-    expect(pulls.filter((c) => c.phase === 'start').length).toBeGreaterThanOrEqual(3);
+    // The failure was retried (two failed attempts, above). Whether a third attempt pulled the
+    // image or the loop found it present during the build's push depends on timing, so neither
+    // the count beyond two nor the last attempt's outcome is asserted.
+    expect(pulls.filter((c) => c.phase === 'error').length).toBeGreaterThanOrEqual(2);
     await removeLocalImage(missing);
   });
 
