@@ -158,7 +158,7 @@ function planApp(
         continue;
       }
       if (service.strategy === 'download-then-kill' && downloadFirstPending) continue;
-      const kill = killStep(c, service.composition.stopGracePeriodSec);
+      const kill = killStep(c);
       // delete-then-download frees the old image's disk before the new one is pulled.
       interrupting.push(
         service.strategy === 'delete-then-download' ? { ...kill, removeImage: c.image } : kill,
@@ -232,14 +232,17 @@ function planApp(
 
   steps.push(...fetches);
   const busy = steps.length > 0 || waitingOn !== undefined;
-  if (!busy && lock.agentHolds) steps.push({ action: 'releaseLock', appUuid, appId });
+  // The agent's own lock goes last; until it is gone the app is not `done` (an app that takes its
+  // lock the moment it reads `done` must not meet the agent's file).
+  const releasing = !busy && lock.agentHolds;
+  if (releasing) steps.push({ action: 'releaseLock', appUuid, appId });
   if (waitingOn) steps.push(waitingOn);
 
   const phase: AppPhase = fetches.length
     ? 'downloading'
     : waitingOn?.action === 'wait' && waitingOn.reason === 'locked'
       ? 'locked'
-      : busy
+      : busy || releasing
         ? 'applying changes'
         : 'done';
   return { steps, summary: { appUuid, appId, phase, lockPaths } };
@@ -255,8 +258,9 @@ function removeStep(c: ContainerInfo): Step {
   return { action: 'remove', appUuid: c.appUuid, serviceName: c.serviceName, containerId: c.id };
 }
 
-function killStep(c: ContainerInfo, timeoutSec = 10): Extract<Step, { action: 'kill' }> {
-  return { action: 'kill', appUuid: c.appUuid, serviceName: c.serviceName, containerId: c.id, timeoutSec };
+/** Kill with the container's own grace period (from its release), never the new release's. */
+function killStep(c: ContainerInfo): Extract<Step, { action: 'kill' }> {
+  return { action: 'kill', appUuid: c.appUuid, serviceName: c.serviceName, containerId: c.id };
 }
 
 /**
@@ -277,7 +281,7 @@ function planHandover(
   if (done || elapsed >= s.service.handoverTimeoutMs) {
     return {
       kind: 'kill',
-      step: { ...killStep(old, s.service.composition.stopGracePeriodSec), clearHandover: { appId } },
+      step: { ...killStep(old), clearHandover: { appId } },
     };
   }
   return {

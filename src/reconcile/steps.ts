@@ -27,7 +27,11 @@ export interface StepArgs {
     appUuid: string;
     serviceName: string;
     containerId: string;
-    timeoutSec: number;
+    /**
+     * Absent: the engine uses the container's own stop timeout, set from ITS release's
+     * stop_grace_period when it was created (the new release's must not cut the old one short).
+     */
+    timeoutSec?: number;
     removeImage?: string;
     clearHandover?: { appId: number };
   };

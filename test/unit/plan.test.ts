@@ -79,9 +79,15 @@ describe('reconcile/plan: release change, download-then-kill', () => {
       'applying changes',
     ],
     [
-      'new one running: release the lock',
+      'new one running: release the lock (not done until it is released)',
       facts({ containers: [container(r2, main2)], images: new Set(['reg/main:2']), locks: held('a1') }),
       ['releaseLock'],
+      'applying changes',
+    ],
+    [
+      'lock released: done',
+      facts({ containers: [container(r2, main2)], images: new Set(['reg/main:2']) }),
+      [],
       'done',
     ],
   ])('%s', (_name, f, expected, phase) => {
@@ -153,6 +159,17 @@ describe('reconcile/plan: strategies', () => {
     expect(actions(planSteps(t, facts({ containers: [old] })).steps)).toEqual(['takeLock']);
     expect(actions(planSteps(t, facts({ containers: [old], locks: held('a1') })).steps)).toEqual(['kill']);
     expect(actions(planSteps(t, facts({ locks: held('a1') })).steps)).toEqual(['fetch']);
+  });
+
+  it("kills with the old container's own grace period, not the new release's", () => {
+    const slowOld = { ...main2, composition: { ...main2.composition, stopGracePeriodSec: 1 } };
+    const t = target(app('a1', 1, { uuid: 'rel2', id: 2, services: [slowOld] }));
+    const plan = planSteps(
+      t,
+      facts({ containers: [old], images: new Set(['reg/main:2']), locks: held('a1') }),
+    );
+    expect(plan.steps).toEqual([expect.objectContaining({ action: 'kill', containerId: old.id })]);
+    expect(plan.steps[0]).not.toHaveProperty('timeoutSec');
   });
 
   it('delete-then-download also deletes the old image with the kill', () => {
