@@ -11,7 +11,7 @@ import type { SpecContext } from './container-spec.js';
 import { LOOP_OWNER, createExecutor, type ExecutorDeps } from './executor.js';
 import { gatherFacts, lockSubjects } from './facts.js';
 import { planSteps, type AppPlan } from './plan.js';
-import { stepKey, type Step } from './steps.js';
+import { INTERRUPTING, stepKey, type Step } from './steps.js';
 
 export interface LoopDeps {
   deviceUuid: string;
@@ -227,9 +227,17 @@ export class ReconcileLoop {
 
     const abort = new AbortController();
     this.inFlight = abort;
-    const results = await Promise.allSettled(runnable.map((step) => this.execute(step, abort.signal)));
+    // Locks first. Then the rest, where a kill or stop runs only if the loop holds its app's lock
+    // now: whatever the plan said, nothing is ever interrupted without the lock.
+    const locking = runnable.filter((s) => s.action === 'takeLock');
+    await this.runBatch(locking, abort.signal);
+    const rest = runnable.filter(
+      (s) =>
+        s.action !== 'takeLock' &&
+        (!INTERRUPTING.has(s.action) || this.deps.locks.holder(s.appUuid) === LOOP_OWNER),
+    );
+    await this.runBatch(rest, abort.signal);
     this.inFlight = undefined;
-    results.forEach((result, i) => this.recordResult(runnable[i]!, result, abort.signal.aborted));
     // Not announced: the next pass starts at once and announces its plan. Each announcement makes
     // the agent rebuild its report from the engine, which would slow the update it reports on.
     this.statusValue = {
@@ -239,6 +247,12 @@ export class ReconcileLoop {
       passStartedAt: undefined,
     };
     return 0;
+  }
+
+  private async runBatch(steps: Step[], signal: AbortSignal): Promise<void> {
+    if (steps.length === 0) return;
+    const results = await Promise.allSettled(steps.map((step) => this.execute(step, signal)));
+    results.forEach((result, i) => this.recordResult(steps[i]!, result, signal.aborted));
   }
 
   private sleepAfter(steps: Step[], now: number, converged: boolean): number {

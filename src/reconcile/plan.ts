@@ -192,6 +192,9 @@ function planApp(
         serviceNames: [...new Set([...services.keys(), ...containers.map((c) => c.serviceName)])].sort(),
         override: overridden,
       });
+      // Planned together: the loop runs takeLock first and the interrupting steps only once it
+      // holds the lock, saving a whole pass per update.
+      steps.push(...interrupting);
     }
   }
 

@@ -11,12 +11,16 @@ import { app, service, target } from '../helpers/builders.js';
 import { waitFor } from '../helpers/agent.js';
 
 /** The real loop, planner, executor and lock code over the in-memory engine and real lock files. */
-async function setup(engineOptions: ConstructorParameters<typeof MemoryEngine>[0] = {}) {
+async function setup(
+  engineOptions: ConstructorParameters<typeof MemoryEngine>[0] = {},
+  makeLocks: (layout: { lockDir: string; dataDir: string }) => LockManager = (layout) =>
+    new LockManager(layout, 'device-1', silentLogger()),
+) {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-loop-'));
   const layout = { lockDir: path.join(root, 'locks'), dataDir: path.join(root, 'data') };
   const engine = new MemoryEngine(engineOptions);
   const log = silentLogger();
-  const locks = new LockManager(layout, 'device-1', log);
+  const locks = makeLocks(layout);
   const interrupted: string[] = [];
   const loop = new ReconcileLoop({
     deviceUuid: 'device-1',
@@ -86,6 +90,30 @@ describe('reconcile/loop (memory engine, real lock files)', () => {
     await waitFor('release 2 running', async () => (await t.running('rel2')).length === 1, 4_000);
     // well under the 5 s fallback poll: the watcher woke the loop
     expect(Date.now() - releasedAt).toBeLessThan(3_000);
+  });
+
+  it('never kills when the app takes its lock between the scan and the agent taking it', async () => {
+    /** An app racing the agent: it creates its lock just before the agent's attempt. */
+    class RacingLocks extends LockManager {
+      raceWith: string | undefined;
+      override async take(...args: Parameters<LockManager['take']>) {
+        if (this.raceWith) await fs.writeFile(this.raceWith, '', { flag: 'wx' });
+        this.raceWith = undefined;
+        return super.take(...args);
+      }
+    }
+    let racing: RacingLocks | undefined;
+    const t = await setup({}, (layout) => (racing = new RacingLocks(layout, 'device-1', silentLogger())));
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    racing!.raceWith = userLockPath(t.layout);
+    t.loop.setTarget(rel2);
+    await waitFor('locked', () => t.loop.status.apps.a1?.phase === 'locked', 5_000);
+    expect(t.interrupted).toEqual([]);
+    expect(await t.running('rel1')).toHaveLength(1);
+    await fs.rm(userLockPath(t.layout));
+    await waitFor('release 2 running', async () => (await t.running('rel2')).length === 1, 4_000);
   });
 
   it('a force reaches an apply already waiting on the lock, and removes the user lock', async () => {

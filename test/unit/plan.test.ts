@@ -61,9 +61,9 @@ describe('reconcile/plan: release change, download-then-kill', () => {
       'downloading',
     ],
     [
-      'image present, lock not held: take the lock',
+      'image present, lock not held: take the lock, then kill (the loop kills only if it got the lock)',
       facts({ containers: [old], images: new Set(['reg/main:2']) }),
-      ['takeLock'],
+      ['takeLock', 'kill'],
       'applying changes',
     ],
     [
@@ -127,6 +127,7 @@ describe('reconcile/plan: update locks', () => {
     const plan = planSteps(t, facts({ ...ready, ...over }));
     expect(plan.steps).toEqual([
       { action: 'takeLock', appUuid: 'a1', appId: 1, serviceNames: ['main'], override: true },
+      expect.objectContaining({ action: 'kill', containerId: old.id }),
     ]);
   });
 
@@ -156,7 +157,7 @@ describe('reconcile/plan: strategies', () => {
 
   it('kill-then-download kills before fetching', () => {
     const { t } = strategy('kill-then-download');
-    expect(actions(planSteps(t, facts({ containers: [old] })).steps)).toEqual(['takeLock']);
+    expect(actions(planSteps(t, facts({ containers: [old] })).steps)).toEqual(['takeLock', 'kill']);
     expect(actions(planSteps(t, facts({ containers: [old], locks: held('a1') })).steps)).toEqual(['kill']);
     expect(actions(planSteps(t, facts({ locks: held('a1') })).steps)).toEqual(['fetch']);
   });
@@ -199,7 +200,7 @@ describe('reconcile/plan: strategies', () => {
     it('kills the old one once the marker exists', () => {
       const fresh = container(a, svc, { startedAt: '2026-01-01T00:01:58Z' });
       const f = facts({ containers: [old, fresh], images, handoverDone: new Set(['a1/main']) });
-      expect(actions(planSteps(t, f).steps)).toEqual(['takeLock']);
+      expect(actions(planSteps(t, f).steps)).toEqual(['takeLock', 'kill']);
       const killing = planSteps(t, { ...f, locks: held('a1') }).steps[0];
       expect(killing).toMatchObject({ action: 'kill', containerId: old.id, clearHandover: { appId: 1 } });
     });
@@ -233,7 +234,7 @@ describe('reconcile/plan: changes within a release', () => {
 
     // web does not replace main, so it may start while main waits for the lock to be killed
     const withoutMain = app('a1', 1, { uuid: 'rel1', id: 1, services: [web] });
-    expect(actions(planSteps(target(withoutMain), f).steps)).toEqual(['takeLock', 'create']);
+    expect(actions(planSteps(target(withoutMain), f).steps)).toEqual(['takeLock', 'kill', 'create']);
     const lockHeld = { ...f, locks: held('a1') };
     expect(actions(planSteps(target(withoutMain), lockHeld).steps)).toEqual(['kill', 'create']);
   });
@@ -296,7 +297,10 @@ describe('reconcile/plan: app removed', () => {
   const appVolume = { name: '1_cache', labels: { 'io.balena.app-uuid': 'a1', 'io.balena.app-id': '1' } };
 
   it('kills its containers under the lock, then removes its volumes and /data', () => {
-    expect(actions(planSteps(target(), facts({ containers: [running] })).steps)).toEqual(['takeLock']);
+    expect(actions(planSteps(target(), facts({ containers: [running] })).steps)).toEqual([
+      'takeLock',
+      'kill',
+    ]);
     expect(actions(planSteps(target(), facts({ containers: [running], locks: held('a1') })).steps)).toEqual([
       'kill',
     ]);
