@@ -12,7 +12,7 @@ import { TargetPoller } from './cloud/poll.js';
 import { registerDevice } from './cloud/register.js';
 import { StateReporter } from './cloud/report.js';
 import type { DeviceReport } from './cloud/report-types.js';
-import { readCloudSettings } from './config/cloud-config.js';
+import { CLOUD_POLL_INTERVAL_FLOOR_MS, readCloudSettings } from './config/cloud-config.js';
 import type { AgentConfig } from './config/schema.js';
 import { DockerEngine } from './engine/docker.js';
 import type { Engine } from './engine/types.js';
@@ -109,6 +109,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     store,
     log,
     onAccepted: (target) => {
+      const asked = readCloudSettings(target.config).pollIntervalBelowFloor;
+      if (asked !== undefined) {
+        log.warn(
+          { asked, used: CLOUD_POLL_INTERVAL_FLOOR_MS },
+          'SUPERVISOR_POLL_INTERVAL below the floor; using the floor',
+        );
+      }
       const apiApps = Object.values(target.apps).filter((a) =>
         Object.values(a.release?.services ?? {}).some((s) => s.supervisorApi),
       );
@@ -241,28 +248,27 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         await saveDeviceKey(store, identity, key);
         log.info({ uuid: identity.uuid, fleet: config.fleet }, 'device registered');
       }
-      poller = new TargetPoller({
+      // What the poller and the reporter both need to talk to the cloud as this device.
+      const asDevice = {
         endpoint: config.apiEndpoint,
         uuid: identity.uuid,
         getDeviceKey: () => identity.deviceApiKey,
         store,
         log,
+        userAgent,
+      };
+      poller = new TargetPoller({
+        ...asDevice,
         onTarget: (doc) => keeper.offerCloudDocument(doc),
         onRejected: () => refreshReport(),
         intervalMs: () => cloudSettings().pollIntervalMs ?? config.pollIntervalMs,
         instantUpdates: () => cloudSettings().instantUpdateTrigger,
-        userAgent,
         onPollResult: (result) => metrics.recordPoll(result),
       });
       reporter = new StateReporter({
-        endpoint: config.apiEndpoint,
-        uuid: identity.uuid,
-        getDeviceKey: () => identity.deviceApiKey,
-        store,
-        log,
+        ...asDevice,
         getState: () => latestReport ?? emptyReport(apiPort),
         intervalMs: config.reportIntervalMs,
-        userAgent,
       });
       poller.start();
       refreshReport();

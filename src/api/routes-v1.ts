@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { RouteContext } from './context.js';
+import { actionOptions, appIdParam, type RouteContext } from './context.js';
 import { UnknownTargetError } from './errors.js';
-import { readBodyId, readFlag, readId } from './input.js';
+import { readBodyId, readFlag } from './input.js';
 import { appActionBody, forceBody, updateBody } from './schemas.js';
 import { v1Device } from './views.js';
 
@@ -20,15 +20,8 @@ function listeningPort(app: FastifyInstance): number | null {
 /** balena's v1 endpoints (contract section 8). */
 export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void {
   const { facade, auth } = ctx;
-  const actionOptions = (body: Body) => ({
-    force: readFlag(body, 'force'),
-    lockTimeoutMs: ctx.lockTimeoutMs,
-  });
-  const paramAppId = (request: FastifyRequest<WithApp>): number => {
-    const appId = readId(request.params.appId, 'appId');
-    auth.requireApp(request, appId);
-    return appId;
-  };
+  const optionsOf = (body: Body) => actionOptions(ctx, body);
+  const paramAppId = (request: FastifyRequest<WithApp>): number => appIdParam(ctx, request);
 
   app.post<WithBody>('/v1/update', { schema: { body: updateBody } }, async (request, reply) => {
     const force = readFlag(request.body, 'force');
@@ -40,24 +33,24 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   app.post<WithBody>('/v1/restart', { schema: { body: appActionBody } }, async (request, reply) => {
     const appId = readBodyId(request.body, 'appId');
     auth.requireApp(request, appId);
-    await facade.restartApp(appId, actionOptions(request.body));
+    await facade.restartApp(appId, optionsOf(request.body));
     return reply.type('text/plain; charset=utf-8').send('OK');
   });
 
   app.post<WithBody>('/v1/purge', { schema: { body: appActionBody } }, async (request, reply) => {
     const appId = readBodyId(request.body, 'appId');
     auth.requireApp(request, appId);
-    await facade.purgeApp(appId, actionOptions(request.body));
+    await facade.purgeApp(appId, optionsOf(request.body));
     return reply.send(V1_OK);
   });
 
   app.post<WithBody>('/v1/reboot', { schema: { body: forceBody } }, async (request, reply) => {
-    await facade.reboot(actionOptions(request.body));
+    await facade.reboot(optionsOf(request.body));
     return reply.code(202).send(V1_OK);
   });
 
   app.post<WithBody>('/v1/shutdown', { schema: { body: forceBody } }, async (request, reply) => {
-    await facade.shutdown(actionOptions(request.body));
+    await facade.shutdown(optionsOf(request.body));
     return reply.code(202).send(V1_OK);
   });
 
@@ -65,7 +58,7 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   // (started) and the first container id is answered, as balena's single `containerId` allows.
   app.post<WithApp>('/v1/apps/:appId/stop', { schema: { body: forceBody } }, async (request, reply) => {
     const appId = paramAppId(request);
-    const ids = await facade.stopService(appId, undefined, actionOptions(request.body));
+    const ids = await facade.stopService(appId, undefined, optionsOf(request.body));
     return reply.send({ containerId: ids[0] ?? null });
   });
 

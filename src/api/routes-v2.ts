@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { RouteContext } from './context.js';
+import { actionOptions, appIdParam, type RouteContext } from './context.js';
 import type { DeviceFacade } from './device-facade.js';
 import { BadRequestError, UnknownTargetError } from './errors.js';
-import { readFlag, readId, readServiceSelector, type ServiceSelector } from './input.js';
+import { readFlag, readServiceSelector, type ServiceSelector } from './input.js';
 import { forceBody, serviceActionBody, targetBody } from './schemas.js';
 import { applicationsState, lockList, stateStatus } from './views.js';
 
@@ -32,15 +32,8 @@ async function resolveServiceName(
 /** balena's v2 endpoints (contract section 8). */
 export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void {
   const { facade, auth } = ctx;
-  const actionOptions = (body: Body) => ({
-    force: readFlag(body, 'force'),
-    lockTimeoutMs: ctx.lockTimeoutMs,
-  });
-  const paramAppId = (request: FastifyRequest<WithApp>): number => {
-    const appId = readId(request.params.appId, 'appId');
-    auth.requireApp(request, appId);
-    return appId;
-  };
+  const optionsOf = (body: Body) => actionOptions(ctx, body);
+  const paramAppId = (request: FastifyRequest<WithApp>): number => appIdParam(ctx, request);
   const serviceName = (request: FastifyRequest<WithApp>, appId: number) =>
     resolveServiceName(facade, appId, readServiceSelector(request.body));
   const plainOk = { type: 'text/plain; charset=utf-8', body: 'OK' } as const;
@@ -48,14 +41,14 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
   const serviceRoute = { schema: { body: serviceActionBody } };
   app.post<WithApp>('/v2/applications/:appId/restart-service', serviceRoute, async (request, reply) => {
     const appId = paramAppId(request);
-    const options = actionOptions(request.body);
+    const options = optionsOf(request.body);
     await facade.restartService(appId, await serviceName(request, appId), options);
     return reply.type(plainOk.type).send(plainOk.body);
   });
 
   app.post<WithApp>('/v2/applications/:appId/stop-service', serviceRoute, async (request, reply) => {
     const appId = paramAppId(request);
-    const options = actionOptions(request.body);
+    const options = optionsOf(request.body);
     await facade.stopService(appId, await serviceName(request, appId), options);
     return reply.type(plainOk.type).send(plainOk.body);
   });
@@ -73,7 +66,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     { schema: { body: forceBody } },
     async (request, reply) => {
       const appId = paramAppId(request);
-      await facade.restartApp(appId, actionOptions(request.body));
+      await facade.restartApp(appId, optionsOf(request.body));
       return reply.type(plainOk.type).send(plainOk.body);
     },
   );
@@ -83,7 +76,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     { schema: { body: forceBody } },
     async (request, reply) => {
       const appId = paramAppId(request);
-      await facade.purgeApp(appId, actionOptions(request.body));
+      await facade.purgeApp(appId, optionsOf(request.body));
       return reply.type(plainOk.type).send(plainOk.body);
     },
   );
