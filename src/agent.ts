@@ -219,6 +219,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       if (pass !== undefined && Date.now() - pass > STALLED_PASS_MS) {
         return { healthy: false, reason: 'an apply pass has run for too long' };
       }
+      const failingSince = loop.status.failingSince;
+      if (failingSince !== undefined && Date.now() - failingSince > FAILING_PASSES_MS) {
+        return {
+          healthy: false,
+          reason: `applying has failed since ${new Date(failingSince).toISOString()}`,
+        };
+      }
       if (poller && !poller.healthy()) return { healthy: false, reason: 'target state polling has stalled' };
       return { healthy: true };
     },
@@ -307,6 +314,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 
 /** An apply pass running longer than this means the agent is stuck (a pull can take long). */
 const STALLED_PASS_MS = 30 * 60_000;
+/** Passes failing before they can even plan (engine unreachable) for this long: unhealthy. */
+const FAILING_PASSES_MS = 5 * 60_000;
 
 function overrideSource(forced: boolean, device: boolean, cloud: boolean): string {
   if (forced) return 'api';

@@ -55,6 +55,8 @@ export interface LoopStatus {
   passStartedAt?: number;
   lastPassAt?: number;
   lastError?: string;
+  /** Since when passes have been failing before they could plan (engine unreachable); undefined while they succeed. */
+  failingSince?: number;
 }
 
 interface Failure {
@@ -177,10 +179,15 @@ export class ReconcileLoop {
       try {
         sleepMs = this.target ? await this.pass(this.target) : Infinity;
         idleErrors = 0;
+        if (this.statusValue.failingSince !== undefined) this.publish({ failingSince: undefined });
       } catch (err) {
         idleErrors += 1;
         sleepMs = nextDelay(idleErrors, { ...this.backoffOptions(), random: this.deps.random });
-        this.publish({ applying: false, lastError: errorMessage(err) });
+        this.publish({
+          applying: false,
+          lastError: errorMessage(err),
+          failingSince: this.statusValue.failingSince ?? this.now(),
+        });
         this.deps.log.error({ err, retryInMs: sleepMs }, 'reconcile pass failed');
       }
       const listeners = this.passListeners;

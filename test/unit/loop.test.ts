@@ -162,4 +162,18 @@ describe('reconcile/loop (memory engine, real lock files)', () => {
     );
     expect(t.engine.callCount('pullImage')).toBeGreaterThanOrEqual(4);
   });
+
+  it('remembers since when passes fail (engine unreachable) and forgets once one succeeds', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    t.engine.setAvailable(false);
+    t.loop.setTarget(rel1);
+    await waitFor('failing', () => t.loop.status.failingSince !== undefined, 5_000);
+    const since = t.loop.status.failingSince!;
+    await waitFor('a second failure', () => t.loop.status.lastError !== undefined, 5_000);
+    expect(t.loop.status.failingSince).toBe(since);
+    t.engine.setAvailable(true);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    expect(t.loop.status.failingSince).toBeUndefined();
+  });
 });
