@@ -95,6 +95,8 @@ export class ReconcileLoop {
   private readonly failures = new Map<string, Failure>();
   /** Apps whose lock this loop took (uuid -> id), so it is released even after the app vanished. */
   private readonly lockedApps = new Map<string, number>();
+  /** Lock waits already logged, by app, with their blocking paths. */
+  private loggedWaits = new Map<string, string[]>();
   private readonly progress = new Map<string, Record<string, number>>();
   /** Bytes already counted per pull in flight, so metrics get only the increase. */
   private readonly pulledBytes = new Map<string, number>();
@@ -351,15 +353,20 @@ export class ReconcileLoop {
     this.deps.onStatus?.(this.statusValue);
   }
 
+  /** Logs a lock wait when it starts or its blockers change, and its end: not once per pass. */
   private logWaits(steps: Step[]): void {
+    const now = new Map<string, string[]>();
     for (const step of steps) {
-      if (step.action === 'wait' && step.reason === 'locked') {
-        this.deps.log.info(
-          { appUuid: step.appUuid, paths: step.paths },
-          'update waiting for the app to release its lock',
-        );
-      }
+      if (step.action === 'wait' && step.reason === 'locked') now.set(step.appUuid, step.paths);
     }
+    for (const [appUuid, paths] of now) {
+      if (this.loggedWaits.get(appUuid)?.join('\0') === paths.join('\0')) continue;
+      this.deps.log.info({ appUuid, paths }, 'update waiting for the app to release its lock');
+    }
+    for (const appUuid of this.loggedWaits.keys()) {
+      if (!now.has(appUuid)) this.deps.log.info({ appUuid }, 'update no longer waiting for a lock');
+    }
+    this.loggedWaits = now;
   }
 
   private watchedDirs(target: TargetState, containers: Parameters<typeof lockSubjects>[1]): string[] {
