@@ -20,20 +20,23 @@
  * Run: npm run build && node dist/scripts/bench/api-force.js [--trials 20] [--budget-s 100]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startAgent, type RunningAgent } from '../../src/agent.js';
-import { loadConfig } from '../../src/config/load.js';
-import type { AgentConfig } from '../../src/config/schema.js';
-import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerInfo } from '../../src/engine/types.js';
 import { serviceLockDir } from '../../src/locks/paths.js';
-import { silentLogger } from '../../src/util/logger.js';
+import {
+  REGISTRY,
+  percentile,
+  sleep,
+  startBenchAgent,
+  stopTimedEngine,
+  takeLock,
+  until,
+  type BenchAgent,
+} from './bench-agent.js';
 import { median } from './reconcile-planner.js';
 
-const REGISTRY = '127.0.0.1:5000';
 const IMAGES: Record<1 | 2, string> = { 1: `${REGISTRY}/bosun/demo:1`, 2: `${REGISTRY}/bosun/demo:2` };
 const APP_ID = 9961;
 const API_KEY = 'api-force-bench';
@@ -47,23 +50,6 @@ interface Samples {
   baseline: number[];
   /** POST /v1/update sent -> its 204 received. */
   roundTrip: number[];
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every 5 ms until it gives a value; throws after `timeoutMs`. */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 /** A local-mode target: one app, one service, the given release under a fresh release uuid. */
@@ -93,22 +79,6 @@ function targetFor(appUuid: string, release: 1 | 2, releaseUuid: string): unknow
   };
 }
 
-/** Exclusive create, as an app's `set -C; : > lock` does; undefined while someone holds it. */
-async function takeLock(file: string): Promise<true | undefined> {
-  try {
-    await writeFile(file, '', { flag: 'wx' });
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw err;
-  }
-}
-
-/** Nearest-rank percentile of an ascending list. */
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
-
 /** One agent on the real engine, with the engine's stop calls timestamped. */
 class Bench {
   readonly appUuid: string;
@@ -117,46 +87,26 @@ class Bench {
   private releaseUuid = '';
 
   private constructor(
-    readonly root: string,
-    readonly uuid: string,
-    readonly engine: DockerEngine,
-    readonly agent: RunningAgent,
+    private readonly bench: BenchAgent,
     readonly lockFile: string,
     /** When the stop of each container began (performance.now()). */
     private readonly stopStarts: Map<string, number>,
   ) {
-    this.appUuid = `apiforce${uuid.slice(0, 8)}`;
+    this.appUuid = `apiforce${bench.uuid.slice(0, 8)}`;
+  }
+
+  private get agent() {
+    return this.bench.agent;
   }
 
   static async start(): Promise<Bench> {
-    const root = await mkdtemp(path.join(tmpdir(), 'bosun-api-force-bench-'));
-    const engine = new DockerEngine({ dockerHost: 'unix:///var/run/docker.sock' });
-    // Timestamp the start of every stop: that is the kill the lock was holding back.
-    const stopStarts = new Map<string, number>();
-    const stop = engine.stopContainer.bind(engine);
-    engine.stopContainer = (id, timeoutSec) => {
-      stopStarts.set(id, performance.now());
-      return stop(id, timeoutSec);
-    };
-    const uuid = randomUUID().replace(/-/g, '');
-    const config: AgentConfig = {
-      ...loadConfig({}),
-      dataDir: path.join(root, 'data'),
-      lockDir: path.join(root, 'locks'),
+    const { engine, stopStarts } = stopTimedEngine();
+    const bench = await startBenchAgent(engine, 'bosun-api-force-bench-', {
       listenAddress: '127.0.0.1',
-      listenPort: 0,
-      uuid,
       apiKey: API_KEY,
-      logLevel: 'silent',
-    };
-    try {
-      const agent = await startAgent(config, { engine, log: silentLogger() });
-      const lockFile = path.join(serviceLockDir(config, APP_ID, 'main'), 'updates.lock');
-      return new Bench(root, uuid, engine, agent, lockFile, stopStarts);
-    } catch (err) {
-      await rm(root, { recursive: true, force: true });
-      throw err;
-    }
+    });
+    const lockFile = path.join(serviceLockDir(bench.config, APP_ID, 'main'), 'updates.lock');
+    return new Bench(bench, lockFile, stopStarts);
   }
 
   /** Deploys release 1, then 2, without a lock: both images pulled, the API connection warm. */
@@ -202,15 +152,8 @@ class Bench {
     return { latencyMs: killedAt - letGoAt, roundTripMs };
   }
 
-  async stop(): Promise<void> {
-    try {
-      await this.agent.stop();
-    } finally {
-      for (const c of await this.engine.listContainers(this.uuid)) {
-        await this.engine.removeContainer(c.id, { force: true });
-      }
-      await rm(this.root, { recursive: true, force: true });
-    }
+  stop(): Promise<void> {
+    return this.bench.stop();
   }
 
   private async deploy(release: 1 | 2): Promise<void> {
@@ -220,8 +163,7 @@ class Bench {
 
   private async offer(release: 1 | 2): Promise<void> {
     const releaseUuid = randomUUID().replace(/-/g, '');
-    const verdict = await this.agent.keeper.offerLocal(targetFor(this.appUuid, release, releaseUuid));
-    if (!verdict.accepted) throw new Error(`target rejected: ${verdict.reason}`);
+    await this.bench.offer(targetFor(this.appUuid, release, releaseUuid));
     this.release = release;
     this.releaseUuid = releaseUuid;
   }
@@ -230,7 +172,7 @@ class Bench {
   private async running(release: 1 | 2): Promise<void> {
     const releaseUuid = this.releaseUuid;
     this.current = await until(`release ${release} running`, async () => {
-      const cs = await this.engine.listContainers(this.uuid);
+      const cs = await this.bench.engine.listContainers(this.bench.uuid);
       const ok = cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === 'running';
       return ok ? cs[0] : undefined;
     });

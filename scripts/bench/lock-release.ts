@@ -14,18 +14,20 @@
  * Prints median and p95 per mode; asserts nothing. Needs the local stack (scripts/stack/up.sh).
  * Run: npm run build && node dist/scripts/bench/lock-release.js [--trials 20]
  */
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startAgent, type RunningAgent } from '../../src/agent.js';
-import { loadConfig } from '../../src/config/load.js';
-import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerInfo } from '../../src/engine/types.js';
-import { silentLogger } from '../../src/util/logger.js';
+import {
+  REGISTRY,
+  percentile,
+  sleep,
+  startBenchAgent,
+  stopTimedEngine,
+  takeLock,
+  until,
+} from './bench-agent.js';
 
-const REGISTRY = '127.0.0.1:5000';
 const IMAGES = [`${REGISTRY}/bosun/locker:1`, `${REGISTRY}/bosun/locker:2`];
 const APP_ID = 9951;
 /** The loop's default fallback poll: the pause before a release is drawn from [0, this). */
@@ -47,23 +49,7 @@ const MODES: Mode[] = [
   },
 ];
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function targetFor(uuid: string, appUuid: string, release: number): unknown {
+function targetFor(appUuid: string, release: number): unknown {
   return {
     name: 'lock-bench',
     config: {},
@@ -91,29 +77,14 @@ function targetFor(uuid: string, appUuid: string, release: number): unknown {
 
 /** Runs `trials` lock-release trials in one mode; returns each latency in ms. */
 async function runMode(mode: Mode, trials: number): Promise<number[]> {
-  const root = await mkdtemp(path.join(tmpdir(), 'bosun-lock-bench-'));
-  const uuid = randomUUID().replace(/-/g, '');
-  const appUuid = `lockbench${uuid.slice(0, 8)}`;
-  const engine = new DockerEngine({ dockerHost: 'unix:///var/run/docker.sock' });
-  // Timestamp the start of every stop: that is the kill the lock was holding back.
-  const stopStarts = new Map<string, number>();
-  const stop = engine.stopContainer.bind(engine);
-  engine.stopContainer = (id, timeoutSec) => {
-    stopStarts.set(id, performance.now());
-    return stop(id, timeoutSec);
-  };
-  const config = {
-    ...loadConfig({}),
-    dataDir: path.join(root, 'data'),
-    lockDir: path.join(root, 'locks'),
-    listenPort: 0,
-    uuid,
+  const { engine, stopStarts } = stopTimedEngine();
+  const bench = await startBenchAgent(engine, 'bosun-lock-bench-', {
     apiKey: 'lock-bench',
-    logLevel: 'silent' as const,
     lockWatch: mode.lockWatch,
-  };
-  const agent: RunningAgent = await startAgent(config, { engine, log: silentLogger() });
-  const lockFile = path.join(config.lockDir, String(APP_ID), 'main', 'updates.lock');
+  });
+  const { agent, uuid } = bench;
+  const appUuid = `lockbench${uuid.slice(0, 8)}`;
+  const lockFile = path.join(bench.config.lockDir, String(APP_ID), 'main', 'updates.lock');
   const runningRelease = (release: number) =>
     until(`release ${release} running`, async () => {
       const cs: ContainerInfo[] = await engine.listContainers(uuid);
@@ -122,12 +93,12 @@ async function runMode(mode: Mode, trials: number): Promise<number[]> {
     });
   const latencies: number[] = [];
   try {
-    await offer(agent, targetFor(uuid, appUuid, 1));
+    await bench.offer(targetFor(appUuid, 1));
     let current = await runningRelease(1);
     for (let trial = 2; trial <= trials + 1; trial += 1) {
       // The agent drops its own lock just after the new container runs: retry as an app would.
       await until('the app taking its lock', () => takeLock(lockFile));
-      await offer(agent, targetFor(uuid, appUuid, trial));
+      await bench.offer(targetFor(appUuid, trial));
       await until('locked', () => (agent.loop.status.apps[appUuid]?.phase === 'locked' ? true : undefined));
       await sleep(Math.random() * mode.maxPauseMs);
       const releasedAt = performance.now();
@@ -137,31 +108,9 @@ async function runMode(mode: Mode, trials: number): Promise<number[]> {
       current = await runningRelease(trial);
     }
   } finally {
-    await agent.stop();
-    for (const c of await engine.listContainers(uuid)) await engine.removeContainer(c.id, { force: true });
-    await rm(root, { recursive: true, force: true });
+    await bench.stop();
   }
   return latencies;
-}
-
-/** Exclusive create, as an app's `set -C; : > lock` does; undefined while someone holds it. */
-async function takeLock(file: string): Promise<true | undefined> {
-  try {
-    await writeFile(file, '', { flag: 'wx' });
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw err;
-  }
-}
-
-async function offer(agent: RunningAgent, target: unknown): Promise<void> {
-  const verdict = await agent.keeper.offerLocal(target);
-  if (!verdict.accepted) throw new Error(`target rejected: ${verdict.reason}`);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 }
 
 async function main(): Promise<void> {

@@ -16,21 +16,18 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { startAgent, type RunningAgent } from '../../src/agent.js';
-import { loadConfig } from '../../src/config/load.js';
 import { DockerEngine } from '../../src/engine/docker.js';
 import { LABELS } from '../../src/engine/types.js';
 import { parseDeviceObject } from '../../src/target/validate.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { REGISTRY, startBenchAgent, until, type BenchAgent } from './bench-agent.js';
 import * as baseline from './reconcile-baseline.js';
 import { benchPlanner, median } from './reconcile-planner.js';
 
-const REGISTRY = '127.0.0.1:5000';
 const OLD_IMAGE = `${REGISTRY}/bosun/demo:1`;
 const NEW_IMAGE = `${REGISTRY}/bosun/demo:2`;
 type Who = 'bosun' | 'baseline';
@@ -87,18 +84,6 @@ function device(images: string[]): { releaseUuid: string; doc: Record<string, un
   return { releaseUuid, doc };
 }
 
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Builds and pushes the pull images once per registry; they never change. */
 async function ensurePullImages(): Promise<void> {
   for (const ref of ALL_PULL_IMAGES) {
@@ -119,31 +104,13 @@ interface Scenario {
 
 class BosunRunner {
   private constructor(
-    readonly agent: RunningAgent,
+    private readonly bench: BenchAgent,
     readonly engine: TimedEngine,
-    readonly uuid: string,
-    private readonly root: string,
   ) {}
 
   static async start(): Promise<BosunRunner> {
-    const root = await mkdtemp(path.join(tmpdir(), 'bosun-bench-'));
-    const uuid = randomUUID().replace(/-/g, '');
     const engine = new TimedEngine({});
-    const config = {
-      ...loadConfig({}),
-      dataDir: path.join(root, 'data'),
-      lockDir: path.join(root, 'locks'),
-      listenPort: 0,
-      uuid,
-      logLevel: 'silent' as const,
-    };
-    const agent = await startAgent(config, { engine, log: silentLogger() });
-    return new BosunRunner(agent, engine, uuid, root);
-  }
-
-  private async offer(doc: unknown): Promise<void> {
-    const verdict = await this.agent.keeper.offerLocal(doc);
-    if (!verdict.accepted) throw new Error(`bench target rejected: ${verdict.reason}`);
+    return new BosunRunner(await startBenchAgent(engine, 'bosun-bench-'), engine);
   }
 
   private releaseUuid = '';
@@ -151,18 +118,23 @@ class BosunRunner {
   async converge(images: string[]): Promise<void> {
     const { releaseUuid, doc } = device(images);
     this.releaseUuid = releaseUuid;
-    await this.offer(doc);
+    await this.bench.offer(doc);
     await this.settle();
   }
 
   /** Untimed: wait until the agent has finished the change (lock released, nothing left to do). */
   async settle(): Promise<void> {
-    await until('bosun converged', async () => {
-      const cs = await this.engine.listContainers(this.uuid);
-      const done =
-        cs.length > 0 && cs.every((c) => c.releaseUuid === this.releaseUuid && c.status === 'running');
-      return done && this.agent.loop.status.converged;
-    });
+    await until(
+      'bosun converged',
+      async () => {
+        const cs = await this.engine.listContainers(this.bench.uuid);
+        const done =
+          cs.length > 0 && cs.every((c) => c.releaseUuid === this.releaseUuid && c.status === 'running');
+        return done && this.bench.agent.loop.status.converged;
+      },
+      30_000,
+      20,
+    );
   }
 
   /** Timed: offer the new release, resolve with ms once all its containers have started. */
@@ -177,17 +149,14 @@ class BosunRunner {
       if (started === images.length) finish(performance.now());
     };
     const t0 = performance.now();
-    await this.offer(doc);
+    await this.bench.offer(doc);
     const t1 = await allStarted;
     this.engine.onStarted = undefined;
     return t1 - t0;
   }
 
   async stop(): Promise<void> {
-    await this.agent.stop();
-    const cs = await this.engine.listContainers(this.uuid);
-    await baseline.removeAll(cs.map((c) => c.id));
-    await rm(this.root, { recursive: true, force: true });
+    await this.bench.stop();
   }
 }
 

@@ -8,6 +8,7 @@ import type { ContainerInfo, Engine } from '../../src/engine/types.js';
 import { DockerEngine } from '../../src/engine/docker.js';
 import { createLogger, silentLogger } from '../../src/util/logger.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from './docker.js';
+import { RecordingEngine } from './recording-engine.js';
 
 export const TEST_API_KEY = 'test-global-key';
 
@@ -20,11 +21,7 @@ export interface TestAgent {
   setTarget(device: unknown): Promise<void>;
   containers(): Promise<ContainerInfo[]>;
   /** Call the local API with the global key. */
-  api(
-    method: string,
-    route: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: unknown; text: string }>;
+  api(method: string, route: string, body?: unknown): Promise<Reply>;
   /** Stop the agent only (containers, dirs and identity kept: for restart tests). */
   stopAgent(): Promise<void>;
   /** Start a new agent on the same data dir and uuid. */
@@ -33,13 +30,17 @@ export interface TestAgent {
   cleanup(): Promise<void>;
 }
 
+export interface TestAgentOptions {
+  config?: Partial<AgentConfig>;
+  engine?: Engine;
+  agent?: AgentOptions;
+}
+
 /**
  * A real agent (real loop, locks, API) on the real Docker engine, in local mode, with its own
  * temporary data and lock dirs and its own device uuid, so test files never touch each other.
  */
-export async function startTestAgent(
-  options: { config?: Partial<AgentConfig>; engine?: Engine; agent?: AgentOptions } = {},
-): Promise<TestAgent> {
+export async function startTestAgent(options: TestAgentOptions = {}): Promise<TestAgent> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-test-'));
   const uuid = options.config?.uuid ?? uniqueDeviceUuid();
   const config: AgentConfig = {
@@ -74,24 +75,8 @@ export async function startTestAgent(
       if (!verdict.accepted) throw new Error(`target rejected: ${verdict.reason}`);
     },
     containers: () => engine.listContainers(uuid),
-    async api(method, route, body) {
-      const response = await fetch(`http://127.0.0.1:${agent.apiPort}${route}`, {
-        method,
-        headers: {
-          Authorization: `Bearer ${TEST_API_KEY}`,
-          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = text; // plain-text answers such as /ping's OK
-      }
-      return { status: response.status, body: parsed, text };
-    },
+    api: (method, route, body) =>
+      rawApi(agent.apiPort, method, route, { headers: { Authorization: `Bearer ${TEST_API_KEY}` }, body }),
     stopAgent: () => agent.stop(),
     async restart() {
       await agent.stop();
@@ -105,6 +90,50 @@ export async function startTestAgent(
   };
   return self;
 }
+
+/**
+ * A test agent over a RecordingEngine wrapping the real engine, so a test can check the order
+ * and times of the engine calls an update made.
+ */
+export async function startRecordingAgent(
+  options: Omit<TestAgentOptions, 'engine'> = {},
+): Promise<{ t: TestAgent; engine: RecordingEngine }> {
+  const engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
+  return { t: await startTestAgent({ ...options, engine }), engine };
+}
+
+export interface Reply {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+/** One request to an agent's API with exactly the headers given (no key unless one is passed). */
+export async function rawApi(
+  port: number,
+  method: string,
+  route: string,
+  options: { headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Reply> {
+  const response = await fetch(`http://127.0.0.1:${port}${route}`, {
+    method,
+    headers: {
+      ...(options.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...options.headers,
+    },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text; // plain-text answers such as /ping's OK
+  }
+  return { status: response.status, body, text };
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value or the timeout passes (then throws, naming `what`). */
 export async function waitFor<T>(

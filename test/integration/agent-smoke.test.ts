@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { REGISTRY } from '../helpers/docker.js';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { deviceObject, startTestAgent, unique, type TestAgent } from '../helpers/agent.js';
+import { waitReleaseRunning } from '../helpers/containers.js';
+import { DEMO_1, DEMO_2 } from '../helpers/images.js';
 
 describe('agent (real engine): local mode smoke', () => {
   let t: TestAgent;
@@ -20,14 +21,11 @@ describe('agent (real engine): local mode smoke', () => {
         appId: 7001,
         releaseUuid: r1,
         releaseId: 1,
-        services: { main: { image: `${REGISTRY}/bosun/demo:1` } },
+        services: { main: { image: DEMO_1 } },
       }),
     );
-    const first = await waitFor('release 1 running', async () => {
-      const cs = await t.containers();
-      return cs.length === 1 && cs[0]!.status === 'running' && cs[0]!.releaseUuid === r1 ? cs[0] : undefined;
-    });
-    expect(first!.name).toBe(`main_101_1_${r1}`);
+    const first = (await waitReleaseRunning(t, appUuid, r1)).main!;
+    expect(first.name).toBe(`main_101_1_${r1}`);
     const r2 = unique('rel');
     await t.setTarget(
       deviceObject({
@@ -35,13 +33,10 @@ describe('agent (real engine): local mode smoke', () => {
         appId: 7001,
         releaseUuid: r2,
         releaseId: 2,
-        services: { main: { image: `${REGISTRY}/bosun/demo:2` } },
+        services: { main: { image: DEMO_2 } },
       }),
     );
-    await waitFor('release 2 running alone', async () => {
-      const cs = await t.containers();
-      return cs.length === 1 && cs[0]!.status === 'running' && cs[0]!.releaseUuid === r2;
-    });
+    await waitReleaseRunning(t, appUuid, r2);
     const state = await t.api('GET', '/v2/applications/state');
     expect(state.status).toBe(200);
     expect(JSON.stringify(state.body)).toContain(r2);

@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startTestAgent, waitFor, type TestAgent } from '../helpers/agent.js';
-import {
-  BALENA_LOCK,
-  LOCKER_1,
-  appContainers,
-  appState,
-  sleep,
-  startApp,
-  takeLockInside,
-  waitReleaseRunning,
-} from './api-fixtures.js';
+import { sleep, startTestAgent, waitFor, type TestAgent } from '../helpers/agent.js';
+import { startApp } from '../helpers/apps.js';
+import { appContainers, takeLockInside, waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1 } from '../helpers/images.js';
+import { appState } from '../helpers/local-api.js';
+import { BALENA_LOCK } from '../helpers/locks.js';
 
 /** A 423 comes after the 10 s lock wait; the request must not hang much longer than that. */
 const LOCKED_REPLY_MS = 20_000;

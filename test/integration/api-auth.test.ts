@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { TEST_API_KEY, startTestAgent, unique, deviceObject, type TestAgent } from '../helpers/agent.js';
-import { LOCKER_1, containerEnv, rawApi, sleep, waitReleaseRunning } from './api-fixtures.js';
+import {
+  TEST_API_KEY,
+  deviceObject,
+  rawApi,
+  sleep,
+  startTestAgent,
+  unique,
+  type TestAgent,
+} from '../helpers/agent.js';
+import { containerEnv, waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1 } from '../helpers/images.js';
 
 /**
  * The local API's keys against a real agent: balena's three ways to pass the global key, the open

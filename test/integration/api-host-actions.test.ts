@@ -3,15 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
-import {
-  BALENA_LOCK,
-  DEMO_1,
-  appContainers,
-  dockerExec,
-  startApp,
-  takeLockInside,
-  waitReleaseRunning,
-} from './api-fixtures.js';
+import { startApp } from '../helpers/apps.js';
+import { appContainers, dockerExec, takeLockInside, waitReleaseRunning } from '../helpers/containers.js';
+import { DEMO_1 } from '../helpers/images.js';
+import { BALENA_LOCK } from '../helpers/locks.js';
 
 const V1_OK = { Data: 'OK', Error: null };
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
-import { LOCKER_1, LOCKER_2, appContainers, sleep, waitReleaseRunning } from './api-fixtures.js';
+import { deviceObject, sleep, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { appContainers, waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1, LOCKER_2 } from '../helpers/images.js';
 
 const V2_APP_ID = 9502;
 

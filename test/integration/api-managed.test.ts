@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { staleAfterMs } from '../../src/cloud/poll-schedule.js';
 import { FakeCloud, type RecordedRequest, type ScriptedResponse } from '../helpers/fake-cloud.js';
 import { uniqueDeviceUuid } from '../helpers/docker.js';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
-import { LOCKER_1, rawApi, waitReleaseRunning } from './api-fixtures.js';
+import { deviceObject, rawApi, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1 } from '../helpers/images.js';
 
 const POLL_INTERVAL_MS = 1_000;
 

@@ -2,19 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DockerEngine } from '../../src/engine/docker.js';
 import { DOCKER_HOST } from '../helpers/docker.js';
 import { RecordingEngine } from '../helpers/recording-engine.js';
-import { startTestAgent, waitFor, type TestAgent } from '../helpers/agent.js';
-import {
-  BALENA_LOCK,
-  LOCKER_1,
-  LOCKER_2,
-  appState,
-  nextRelease,
-  sleep,
-  startApp,
-  takeLockInside,
-  waitReleaseRunning,
-  waitUpdateStatus,
-} from './api-fixtures.js';
+import { sleep, startTestAgent, waitFor, type TestAgent } from '../helpers/agent.js';
+import { nextRelease, startApp } from '../helpers/apps.js';
+import { takeLockInside, waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1, LOCKER_2 } from '../helpers/images.js';
+import { appState, waitUpdateStatus } from '../helpers/local-api.js';
+import { BALENA_LOCK } from '../helpers/locks.js';
 
 /** Long enough for several fallback polls (500 ms): a lock that holds, holds past them. */
 const HELD_MS = 1_500;

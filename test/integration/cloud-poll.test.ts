@@ -2,8 +2,6 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import {
   TargetPoller,
   type PollResult,
@@ -12,6 +10,8 @@ import {
 } from '../../src/cloud/poll.js';
 import { JsonStore } from '../../src/store/json-store.js';
 import { FakeCloud, type RecordedRequest, type ScriptedResponse } from '../helpers/fake-cloud.js';
+import { sleep, waitFor } from '../helpers/agent.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 const UUID = 'd0c0ffee00000000000000000000abcd';
 const ROUTE = `GET /device/v3/${UUID}/state`;
@@ -28,8 +28,6 @@ const conditional =
   (etag: string, body: object) =>
   (req: RecordedRequest): ScriptedResponse =>
     req.headers['if-none-match'] === etag ? { status: 304, headers: { etag } } : json(body, etag);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Harness {
   poller: TargetPoller;
@@ -56,25 +54,19 @@ describe('cloud/poll TargetPoller against a real HTTP server', () => {
   });
 
   function makePoller(over: Partial<TargetPollerDeps> & { verdict?: TargetVerdict } = {}): Harness {
-    const logLines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(String(chunk));
-        done();
-      },
-    });
+    const captured = captureLog();
     const h: Omit<Harness, 'poller'> = {
       results: [],
       targets: [],
       rejected: [],
-      logText: () => logLines.join(''),
+      logText: captured.text,
     };
     const poller = new TargetPoller({
       endpoint: fake.url,
       uuid: UUID,
       getDeviceKey: () => KEY,
       store: new JsonStore(dir),
-      log: pino({ level: 'trace' }, sink),
+      log: captured.log,
       onTarget: async (doc) => {
         h.targets.push(doc);
         return over.verdict ?? { accepted: true };
@@ -91,13 +83,9 @@ describe('cloud/poll TargetPoller against a real HTTP server', () => {
     return { ...h, poller };
   }
 
-  async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error('condition not met in time');
-      await sleep(10);
-    }
-  }
+  const until = async (check: () => boolean, timeoutMs = 5000): Promise<void> => {
+    await waitFor('the poller condition', check, timeoutMs, 10);
+  };
 
   it('sends the device key and User-Agent, keeps the ETag, and a new poller on the same store sends it', async () => {
     fake.fallback(ROUTE, conditional('"v1"', DOC));

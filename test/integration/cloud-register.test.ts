@@ -2,11 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { RegistrationRejectedError, registerDevice, type RegisterOptions } from '../../src/cloud/register.js';
 import { JsonStore } from '../../src/store/json-store.js';
 import { FakeCloud } from '../helpers/fake-cloud.js';
+import { captureLog } from '../helpers/log-capture.js';
+import type { Logger } from '../../src/util/logger.js';
 
 const UUID = 'beef0000000000000000000000005678';
 const ROUTE = 'POST /device/register';
@@ -17,11 +17,12 @@ describe('cloud/register registerDevice against a real HTTP server', () => {
   let fake: FakeCloud;
   let dir: string;
   let logText: string[];
+  let logger: Logger;
 
   beforeEach(async () => {
     fake = await FakeCloud.start();
     dir = await mkdtemp(path.join(tmpdir(), 'bosun-register-'));
-    logText = [];
+    ({ log: logger, lines: logText } = captureLog());
   });
 
   afterEach(async () => {
@@ -30,19 +31,13 @@ describe('cloud/register registerDevice against a real HTTP server', () => {
   });
 
   function options(over: Partial<RegisterOptions> = {}): RegisterOptions {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logText.push(String(chunk));
-        done();
-      },
-    });
     return {
       endpoint: fake.url,
       uuid: UUID,
       fleet: 'kitchens',
       provisioningKey: PROVISIONING_KEY,
       store: new JsonStore(dir),
-      log: pino({ level: 'trace' }, sink),
+      log: logger,
       retryBaseMs: 50,
       retryCapMs: 100,
       slowRetryMs: 100,

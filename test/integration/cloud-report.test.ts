@@ -2,17 +2,16 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { StateReporter, type DeviceReport, type StateReporterDeps } from '../../src/cloud/report.js';
 import { JsonStore } from '../../src/store/json-store.js';
+import { sleep } from '../helpers/agent.js';
 import { FakeCloud } from '../helpers/fake-cloud.js';
+import { captureLog } from '../helpers/log-capture.js';
+import type { Logger } from '../../src/util/logger.js';
 
 const UUID = 'feedface000000000000000000001234';
 const ROUTE = 'PATCH /device/v3/state';
 const KEY = 'report-key-NEVER-IN-LOGS-77aa';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function initialState(): DeviceReport {
   return {
@@ -42,6 +41,7 @@ describe('cloud/report StateReporter against a real HTTP server', () => {
   let dir: string;
   let state: DeviceReport;
   let logText: string[];
+  let logger: Logger;
   const reporters: StateReporter[] = [];
 
   beforeEach(async () => {
@@ -49,7 +49,7 @@ describe('cloud/report StateReporter against a real HTTP server', () => {
     fake.fallback(ROUTE, { status: 200, body: 'OK', headers: { 'content-type': 'text/plain' } });
     dir = await mkdtemp(path.join(tmpdir(), 'bosun-report-'));
     state = initialState();
-    logText = [];
+    ({ log: logger, lines: logText } = captureLog());
   });
 
   afterEach(async () => {
@@ -59,18 +59,12 @@ describe('cloud/report StateReporter against a real HTTP server', () => {
   });
 
   function makeReporter(over: Partial<StateReporterDeps> = {}): StateReporter {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logText.push(String(chunk));
-        done();
-      },
-    });
     const reporter = new StateReporter({
       endpoint: fake.url,
       uuid: UUID,
       getDeviceKey: () => KEY,
       store: new JsonStore(dir),
-      log: pino({ level: 'trace' }, sink),
+      log: logger,
       getState: () => state,
       intervalMs: 300,
       maxBackoffMs: 400,

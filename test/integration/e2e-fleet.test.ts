@@ -16,17 +16,12 @@ import { FleetClient } from '../../src/fleet/client.js';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerInfo } from '../../src/engine/types.js';
 import { waitFor } from '../helpers/agent.js';
-import {
-  DOCKER_HOST,
-  REGISTRY,
-  removeContainersOf,
-  requireEngine,
-  uniqueDeviceUuid,
-} from '../helpers/docker.js';
+import { dockerExec } from '../helpers/containers.js';
+import { LOCKER_1, LOCKER_2 } from '../helpers/images.js';
+import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../helpers/docker.js';
 
 const run = promisify(execFile);
 const CLI = path.resolve('dist/src/cli.js');
-const DOCKER = '/usr/bin/docker';
 const TOKEN = 'e2e-manager-token';
 const FLEET = 'e2e';
 
@@ -103,8 +98,7 @@ describe('e2e: fleet backend, fleet CLI and one agent on the real engine', () =>
 
   /** Runs the locker image's own lock tool inside the container, as a device app would. */
   const lockTool = async (containerId: string, verb: 'take' | 'release') => {
-    const { stdout } = await run(DOCKER, ['exec', containerId, 'lock', verb], { timeout: 30_000 });
-    return stdout.trim();
+    return (await dockerExec(containerId, ['lock', verb], 30_000)).trim();
   };
 
   const context = () =>
@@ -149,12 +143,7 @@ describe('e2e: fleet backend, fleet CLI and one agent on the real engine', () =>
   it('rolls out, holds the update while the app locks, and applies it once the lock is released', async () => {
     const created = JSON.parse(await fleetCli('create', FLEET, '--json')) as { provisioningKey: string };
     const first = JSON.parse(
-      await fleetCli(
-        'push',
-        FLEET,
-        await composeFile('release-1.yml', `${REGISTRY}/bosun/locker:1`),
-        '--json',
-      ),
+      await fleetCli('push', FLEET, await composeFile('release-1.yml', LOCKER_1), '--json'),
     ) as { commit: string };
 
     agent = startChild(['agent'], {
@@ -183,7 +172,7 @@ describe('e2e: fleet backend, fleet CLI and one agent on the real engine', () =>
       250,
     ).catch((err: Error) => Promise.reject(new Error(err.message + context())));
     const [old] = await running();
-    expect(old).toMatchObject({ releaseUuid: first.commit, image: `${REGISTRY}/bosun/locker:1` });
+    expect(old).toMatchObject({ releaseUuid: first.commit, image: LOCKER_1 });
 
     // The app takes its update lock inside its container; the fleet manager sees it.
     expect(await lockTool(old!.id, 'take')).toBe('locked /tmp/balena/updates.lock');
@@ -199,12 +188,7 @@ describe('e2e: fleet backend, fleet CLI and one agent on the real engine', () =>
 
     // The next release downloads, and waits on the lock.
     const second = JSON.parse(
-      await fleetCli(
-        'push',
-        FLEET,
-        await composeFile('release-2.yml', `${REGISTRY}/bosun/locker:2`),
-        '--json',
-      ),
+      await fleetCli('push', FLEET, await composeFile('release-2.yml', LOCKER_2), '--json'),
     ) as { commit: string };
     await waitFor(
       'release 2 reported locked',
@@ -217,7 +201,7 @@ describe('e2e: fleet backend, fleet CLI and one agent on the real engine', () =>
     ).catch((err: Error) => Promise.reject(new Error(err.message + context())));
     // Downloads never wait for a lock. (The progress column shows 100% after a real download and
     // "-" when the image was on the engine already, as locker:2 may be from other tests.)
-    expect(await engine.hasImage(`${REGISTRY}/bosun/locker:2`)).toBe(true);
+    expect(await engine.hasImage(LOCKER_2)).toBe(true);
     const lockedTable = await fleetCli('devices', '--fleet', FLEET);
     expect(lockedTable.split('\n').find((line) => line.startsWith(uuid))).toMatch(
       new RegExp(
@@ -245,7 +229,7 @@ describe('e2e: fleet backend, fleet CLI and one agent on the real engine', () =>
       100,
     ).catch((err: Error) => Promise.reject(new Error(err.message + context())));
     expect(Date.now() - released).toBeLessThan(10_000);
-    expect(current).toMatchObject({ image: `${REGISTRY}/bosun/locker:2` });
+    expect(current).toMatchObject({ image: LOCKER_2 });
     await waitFor(
       'release 2 reported done',
       async () => {

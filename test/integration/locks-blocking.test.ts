@@ -1,25 +1,21 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DockerEngine } from '../../src/engine/docker.js';
-import { DOCKER_HOST, REGISTRY, buildImage, removeLocalImage } from '../helpers/docker.js';
-import { RecordingEngine } from '../helpers/recording-engine.js';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { removeLocalImage } from '../helpers/docker.js';
+import type { RecordingEngine } from '../helpers/recording-engine.js';
 import {
-  CONTAINER_LOCK_PATHS,
-  LOCKER_1,
-  LOCKER_2,
-  appState,
-  devices,
-  hostLockPath,
-  listedLocks,
-  pathExists,
+  deviceObject,
   sleep,
-  takeLockInside,
-  waitReleaseRunning,
-  waitUpdateStatus,
-  type LockKind,
-} from './locks-fixtures.js';
+  startRecordingAgent,
+  unique,
+  waitFor,
+  type TestAgent,
+} from '../helpers/agent.js';
+import { devices, nextRelease, startApp } from '../helpers/apps.js';
+import { takeLockInside, waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1, LOCKER_2, freshImage } from '../helpers/images.js';
+import { appState, listedLocks, waitUpdateStatus } from '../helpers/local-api.js';
+import { CONTAINER_LOCK_PATHS, hostLockPath, pathExists, type LockKind } from '../helpers/locks.js';
 
 /** Lock release to the start of the old container's stop: generous, so the test is never flaky. */
 const RELEASE_TO_KILL_LIMIT_MS = 3_000;
@@ -32,24 +28,11 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
   let appIds = 8100;
 
   beforeAll(async () => {
-    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
-    t = await startTestAgent({ engine });
+    ({ t, engine } = await startRecordingAgent());
   });
   afterAll(async () => {
     await t?.cleanup();
   });
-
-  /** Starts a one-service locker app and returns its container. */
-  async function startApp(services: string[] = ['main']) {
-    const appUuid = unique('app');
-    const appId = (appIds += 1);
-    const releaseUuid = unique('rel');
-    const defs = Object.fromEntries(services.map((s) => [s, { image: LOCKER_1 }]));
-    const target = deviceObject({ appUuid, appId, releaseUuid, releaseId: 1, services: defs });
-    await t.setTarget(target);
-    const running = await waitReleaseRunning(t, appUuid, releaseUuid, services);
-    return { appUuid, appId, releaseUuid, target, running };
-  }
 
   /** Removes a host-side lock, then returns ms from the removal to the start of the old container's stop. */
   async function releaseAndTimeKill(hostPath: string, oldId: string): Promise<number> {
@@ -81,32 +64,22 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
   const kinds: LockKind[] = ['data', 'balena', 'resin'];
   for (const kind of kinds) {
     it(`a lock at ${CONTAINER_LOCK_PATHS[kind]} holds the release back while the new image is pulled`, async () => {
-      const app = await startApp();
+      const app = await startApp(t, (appIds += 1));
       const old = app.running.main!;
       await takeLockInside(old.id, CONTAINER_LOCK_PATHS[kind]);
 
       // A fresh image that is only in the registry: the pull must happen while the app is locked.
-      const image = `${REGISTRY}/bosun/locks-pull:${unique('t').toLowerCase()}`;
-      await buildImage(image, `locks pull ${kind}`);
-      await removeLocalImage(image);
+      const image = await freshImage(`locks-pull-${kind}`);
       expect(await engine.hasImage(image)).toBe(false);
-      const next = unique('rel');
-      await t.setTarget(
-        deviceObject({
-          appUuid: app.appUuid,
-          appId: app.appId,
-          releaseUuid: next,
-          releaseId: 2,
-          services: { main: { image } },
-        }),
-      );
+      const next = nextRelease(app, 2, { main: { image } });
+      await t.setTarget(next.target);
       await expectHeldBack(app.appUuid, old.id, CONTAINER_LOCK_PATHS[kind]);
       expect(engine.of('pull', 'end').some((c) => c.arg === image)).toBe(true);
       expect(await engine.hasImage(image)).toBe(true);
 
       const latency = await releaseAndTimeKill(hostLockPath(t.config, app.appId, 'main', kind), old.id);
       expect(latency).toBeLessThan(RELEASE_TO_KILL_LIMIT_MS);
-      await waitReleaseRunning(t, app.appUuid, next, ['main']);
+      await waitReleaseRunning(t, app.appUuid, next.releaseUuid, ['main']);
       await waitUpdateStatus(t, app.appUuid, 'done');
       // The agent removes its own lock files right after the update (the plan reports done meanwhile).
       await waitFor(
@@ -173,26 +146,18 @@ describe('locks (real engine): a user lock blocks the update, its release lets i
   ];
   for (const [kind, make] of hostSideLocks) {
     it(`${kind} at the lock path (made on the host) counts as a lock`, async () => {
-      const app = await startApp();
+      const app = await startApp(t, (appIds += 1));
       const old = app.running.main!;
       const file = hostLockPath(t.config, app.appId, 'main', 'balena');
       await make(file);
-      const next = unique('rel');
-      await t.setTarget(
-        deviceObject({
-          appUuid: app.appUuid,
-          appId: app.appId,
-          releaseUuid: next,
-          releaseId: 2,
-          services: { main: { image: LOCKER_2 } },
-        }),
-      );
+      const next = nextRelease(app, 2, { main: { image: LOCKER_2 } });
+      await t.setTarget(next.target);
       await expectHeldBack(app.appUuid, old.id, CONTAINER_LOCK_PATHS.balena);
       expect(await pathExists(file)).toBe(true); // never removed without an override
 
       const latency = await releaseAndTimeKill(file, old.id);
       expect(latency).toBeLessThan(RELEASE_TO_KILL_LIMIT_MS);
-      await waitReleaseRunning(t, app.appUuid, next, ['main']);
+      await waitReleaseRunning(t, app.appUuid, next.releaseUuid, ['main']);
     });
   }
 });

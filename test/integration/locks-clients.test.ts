@@ -6,20 +6,20 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startAgent } from '../../src/agent.js';
 import { AlreadyRunningError, lockDataDir } from '../../src/agent/instance-lock.js';
-import { DockerEngine } from '../../src/engine/docker.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { DOCKER_HOST } from '../helpers/docker.js';
-import { RecordingEngine } from '../helpers/recording-engine.js';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import type { RecordingEngine } from '../helpers/recording-engine.js';
 import {
-  LOCKER_1,
-  LOCKER_2,
-  hostLockPath,
-  listedLocks,
+  deviceObject,
   sleep,
-  waitReleaseRunning,
-  waitUpdateStatus,
-} from './locks-fixtures.js';
+  startRecordingAgent,
+  unique,
+  waitFor,
+  type TestAgent,
+} from '../helpers/agent.js';
+import { waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1, LOCKER_2 } from '../helpers/images.js';
+import { listedLocks, waitUpdateStatus } from '../helpers/local-api.js';
+import { hostLockPath } from '../helpers/locks.js';
 
 /** The npm `lockfile` package, the client balena's own lock example uses (it ships no types). */
 interface LockfileClient {
@@ -43,8 +43,7 @@ describe('locks (real engine): other lock clients and instances', () => {
   let t: TestAgent;
   let engine: RecordingEngine;
   beforeAll(async () => {
-    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
-    t = await startTestAgent({ engine });
+    ({ t, engine } = await startRecordingAgent());
   });
   afterAll(async () => {
     await t?.cleanup();

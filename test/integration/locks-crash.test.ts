@@ -8,15 +8,15 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { DockerEngine } from '../../src/engine/docker.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../helpers/docker.js';
 import { deviceObject, unique, waitFor } from '../helpers/agent.js';
+import { devices } from '../helpers/apps.js';
 import {
-  LOCKER_1,
-  LOCKER_2,
-  devices,
-  hostLockPath,
-  pathExists,
-  takeLockInside,
+  releaseContainers,
   releaseLockInside,
-} from './locks-fixtures.js';
+  takeLockInside,
+  type ContainerSource,
+} from '../helpers/containers.js';
+import { LOCKER_1, LOCKER_2 } from '../helpers/images.js';
+import { hostLockPath, lockHolder, pathExists } from '../helpers/locks.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const API_KEY = 'locks-crash-key';
@@ -97,15 +97,10 @@ class CliAgent {
   }
 }
 
-/** The marker an agent writes into its own lock files, if the file is one. */
+/** The pid in the marker an agent writes into its own lock files, if the file is one. */
 async function markerPid(file: string): Promise<number | undefined> {
-  const text = await fs.readFile(file, 'utf8').catch(() => '');
-  try {
-    const marker = JSON.parse(text) as { holder?: string; pid?: number };
-    return marker.holder === 'bosun-agent' ? marker.pid : undefined;
-  } catch {
-    return undefined; // empty or not JSON: not an agent marker
-  }
+  const holder = await lockHolder(file);
+  return typeof holder === 'number' ? holder : undefined;
 }
 
 describe('locks (real CLI): SIGKILL while the agent holds its own locks', () => {
@@ -135,12 +130,9 @@ describe('locks (real CLI): SIGKILL while the agent holds its own locks', () => 
         }),
         deviceObject({ ...held, releaseUuid: `${rel}h`, releaseId, services: { main: { image } } }),
       ]);
-    const running = async (appUuid: string, releaseUuid: string) => {
-      const cs = (await engine.listContainers(a.uuid)).filter((c) => c.appUuid === appUuid);
-      return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === 'running'
-        ? cs[0]
-        : undefined;
-    };
+    const device: ContainerSource = { containers: () => engine.listContainers(a.uuid) };
+    const running = async (appUuid: string, releaseUuid: string) =>
+      (await releaseContainers(device, appUuid, releaseUuid))?.main;
 
     await a.start();
     const r1 = unique('rel');

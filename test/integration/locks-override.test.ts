@@ -1,25 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   deviceObject,
+  sleep,
   startTestAgent,
   unique,
   waitFor,
   type ServiceDef,
   type TestAgent,
 } from '../helpers/agent.js';
-import {
-  LOCKER_1,
-  LOCKER_2,
-  appContainers,
-  devices,
-  hostLockPath,
-  listedLocks,
-  pathExists,
-  sleep,
-  takeLockInside,
-  waitReleaseRunning,
-  waitUpdateStatus,
-} from './locks-fixtures.js';
+import { devices } from '../helpers/apps.js';
+import { appContainers, takeLockInside, waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1, LOCKER_2 } from '../helpers/images.js';
+import { listedLocks, waitUpdateStatus } from '../helpers/local-api.js';
+import { hostLockPath, pathExists } from '../helpers/locks.js';
 
 /** One locker app whose releases alternate between two images, its lock taken from inside. */
 class LockedApp {

@@ -1,11 +1,18 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DockerEngine } from '../../src/engine/docker.js';
-import { DOCKER_HOST } from '../helpers/docker.js';
-import { RecordingEngine } from '../helpers/recording-engine.js';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
-import { LOCKER_1, LOCKER_2, hostLockPath, sleep, waitReleaseRunning } from './locks-fixtures.js';
+import type { RecordingEngine } from '../helpers/recording-engine.js';
+import {
+  deviceObject,
+  sleep,
+  startRecordingAgent,
+  unique,
+  waitFor,
+  type TestAgent,
+} from '../helpers/agent.js';
+import { waitReleaseRunning } from '../helpers/containers.js';
+import { LOCKER_1, LOCKER_2 } from '../helpers/images.js';
+import { hostLockPath, lockHolder } from '../helpers/locks.js';
 
 /** How long the app fights the agent for its lock, and how often a new release arrives meanwhile. */
 const CONTENTION_MS = 25_000;
@@ -64,13 +71,13 @@ describe('locks (real engine): an app racing the agent for its lock', () => {
   const atStop: Array<number | 'user' | 'none'> = [];
 
   beforeAll(async () => {
-    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
+    ({ t, engine } = await startRecordingAgent());
+    // The agent looks the method up at each call, so wrapping it after the start still sees every stop.
     const stop = engine.stopContainer;
     engine.stopContainer = async (id, timeoutSec) => {
-      atStop.push(await lockHolder(path.join(t.config.lockDir, '8501', 'main', 'updates.lock')));
+      atStop.push(await lockHolder(hostLockPath(t.config, 8501, 'main', 'balena')));
       return stop(id, timeoutSec);
     };
-    t = await startTestAgent({ engine });
   });
   afterAll(async () => {
     await t?.cleanup();
@@ -130,19 +137,3 @@ describe('locks (real engine): an app racing the agent for its lock', () => {
     );
   }, 60_000);
 });
-
-async function lockHolder(file: string): Promise<number | 'user' | 'none'> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
-    throw err;
-  }
-  try {
-    const marker = JSON.parse(text) as { holder?: string; pid?: number };
-    return marker.holder === 'bosun-agent' && typeof marker.pid === 'number' ? marker.pid : 'user';
-  } catch {
-    return 'user'; // the app's empty (or text) lock file
-  }
-}

@@ -6,14 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerInfo } from '../../src/engine/types.js';
-import {
-  DOCKER_HOST,
-  REGISTRY,
-  removeContainersOf,
-  requireEngine,
-  uniqueDeviceUuid,
-} from '../helpers/docker.js';
+import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../helpers/docker.js';
 import { deviceObject, unique, waitFor } from '../helpers/agent.js';
+import { DEMO_1, DEMO_2 } from '../helpers/images.js';
+import { lockFilesUnder } from '../helpers/locks.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const SERVICES = ['alpha', 'beta', 'gamma'];
@@ -50,15 +46,6 @@ class CliAgent {
   log(): string {
     return this.output;
   }
-}
-
-/** Every update-lock file (and half-made temp file of the agent) under a dir. */
-async function lockFilesUnder(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw err;
-  });
-  return entries.filter((e) => /(^|\/)((resin-)?updates\.lock|\.bosun-lock-[^/]*)$/.test(e));
 }
 
 describe('reconcile (real engine): SIGKILL of the agent in the middle of an update', () => {
@@ -105,10 +92,7 @@ describe('reconcile (real engine): SIGKILL of the agent in the middle of an upda
       releaseUuid: r1,
       releaseId: 1,
       services: Object.fromEntries(
-        SERVICES.map((s) => [
-          s,
-          { image: `${REGISTRY}/bosun/demo:1`, composition: { command: ['sleep', '3600'] } },
-        ]),
+        SERVICES.map((s) => [s, { image: DEMO_1, composition: { command: ['sleep', '3600'] } }]),
       ),
     });
     await fs.writeFile(env.BOSUN_TARGET_STATE_FILE!, JSON.stringify(release1));
@@ -129,7 +113,7 @@ describe('reconcile (real engine): SIGKILL of the agent in the middle of an upda
       appId,
       releaseUuid: r2,
       releaseId: 2,
-      services: Object.fromEntries(SERVICES.map((s) => [s, { image: `${REGISTRY}/bosun/demo:2` }])),
+      services: Object.fromEntries(SERVICES.map((s) => [s, { image: DEMO_2 }])),
     });
     const posted = await fetch(`http://127.0.0.1:${port}/v2/local/target-state`, {
       method: 'POST',

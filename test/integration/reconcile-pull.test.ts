@@ -1,65 +1,29 @@
-import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DockerEngine } from '../../src/engine/docker.js';
-import { buildImage, DOCKER_HOST, REGISTRY, removeLocalImage } from '../helpers/docker.js';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
-import { RecordingEngine } from '../helpers/recording-engine.js';
-
-const DEMO1 = `${REGISTRY}/bosun/demo:1`;
-const DEMO2 = `${REGISTRY}/bosun/demo:2`;
-/** About a second to pull from the local registry: long enough to change the target mid-pull. */
-const BIG_IMAGE = `${REGISTRY}/bosun-test/big:40mb`;
-const BIG_IMAGE_BYTES = 40_000_000;
-
-/** Builds and pushes the big image once per registry (it never changes), and drops the local copy. */
-async function ensureBigImageInRegistry(): Promise<void> {
-  const manifest = await fetch(`http://${REGISTRY}/v2/bosun-test/big/manifests/40mb`, {
-    method: 'HEAD',
-    headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
-  });
-  if (manifest.status !== 200) {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-big-'));
-    try {
-      // Random bytes do not compress: the layer really is 40 MB on the wire.
-      const payload = path.join(dir, 'payload');
-      await fs.writeFile(payload, randomBytes(BIG_IMAGE_BYTES));
-      await buildImage(BIG_IMAGE, 'big', payload);
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  }
-  await removeLocalImage(BIG_IMAGE);
-}
+import { buildImage, REGISTRY, removeLocalImage } from '../helpers/docker.js';
+import { deviceObject, startRecordingAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { waitReleaseRunning } from '../helpers/containers.js';
+import { BIG_IMAGE, DEMO_1, DEMO_2, ensureBigImageInRegistry } from '../helpers/images.js';
+import type { RecordingEngine } from '../helpers/recording-engine.js';
 
 describe('reconcile (real engine): failing and cancelled pulls', () => {
   let t: TestAgent;
   let engine: RecordingEngine;
   beforeAll(async () => {
-    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
-    t = await startTestAgent({ engine });
+    ({ t, engine } = await startRecordingAgent());
   });
   afterAll(async () => {
     await t?.cleanup();
   });
 
-  async function runningRelease(appUuid: string, releaseUuid: string) {
-    return waitFor(`${releaseUuid} running alone`, async () => {
-      const cs = (await t.containers()).filter((c) => c.appUuid === appUuid);
-      return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === 'running'
-        ? cs[0]
-        : undefined;
-    });
-  }
+  const runningRelease = async (appUuid: string, releaseUuid: string) =>
+    (await waitReleaseRunning(t, appUuid, releaseUuid)).main!;
 
   it('a failed pull leaves the running release alone, is retried, and converges once the image exists', async () => {
     const appUuid = unique('app');
     const appId = 8301;
     const r1 = unique('rel');
     await t.setTarget(
-      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO1 } } }),
+      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO_1 } } }),
     );
     const first = await runningRelease(appUuid, r1);
 
@@ -105,7 +69,7 @@ describe('reconcile (real engine): failing and cancelled pulls', () => {
     const appId = 8302;
     const r1 = unique('rel');
     await t.setTarget(
-      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO1 } } }),
+      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO_1 } } }),
     );
     const first = await runningRelease(appUuid, r1);
 
@@ -128,7 +92,7 @@ describe('reconcile (real engine): failing and cancelled pulls', () => {
     );
     const r3 = unique('rel');
     await t.setTarget(
-      deviceObject({ appUuid, appId, releaseUuid: r3, releaseId: 3, services: { main: { image: DEMO2 } } }),
+      deviceObject({ appUuid, appId, releaseUuid: r3, releaseId: 3, services: { main: { image: DEMO_2 } } }),
     );
     const third = await runningRelease(appUuid, r3);
 
@@ -143,7 +107,7 @@ describe('reconcile (real engine): failing and cancelled pulls', () => {
     // The old release ran until the newest target replaced it.
     const killOfFirst = calls.find((c) => c.op === 'stop' && c.arg === first.id)!;
     expect(killOfFirst.at).toBeGreaterThanOrEqual(bigPull[1]!.at);
-    expect(third.image).toBe(DEMO2);
+    expect(third.image).toBe(DEMO_2);
     expect(await t.engine.hasImage(BIG_IMAGE)).toBe(false);
   });
 });

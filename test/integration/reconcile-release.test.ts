@@ -1,45 +1,25 @@
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
-import type { ContainerInfo } from '../../src/engine/types.js';
-import { REGISTRY } from '../helpers/docker.js';
 import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import {
+  appContainers,
+  containerExists,
+  envRecord,
+  releaseLockInside,
+  shellIn,
+  takeLockInside,
+  waitReleaseIn,
+  waitReleaseRunning,
+} from '../helpers/containers.js';
+import { DEMO_1, DEMO_2 } from '../helpers/images.js';
 
-const run = promisify(execFile);
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-const DEMO1 = `${REGISTRY}/bosun/demo:1`;
-const DEMO2 = `${REGISTRY}/bosun/demo:2`;
 
-/** Runs a shell command inside a container through the docker CLI (what a user would do). */
-async function execIn(containerId: string, script: string): Promise<string> {
-  const { stdout } = await run('/usr/bin/docker', ['exec', containerId, 'sh', '-c', script], {
-    timeout: 10_000,
-  });
-  return stdout;
-}
-
-/** The single container of the app, once it is `status` and from `releaseUuid`. */
-function onlyContainer(t: TestAgent, appUuid: string, releaseUuid: string, status: ContainerInfo['status']) {
-  return waitFor(`${appUuid}: one ${status} container of ${releaseUuid}`, async () => {
-    const cs = (await t.containers()).filter((c) => c.appUuid === appUuid);
-    return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === status
-      ? cs[0]
-      : undefined;
-  });
-}
-
-async function containerExists(id: string): Promise<boolean> {
-  try {
-    await docker.getContainer(id).inspect();
-    return true;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return false;
-    throw err;
-  }
-}
+/** The single (main) container of the app, once it runs and is from `releaseUuid`. */
+const onlyRunning = async (t: TestAgent, appUuid: string, releaseUuid: string) =>
+  (await waitReleaseRunning(t, appUuid, releaseUuid)).main!;
 
 describe('reconcile (real engine): releases, config changes, running flag, container contract', () => {
   let t: TestAgent;
@@ -55,24 +35,24 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
     const appId = 8101;
     const r1 = unique('rel');
     await t.setTarget(
-      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO1 } } }),
+      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: DEMO_1 } } }),
     );
-    const first = await onlyContainer(t, appUuid, r1, 'running');
+    const first = await onlyRunning(t, appUuid, r1);
     // Written inside the container; must land in the host dir the contract names, and survive.
-    await execIn(first.id, 'echo written-by-release-1 > /data/note');
+    await shellIn(first.id, 'echo written-by-release-1 > /data/note');
     const hostNote = path.join(t.config.dataDir, 'apps', String(appId), 'data', 'note');
     expect(await fs.readFile(hostNote, 'utf8')).toBe('written-by-release-1\n');
 
     const r2 = unique('rel');
     await t.setTarget(
-      deviceObject({ appUuid, appId, releaseUuid: r2, releaseId: 2, services: { main: { image: DEMO2 } } }),
+      deviceObject({ appUuid, appId, releaseUuid: r2, releaseId: 2, services: { main: { image: DEMO_2 } } }),
     );
-    const second = await onlyContainer(t, appUuid, r2, 'running');
+    const second = await onlyRunning(t, appUuid, r2);
     expect(second.id).not.toBe(first.id);
     expect(second.name).toBe(`main_201_2_${r2}`);
     // Removed, not merely stopped: the engine no longer knows the old container at all.
     expect(await containerExists(first.id)).toBe(false);
-    expect(await execIn(second.id, 'cat /data/note; cat /etc/bosun-release')).toMatch(
+    expect(await shellIn(second.id, 'cat /data/note; cat /etc/bosun-release')).toMatch(
       /^written-by-release-1\n.*2/,
     );
   });
@@ -86,19 +66,19 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
         appId: 8102,
         releaseUuid: r1,
         releaseId: 1,
-        services: { main: { image: DEMO1, environment: { MODE: mode } } },
+        services: { main: { image: DEMO_1, environment: { MODE: mode } } },
       });
     await t.setTarget(target('a'));
-    const first = await onlyContainer(t, appUuid, r1, 'running');
+    const first = await onlyRunning(t, appUuid, r1);
     await t.setTarget(target('b'));
     const second = await waitFor('container recreated with MODE=b', async () => {
-      const cs = (await t.containers()).filter((c) => c.appUuid === appUuid);
+      const cs = await appContainers(t, appUuid);
       return cs.length === 1 && cs[0]!.id !== first.id && cs[0]!.status === 'running' ? cs[0] : undefined;
     });
     expect(second.releaseUuid).toBe(r1);
     expect(second.name).toBe(first.name);
     expect(second.configHash).not.toBe(first.configHash);
-    expect(await execIn(second.id, 'echo $MODE')).toBe('b\n');
+    expect(await shellIn(second.id, 'echo $MODE')).toBe('b\n');
     expect(await containerExists(first.id)).toBe(false);
   });
 
@@ -111,10 +91,10 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
         appId: 8103,
         releaseUuid: r1,
         releaseId: 1,
-        services: { main: { image: DEMO1, running: false } },
+        services: { main: { image: DEMO_1, running: false } },
       }),
     );
-    const created = await onlyContainer(t, appUuid, r1, 'created');
+    const created = (await waitReleaseIn(t, appUuid, r1, 'created')).main!;
     // Several more passes must not start it.
     for (let i = 0; i < 3; i += 1) {
       t.agent.loop.trigger();
@@ -138,7 +118,7 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
         releaseId: 3,
         services: {
           main: {
-            image: DEMO1,
+            image: DEMO_1,
             environment: { MODE: 'prod' },
             labels: { 'io.balena.features.supervisor-api': '1', 'com.example.team': 'sensors' },
             composition: { network_mode: 'host' },
@@ -146,11 +126,9 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
         },
       }),
     );
-    const c = await onlyContainer(t, appUuid, r1, 'running');
+    const c = await onlyRunning(t, appUuid, r1);
     const raw = await docker.getContainer(c.id).inspect();
-    const env = Object.fromEntries(
-      (raw.Config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
-    );
+    const env = envRecord(raw.Config.Env ?? []);
     const port = String(t.agent.apiPort);
     expect(port).not.toBe('0');
     const expected: Record<string, string> = {
@@ -176,7 +154,7 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
     expect(env.BALENA_SUPERVISOR_API_KEY).not.toBe(t.agent.identity.apiKey);
 
     // The address in the env really reaches the agent's API from inside the container (host network).
-    const reply = await execIn(c.id, 'wget -q -O - "$BALENA_SUPERVISOR_ADDRESS/ping"');
+    const reply = await shellIn(c.id, 'wget -q -O - "$BALENA_SUPERVISOR_ADDRESS/ping"');
     expect(reply).toBe('OK');
 
     expect(raw.Config.Labels).toMatchObject({
@@ -199,8 +177,8 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
       '/tmp/resin': lockDir,
     });
     // The lock dir is shared: a lock taken in the container shows on the host at the contract path.
-    await execIn(c.id, 'lock take /tmp/balena/updates.lock');
+    await takeLockInside(c.id);
     await expect(fs.lstat(path.join(lockDir, 'updates.lock'))).resolves.toBeDefined();
-    await execIn(c.id, 'lock release /tmp/balena/updates.lock');
+    await releaseLockInside(c.id);
   });
 });

@@ -2,39 +2,19 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
-import { DockerEngine } from '../../src/engine/docker.js';
-import { DOCKER_HOST, REGISTRY } from '../helpers/docker.js';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
-import { RecordingEngine } from '../helpers/recording-engine.js';
+import { deviceObject, startRecordingAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { waitReleaseRunning } from '../helpers/containers.js';
+import { DEMO_1 } from '../helpers/images.js';
+import { lockFilesUnder, pathExists } from '../helpers/locks.js';
+import type { RecordingEngine } from '../helpers/recording-engine.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-const DEMO1 = `${REGISTRY}/bosun/demo:1`;
-
-/** Lock files (the agent's or anyone's) under a dir, recursively. */
-async function lockFilesUnder(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw err;
-  });
-  return entries.filter((e) => /(^|\/)(resin-)?updates\.lock$/.test(e));
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.lstat(file).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
-}
 
 describe('reconcile (real engine): removing services and apps', () => {
   let t: TestAgent;
   let engine: RecordingEngine;
   beforeAll(async () => {
-    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
-    t = await startTestAgent({ engine });
+    ({ t, engine } = await startRecordingAgent());
   });
   afterAll(async () => {
     await t?.cleanup();
@@ -49,15 +29,10 @@ describe('reconcile (real engine): removing services and apps', () => {
         appId: 8201,
         releaseUuid: r1,
         releaseId: 1,
-        services: Object.fromEntries(services.map((s) => [s, { image: DEMO1 }])),
+        services: Object.fromEntries(services.map((s) => [s, { image: DEMO_1 }])),
       });
     await t.setTarget(target(['front', 'back']));
-    const both = await waitFor('two services running', async () => {
-      const cs = await t.containers();
-      return cs.length === 2 && cs.every((c) => c.status === 'running') ? cs : undefined;
-    });
-    const front = both.find((c) => c.serviceName === 'front')!;
-    const back = both.find((c) => c.serviceName === 'back')!;
+    const { front, back } = await waitReleaseRunning(t, appUuid, r1, ['front', 'back']);
 
     // deviceObject numbers services in order: keep front's service id and image id stable.
     await t.setTarget(target(['front']));
@@ -81,11 +56,12 @@ describe('reconcile (real engine): removing services and apps', () => {
         releaseId: 1,
         volumes: { store: {} },
         services: {
-          main: { image: DEMO1, composition: { volumes: ['store:/store'] } },
-          side: { image: DEMO1 },
+          main: { image: DEMO_1, composition: { volumes: ['store:/store'] } },
+          side: { image: DEMO_1 },
         },
       }),
     );
+    // The whole device, not just this app: the first test's app must be gone before the mark below.
     await waitFor('app running', async () => {
       const cs = await t.containers();
       return cs.length === 2 && cs.every((c) => c.status === 'running');
@@ -99,7 +75,7 @@ describe('reconcile (real engine): removing services and apps', () => {
     await t.setTarget({ name: 'test-device', config: {}, apps: {} });
     await waitFor('containers, volume and /data gone', async () => {
       const [cs, vs] = await Promise.all([t.containers(), t.engine.listVolumes(t.uuid)]);
-      return cs.length === 0 && vs.length === 0 && !(await exists(appDir));
+      return cs.length === 0 && vs.length === 0 && !(await pathExists(appDir));
     });
     await waitFor('converged', () => t.agent.loop.status.converged);
 

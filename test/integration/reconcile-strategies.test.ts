@@ -1,37 +1,24 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DockerEngine } from '../../src/engine/docker.js';
 import type { ContainerInfo } from '../../src/engine/types.js';
-import { buildImage, DOCKER_HOST, REGISTRY, removeLocalImage } from '../helpers/docker.js';
-import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
-import { RecordingEngine, type EngineCall } from '../helpers/recording-engine.js';
+import { removeLocalImage } from '../helpers/docker.js';
+import { deviceObject, startRecordingAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
+import { appContainers, waitReleaseRunning } from '../helpers/containers.js';
+import { DEMO_1, DEMO_2, freshImage } from '../helpers/images.js';
+import type { EngineCall, RecordingEngine } from '../helpers/recording-engine.js';
 
-const DEMO1 = `${REGISTRY}/bosun/demo:1`;
-const DEMO2 = `${REGISTRY}/bosun/demo:2`;
 const STRATEGY = 'io.balena.update.strategy';
-
-/** A fresh image per run, pushed and then removed locally, so the update really pulls it. */
-async function freshImage(name: string): Promise<string> {
-  const ref = `${REGISTRY}/bosun-test/${name}:${unique('t').toLowerCase()}`;
-  await buildImage(ref, ref);
-  await removeLocalImage(ref);
-  return ref;
-}
 
 describe('reconcile (real engine): update strategies, observed through the engine calls', () => {
   let t: TestAgent;
   let engine: RecordingEngine;
   beforeAll(async () => {
-    engine = new RecordingEngine(new DockerEngine({ dockerHost: DOCKER_HOST }));
-    t = await startTestAgent({ engine });
+    ({ t, engine } = await startRecordingAgent());
   });
   afterAll(async () => {
     await t?.cleanup();
   });
-
-  const appContainers = async (appUuid: string) =>
-    (await t.containers()).filter((c) => c.appUuid === appUuid);
 
   /** Installs release 1 of a one-service app, then targets release 2; returns the old container and call log mark. */
   async function update(
@@ -45,10 +32,7 @@ describe('reconcile (real engine): update strategies, observed through the engin
     await t.setTarget(
       deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: { main: { image: image1 } } }),
     );
-    const old = await waitFor('release 1 running', async () => {
-      const cs = await appContainers(appUuid);
-      return cs.length === 1 && cs[0]!.status === 'running' ? cs[0] : undefined;
-    });
+    const old = (await waitReleaseRunning(t, appUuid, r1)).main!;
     const mark = engine.calls.length;
     const r2 = unique('rel');
     await t.setTarget(
@@ -63,14 +47,8 @@ describe('reconcile (real engine): update strategies, observed through the engin
     return { appUuid, old, r2, mark };
   }
 
-  function releaseRunning(appUuid: string, releaseUuid: string) {
-    return waitFor(`${releaseUuid} running alone`, async () => {
-      const cs = await appContainers(appUuid);
-      return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === 'running'
-        ? cs[0]
-        : undefined;
-    });
-  }
+  const releaseRunning = async (appUuid: string, releaseUuid: string) =>
+    (await waitReleaseRunning(t, appUuid, releaseUuid)).main!;
 
   /** The one call of `op` on `arg` in `phase` since `mark`. */
   function call(mark: number, op: string, arg: string, phase: EngineCall['phase']): EngineCall {
@@ -81,7 +59,7 @@ describe('reconcile (real engine): update strategies, observed through the engin
 
   it('download-then-kill: the old container keeps running until the new image is pulled', async () => {
     const image2 = await freshImage('strategy-dtk');
-    const { appUuid, old, r2, mark } = await update(8401, DEMO1, image2, {
+    const { appUuid, old, r2, mark } = await update(8401, DEMO_1, image2, {
       [STRATEGY]: 'download-then-kill',
     });
     await releaseRunning(appUuid, r2);
@@ -93,7 +71,7 @@ describe('reconcile (real engine): update strategies, observed through the engin
 
   it('kill-then-download: the old container is stopped and removed before the pull starts', async () => {
     const image2 = await freshImage('strategy-ktd');
-    const { appUuid, old, r2, mark } = await update(8402, DEMO1, image2, {
+    const { appUuid, old, r2, mark } = await update(8402, DEMO_1, image2, {
       [STRATEGY]: 'kill-then-download',
     });
     await releaseRunning(appUuid, r2);
@@ -125,9 +103,9 @@ describe('reconcile (real engine): update strategies, observed through the engin
   it('hand-over: the new container runs beside the old one until it writes handover-complete', async () => {
     const appId = 8404;
     const labels = { [STRATEGY]: 'hand-over', 'io.balena.update.handover-timeout': '60000' };
-    const { appUuid, old, r2, mark } = await update(appId, DEMO1, DEMO2, labels);
+    const { appUuid, old, r2, mark } = await update(appId, DEMO_1, DEMO_2, labels);
     const fresh = await waitFor('both releases running side by side', async () => {
-      const cs = await appContainers(appUuid);
+      const cs = await appContainers(t, appUuid);
       const next = cs.find((c) => c.releaseUuid === r2 && c.status === 'running');
       return cs.length === 2 && cs.every((c) => c.status === 'running') ? next : undefined;
     });
@@ -154,7 +132,7 @@ describe('reconcile (real engine): update strategies, observed through the engin
   it('hand-over: without a marker the old container is killed once the timeout label passes', async () => {
     const timeoutMs = 1500;
     const labels = { [STRATEGY]: 'hand-over', 'io.balena.update.handover-timeout': String(timeoutMs) };
-    const { appUuid, old, r2, mark } = await update(8405, DEMO2, DEMO1, labels);
+    const { appUuid, old, r2, mark } = await update(8405, DEMO_2, DEMO_1, labels);
     const fresh = await releaseRunning(appUuid, r2);
     const newStarted = Date.parse((await t.engine.inspectContainer(fresh.id)).startedAt!);
     const oldStop = call(mark, 'stop', old.id, 'start');

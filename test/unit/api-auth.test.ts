@@ -1,11 +1,9 @@
 import { jest, describe, it, expect, beforeEach, afterEach } from '@jest/globals';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { extractApiKey } from '../../src/api/auth.js';
-import { createApiServer } from '../../src/api/server.js';
-import { createMetrics } from '../../src/api/metrics.js';
 import { EngineUnavailableError } from '../../src/engine/errors.js';
+import { testApiServer } from '../helpers/api-server.js';
+import { captureLog } from '../helpers/log-capture.js';
 import { APP1_KEY, APP2_KEY, FakeFacade, GLOBAL_KEY } from '../helpers/fake-facade.js';
 
 // fastify's inject() requires the ESM-only `cookie` package, which jest's CommonJS loader cannot
@@ -38,20 +36,9 @@ describe('src/api authentication and scopes', () => {
 
   beforeEach(async () => {
     facade = new FakeFacade();
-    logLines = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        logLines.push(chunk.toString());
-        callback();
-      },
-    });
-    app = await createApiServer({
-      facade,
-      log: pino({ level: 'trace' }, sink),
-      metrics: createMetrics().registry,
-      localMode: true,
-      version: '1.0.0',
-    });
+    const captured = captureLog();
+    logLines = captured.lines;
+    app = await testApiServer(facade, { log: captured.log, localMode: true, version: '1.0.0' });
   });
   afterEach(async () => {
     await app.close();

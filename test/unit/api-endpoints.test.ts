@@ -1,8 +1,7 @@
 import { jest, describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { createApiServer } from '../../src/api/server.js';
 import { createMetrics } from '../../src/api/metrics.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { testApiServer } from '../helpers/api-server.js';
 import { FakeFacade, GLOBAL_KEY } from '../helpers/fake-facade.js';
 
 // light-my-request (fastify's inject) requires the ESM-only `cookie` package, which jest's
@@ -20,9 +19,7 @@ describe('src/api endpoints (global key)', () => {
   async function build(): Promise<void> {
     const metrics = createMetrics();
     metrics.recordPoll('changed');
-    app = await createApiServer({
-      facade,
-      log: silentLogger(),
+    app = await testApiServer(facade, {
       metrics: metrics.registry,
       localMode,
       version: '9.8.7',

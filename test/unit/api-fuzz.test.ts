@@ -1,9 +1,7 @@
 import { jest, describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { createMetrics } from '../../src/api/metrics.js';
-import { createApiServer } from '../../src/api/server.js';
 import { EngineError, EngineUnavailableError } from '../../src/engine/errors.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { testApiServer } from '../helpers/api-server.js';
 import { APP1_KEY, APP2_KEY, FakeFacade, GLOBAL_KEY, type RecordedCall } from '../helpers/fake-facade.js';
 
 // fastify's inject() requires the ESM-only `cookie` package, which jest's CommonJS loader cannot
@@ -203,13 +201,7 @@ describe('src/api fuzz (seeded)', () => {
 
   beforeAll(async () => {
     facade = new FakeFacade();
-    app = await createApiServer({
-      facade,
-      log: silentLogger(),
-      metrics: createMetrics().registry,
-      localMode: true,
-      version: '0.0.0',
-    });
+    app = await testApiServer(facade, { localMode: true, version: '0.0.0' });
   });
   afterAll(async () => {
     await app.close();

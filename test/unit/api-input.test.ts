@@ -4,10 +4,9 @@ import { parseRequestBody } from '../../src/api/body-parser.js';
 import { allowedMethods, classifyError } from '../../src/api/error-reply.js';
 import { BadRequestError, LockedError } from '../../src/api/errors.js';
 import { readFlag, readId, readServiceSelector } from '../../src/api/input.js';
-import { createMetrics } from '../../src/api/metrics.js';
-import { createApiServer, DEFAULT_BODY_LIMIT } from '../../src/api/server.js';
+import { DEFAULT_BODY_LIMIT } from '../../src/api/server.js';
 import { EngineError, EngineUnavailableError } from '../../src/engine/errors.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { testApiServer } from '../helpers/api-server.js';
 import { FakeFacade, GLOBAL_KEY } from '../helpers/fake-facade.js';
 
 // fastify's inject() requires the ESM-only `cookie` package, which jest's CommonJS loader cannot
@@ -110,13 +109,7 @@ describe('src/api server input handling and error codes', () => {
 
   beforeAll(async () => {
     facade = new FakeFacade();
-    app = await createApiServer({
-      facade,
-      log: silentLogger(),
-      metrics: createMetrics().registry,
-      localMode: false,
-      version: '1',
-    });
+    app = await testApiServer(facade, { localMode: false, version: '1' });
   });
   afterAll(async () => {
     await app.close();

@@ -2,9 +2,8 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { createMetrics } from '../../src/api/metrics.js';
-import { createApiServer, listen } from '../../src/api/server.js';
-import { silentLogger } from '../../src/util/logger.js';
+import { listen } from '../../src/api/server.js';
+import { testApiServer } from '../helpers/api-server.js';
 import { APP1_KEY, FakeFacade, GLOBAL_KEY } from '../helpers/fake-facade.js';
 
 /** Send raw bytes, as curl does, and answer the status line and the rest. */
@@ -49,13 +48,7 @@ describe('src/api/server over a real socket on 127.0.0.1', () => {
 
   beforeAll(async () => {
     facade = new FakeFacade();
-    app = await createApiServer({
-      facade,
-      log: silentLogger(),
-      metrics: createMetrics().registry,
-      localMode: false,
-      version: '1.2.3',
-    });
+    app = await testApiServer(facade, { localMode: false, version: '1.2.3' });
     port = await listen(app, '127.0.0.1', 0);
     base = `http://127.0.0.1:${port}`;
   });

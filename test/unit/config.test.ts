@@ -1,13 +1,12 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { pino } from 'pino';
 import { readCloudSettings } from '../../src/config/cloud-config.js';
 import { loadConfig, maskSecrets } from '../../src/config/load.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { SECRET_LOG_PATHS } from '../../src/util/logger.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 describe('config/load', () => {
   it('has the contract defaults', () => {
@@ -68,14 +67,10 @@ describe('config/load', () => {
   });
 
   it('keeps secrets out of logs', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
+    const { log, lines } = captureLog({
+      level: 'info',
+      redact: { paths: SECRET_LOG_PATHS, censor: '[redacted]' },
     });
-    const log = pino({ redact: { paths: SECRET_LOG_PATHS, censor: '[redacted]' } }, sink);
     const config = loadConfig({ BOSUN_PROVISIONING_KEY: 'prov-secret', BOSUN_API_KEY: 'api-secret' });
     log.info({ config }, 'starting');
     log.info({ apiKey: 'api-secret', headers: { authorization: 'Bearer api-secret' } }, 'request');
