@@ -267,10 +267,21 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       poller = new TargetPoller({
         ...asDevice,
         onTarget: (doc) => keeper.offerCloudDocument(doc),
-        onRejected: () => refreshReport(),
+        // Validation failures are recorded by the keeper itself; this also catches bodies that
+        // never reached it (not JSON, truncated), and must not lose their reason.
+        onRejected: (reason) => {
+          if (keeper.targetError !== reason) keeper.recordRejection(reason);
+          refreshReport();
+        },
         intervalMs: () => cloudSettings().pollIntervalMs ?? config.pollIntervalMs,
         instantUpdates: () => cloudSettings().instantUpdateTrigger,
-        onPollResult: (result) => metrics.recordPoll(result),
+        onPollResult: (result) => {
+          metrics.recordPoll(result);
+          if (result === 'unchanged' && keeper.targetError !== null) {
+            keeper.clearRejection();
+            refreshReport();
+          }
+        },
       });
       reporter = new StateReporter({
         ...asDevice,

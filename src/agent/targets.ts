@@ -163,6 +163,23 @@ export class TargetKeeper {
     this.deps.onAccepted(parsed.target, source);
   }
 
+  /** A cloud document that never reached validation (not JSON, truncated): remembered as the target error. */
+  recordRejection(reason: string): void {
+    this.rejected = {};
+    this.reject(reason);
+  }
+
+  /**
+   * The cloud serves the accepted document again (a 304, or the same body): a rejection since
+   * then is over.
+   */
+  clearRejection(): void {
+    if (this.error === null) return;
+    this.error = null;
+    this.rejected = {};
+    this.deps.log.info('the cloud serves the accepted target again; target error cleared');
+  }
+
   private reject(reason: string): void {
     this.error = reason;
     this.deps.log.error({ reason }, 'target state rejected whole; what runs stays as it is');

@@ -18,8 +18,13 @@ export function containerName(service: TargetService, release: TargetRelease): s
   return `${service.serviceName}_${service.imageId}_${release.id}_${release.uuid}`;
 }
 
-export function volumeName(appId: number, volume: string): string {
-  return `${appId}_${volume}`;
+/**
+ * The engine's name for a release volume. balena names it `<app id>_<name>`; bosun prefixes the
+ * device uuid, because several agents may share one engine (tests, the simulated fleet) and one
+ * agent's volume must never be taken, or removed, as another's.
+ */
+export function volumeName(deviceUuid: string, appId: number, volume: string): string {
+  return `bosun_${deviceUuid}_${appId}_${volume}`;
 }
 
 /** The container bosun creates for a target service (contract section 6). Pure. */
@@ -42,7 +47,7 @@ export function containerSpecFor(
       .filter((v) => v.target !== '/data')
       .map((v) => ({
         type: 'volume' as const,
-        source: volumeName(app.appId, v.volume),
+        source: volumeName(ctx.deviceUuid, app.appId, v.volume),
         target: v.target,
         readOnly: v.readOnly,
       })),

@@ -336,7 +336,9 @@ function planVolumes(
   noStaleContainers: boolean,
 ): { steps: Step[]; missing: boolean } {
   const steps: Step[] = [];
-  const wanted = new Set(Object.keys(app.release?.volumes ?? {}).map((v) => volumeName(app.appId, v)));
+  const wanted = new Set(
+    Object.keys(app.release?.volumes ?? {}).map((v) => volumeName(facts.context.deviceUuid, app.appId, v)),
+  );
   const present = new Set(facts.volumes.map((v) => v.name));
   for (const name of wanted) {
     if (!present.has(name))

@@ -72,7 +72,7 @@ describe('local API (real agent): purge, reboot, shutdown', () => {
     // The volume was made again by the agent (labelled as this device's), not by the engine for
     // a container created in the middle of the purge.
     const volumes = await t.engine.listVolumes(t.uuid);
-    expect(volumes.map((v) => v.name)).toEqual([`${app.appId}_vol`]);
+    expect(volumes.map((v) => v.name)).toEqual([`bosun_${t.uuid}_${app.appId}_vol`]);
   });
 
   it('POST /v1/reboot and /v1/shutdown run the configured commands', async () => {

@@ -66,7 +66,7 @@ describe('reconcile (real engine): removing services and apps', () => {
       const cs = await t.containers();
       return cs.length === 2 && cs.every((c) => c.status === 'running');
     });
-    const volume = `${appId}_store`;
+    const volume = `bosun_${t.uuid}_${appId}_store`;
     expect((await t.engine.listVolumes(t.uuid)).map((v) => v.name)).toEqual([volume]);
     const appDir = path.join(t.config.dataDir, 'apps', String(appId));
     await fs.writeFile(path.join(appDir, 'data', 'keep-me'), 'x');
