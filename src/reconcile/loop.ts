@@ -1,63 +1,17 @@
 import { nextDelay } from '../cloud/backoff.js';
 import type { PullProgress } from '../engine/types.js';
-import type { LockManager } from '../locks/manager.js';
-import { appDataDir, serviceLockDir, type LockLayout } from '../locks/paths.js';
+import { appDataDir, serviceLockDir } from '../locks/paths.js';
 import { LockWatcher } from '../locks/watcher.js';
 import type { TargetState } from '../target/types.js';
 import { errorMessage } from '../util/errors.js';
-import type { Logger } from '../util/logger.js';
-import type { Engine } from '../engine/types.js';
-import type { SpecContext } from './container-spec.js';
-import { LOOP_OWNER, createExecutor, type ExecutorDeps } from './executor.js';
+import { Waker } from '../util/waker.js';
+import { LOOP_OWNER, createExecutor } from './executor.js';
 import { gatherFacts, lockSubjects } from './facts.js';
+import type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
 import { planSteps, type AppPlan } from './plan.js';
 import { INTERRUPTING, stepKey, type Step } from './steps.js';
 
-export interface LoopDeps {
-  deviceUuid: string;
-  engine: Engine;
-  locks: LockManager;
-  layout: LockLayout;
-  log: Logger;
-  /** Built fresh every pass: the API port and app keys can change while the agent runs. */
-  specContext: () => SpecContext;
-  /** Device-wide lock override now (BOSUN_OVERRIDE_LOCK, cloud config vars). */
-  deviceOverride: () => boolean;
-  /** Containers stopped through the API, which the loop must not start again. */
-  heldStopped?: () => ReadonlySet<string>;
-  onStatus?: (status: LoopStatus) => void;
-  onInterrupt?: ExecutorDeps['onInterrupt'];
-  onLockOverridden?: ExecutorDeps['onLockOverridden'];
-  onPullBytes?: (bytes: number) => void;
-  /** Watch lock dirs with fs.watch (default true); the fallback poll runs either way. */
-  lockWatch?: boolean;
-  fallbackPollMs?: number;
-  /** Re-check a converged device this often, to heal drift (a container removed by hand). */
-  resyncMs?: number;
-  backoff?: { baseMs: number; capMs: number };
-  now?: () => number;
-  random?: () => number;
-}
-
-export interface AppStatus extends AppPlan {
-  /** Percent per service being pulled. */
-  progress: Record<string, number>;
-  /** The last failure of a step of this app, while it is backing off. */
-  error?: string;
-}
-
-export interface LoopStatus {
-  applying: boolean;
-  converged: boolean;
-  forced: boolean;
-  apps: Record<string, AppStatus>;
-  /** When the pass now running started (undefined when idle). */
-  passStartedAt?: number;
-  lastPassAt?: number;
-  lastError?: string;
-  /** Since when passes have been failing before they could plan (engine unreachable); undefined while they succeed. */
-  failingSince?: number;
-}
+export type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
 
 interface Failure {
   attempts: number;
@@ -87,9 +41,8 @@ export class ReconcileLoop {
   private forced = false;
   /** Counts force triggers, so a pass only ends a force that was in effect when it read the world. */
   private forceCount = 0;
-  /** Set by anything that may change the plan; a sleep that finds it set returns at once. */
-  private pendingWake = false;
-  private wakeSleeper: (() => void) | undefined;
+  /** Woken by anything that may change the plan: targets, triggers, lock dir events. */
+  private readonly waker = new Waker();
   private inFlight: AbortController | undefined;
   private running: Promise<void> | undefined;
   private readonly failures = new Map<string, Failure>();
@@ -177,7 +130,7 @@ export class ReconcileLoop {
     let idleErrors = 0;
     while (!this.stopped) {
       let sleepMs: number;
-      this.pendingWake = false;
+      this.waker.clear();
       try {
         sleepMs = this.target ? await this.pass(this.target) : Infinity;
         idleErrors = 0;
@@ -195,7 +148,7 @@ export class ReconcileLoop {
       const listeners = this.passListeners;
       this.passListeners = [];
       for (const resolve of listeners) resolve();
-      if (sleepMs > 0 && !this.stopped) await this.sleep(sleepMs);
+      if (sleepMs > 0 && !this.stopped) await this.waker.sleep(sleepMs);
     }
   }
 
@@ -380,22 +333,7 @@ export class ReconcileLoop {
   }
 
   private wake(): void {
-    this.pendingWake = true;
-    this.wakeSleeper?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.pendingWake) return Promise.resolve();
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = () => {
-        if (timer) clearTimeout(timer);
-        this.wakeSleeper = undefined;
-        resolve();
-      };
-      if (Number.isFinite(ms)) timer = setTimeout(done, ms);
-      this.wakeSleeper = done;
-    });
+    this.waker.wake();
   }
 
   private now(): number {

@@ -1,0 +1,53 @@
+import type { Engine } from '../engine/types.js';
+import type { LockManager } from '../locks/manager.js';
+import type { LockLayout } from '../locks/paths.js';
+import type { Logger } from '../util/logger.js';
+import type { SpecContext } from './container-spec.js';
+import type { ExecutorDeps } from './executor.js';
+import type { AppPlan } from './plan.js';
+
+export interface LoopDeps {
+  deviceUuid: string;
+  engine: Engine;
+  locks: LockManager;
+  layout: LockLayout;
+  log: Logger;
+  /** Built fresh every pass: the API port and app keys can change while the agent runs. */
+  specContext: () => SpecContext;
+  /** Device-wide lock override now (BOSUN_OVERRIDE_LOCK, cloud config vars). */
+  deviceOverride: () => boolean;
+  /** Containers stopped through the API, which the loop must not start again. */
+  heldStopped?: () => ReadonlySet<string>;
+  onStatus?: (status: LoopStatus) => void;
+  onInterrupt?: ExecutorDeps['onInterrupt'];
+  onLockOverridden?: ExecutorDeps['onLockOverridden'];
+  onPullBytes?: (bytes: number) => void;
+  /** Watch lock dirs with fs.watch (default true); the fallback poll runs either way. */
+  lockWatch?: boolean;
+  fallbackPollMs?: number;
+  /** Re-check a converged device this often, to heal drift (a container removed by hand). */
+  resyncMs?: number;
+  backoff?: { baseMs: number; capMs: number };
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface AppStatus extends AppPlan {
+  /** Percent per service being pulled. */
+  progress: Record<string, number>;
+  /** The last failure of a step of this app, while it is backing off. */
+  error?: string;
+}
+
+export interface LoopStatus {
+  applying: boolean;
+  converged: boolean;
+  forced: boolean;
+  apps: Record<string, AppStatus>;
+  /** When the pass now running started (undefined when idle). */
+  passStartedAt?: number;
+  lastPassAt?: number;
+  lastError?: string;
+  /** Since when passes have been failing before they could plan (engine unreachable); undefined while they succeed. */
+  failingSince?: number;
+}
