@@ -288,13 +288,18 @@ describe('reconcile/plan: changes within a release', () => {
   it('creates declared volumes before the containers that use them', () => {
     const withVolume = app('a1', 1, { uuid: 'rel1', id: 1, services: [main1], volumes: ['cache'] });
     const plan = planSteps(target(withVolume), facts({ images: new Set(['reg/main:1']) }));
-    expect(plan.steps).toEqual([{ action: 'createVolume', appUuid: 'a1', appId: 1, volume: 'bosun_device-1_1_cache' }]);
+    expect(plan.steps).toEqual([
+      { action: 'createVolume', appUuid: 'a1', appId: 1, volume: 'bosun_device-1_1_cache' },
+    ]);
   });
 });
 
 describe('reconcile/plan: app removed', () => {
   const running = container(r1, main1);
-  const appVolume = { name: 'bosun_device-1_1_cache', labels: { 'io.balena.app-uuid': 'a1', 'io.balena.app-id': '1' } };
+  const appVolume = {
+    name: 'bosun_device-1_1_cache',
+    labels: { 'io.balena.app-uuid': 'a1', 'io.balena.app-id': '1' },
+  };
 
   it('kills its containers under the lock, then removes its volumes and /data', () => {
     expect(actions(planSteps(target(), facts({ containers: [running] })).steps)).toEqual([
