@@ -84,12 +84,13 @@ export class AppActions {
     const app = this.app(appId);
     if (serviceName !== undefined) this.service(app, serviceName);
     const started: string[] = [];
-    for (const c of await this.containersOf(app, serviceName)) {
-      this.deps.heldStopped.delete(c.id);
-      await this.deps.engine.startContainer(c.id);
-      started.push(c.id);
-    }
-    this.deps.loop.trigger();
+    await this.deps.loop.runExclusive(async () => {
+      for (const c of await this.containersOf(app, serviceName)) {
+        this.deps.heldStopped.delete(c.id);
+        await this.deps.engine.startContainer(c.id);
+        started.push(c.id);
+      }
+    });
     return started;
   }
 
@@ -162,7 +163,8 @@ export class AppActions {
         }
         taken.push(subject.appUuid);
       }
-      await fn();
+      // With the locks held, act with no apply pass beside us (see ReconcileLoop.runExclusive).
+      await this.deps.loop.runExclusive(fn);
     } finally {
       for (const appUuid of taken) await this.deps.locks.release(appUuid, API_OWNER);
     }

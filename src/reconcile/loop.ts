@@ -58,6 +58,10 @@ export class ReconcileLoop {
   private progressPublishedAt = -Infinity;
   private statusValue: LoopStatus = { applying: false, converged: false, forced: false, apps: {} };
   private passListeners: Array<() => void> = [];
+  /** Settles when the pass now running ends (resolved when none runs). */
+  private currentPass: Promise<void> = Promise.resolve();
+  /** Set while an API action runs exclusively (runExclusive). */
+  private exclusive: Promise<void> | undefined;
 
   constructor(private readonly deps: LoopDeps) {
     this.watcher = new LockWatcher(() => this.wake(), deps.log, deps.lockWatch ?? true);
@@ -117,6 +121,27 @@ export class ReconcileLoop {
     return new Promise((resolve) => this.passListeners.push(resolve));
   }
 
+  /**
+   * Runs `fn` (an API action on containers: restart, stop, purge...) with no pass running beside
+   * it: the pass in flight is cancelled (a pull stops; a step in progress finishes), the next one
+   * waits until `fn` is done. Without this a pass could act on facts read before the action
+   * changed the world (e.g. create a container while a purge removes its volume).
+   */
+  async runExclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.exclusive) await this.exclusive;
+    let done!: () => void;
+    this.exclusive = new Promise<void>((resolve) => (done = resolve));
+    try {
+      this.inFlight?.abort();
+      await this.currentPass;
+      return await fn();
+    } finally {
+      this.exclusive = undefined;
+      done();
+      this.wake();
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.inFlight?.abort();
@@ -129,13 +154,21 @@ export class ReconcileLoop {
   private async run(): Promise<void> {
     let idleErrors = 0;
     while (!this.stopped) {
+      while (this.exclusive) await this.exclusive;
+      if (this.stopped) break;
       let sleepMs: number;
       this.waker.clear();
       try {
-        sleepMs = this.target ? await this.pass(this.target) : Infinity;
+        const pass = this.target ? this.pass(this.target) : Promise.resolve(Infinity);
+        this.currentPass = pass.then(
+          () => undefined,
+          () => undefined,
+        );
+        sleepMs = await pass;
         idleErrors = 0;
         if (this.statusValue.failingSince !== undefined) this.publish({ failingSince: undefined });
       } catch (err) {
+        this.inFlight = undefined;
         idleErrors += 1;
         sleepMs = nextDelay(idleErrors, { ...this.backoffOptions(), random: this.deps.random });
         this.publish({
@@ -157,6 +190,10 @@ export class ReconcileLoop {
     const now = this.now();
     const passStartedAt = now;
     const forceCountAtStart = this.forceCount;
+    // Made before the world is read, so a new target, a cancel or a stop that comes while facts
+    // are gathered is not missed: the pass then runs nothing and the next one re-plans.
+    const abort = new AbortController();
+    this.inFlight = abort;
     const facts = await gatherFacts(target, {
       deviceUuid: this.deps.deviceUuid,
       engine: this.deps.engine,
@@ -185,10 +222,14 @@ export class ReconcileLoop {
     this.publishPlan(plan.apps, { applying: runnable.length > 0, converged, passStartedAt });
     this.logWaits(plan.steps);
 
-    if (runnable.length === 0) return this.sleepAfter(plan.steps, now, converged);
-
-    const abort = new AbortController();
-    this.inFlight = abort;
+    if (abort.signal.aborted) {
+      this.inFlight = undefined;
+      return 0;
+    }
+    if (runnable.length === 0) {
+      this.inFlight = undefined;
+      return this.sleepAfter(plan.steps, now, converged);
+    }
     // Locks first. Then the rest, where a kill or stop runs only if the loop holds its app's lock
     // now: whatever the plan said, nothing is ever interrupted without the lock.
     const locking = runnable.filter((s) => s.action === 'takeLock');

@@ -6,8 +6,7 @@ import type { FakeFacade } from './fake-facade.js';
 
 /**
  * The real local API server over a FakeFacade, for unit tests (inject() or a socket): a silent
- * log and a fresh metrics registry unless the test gives its own. Each test file still mocks
- * `cookie` itself (jest.mock is hoisted per file).
+ * log and a fresh metrics registry unless the test gives its own.
  */
 export function testApiServer(
   facade: FakeFacade,

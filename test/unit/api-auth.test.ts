@@ -1,14 +1,10 @@
-import { jest, describe, it, expect, beforeEach, afterEach } from '@jest/globals';
+import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { extractApiKey } from '../../src/api/auth.js';
 import { EngineUnavailableError } from '../../src/engine/errors.js';
 import { testApiServer } from '../helpers/api-server.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { APP1_KEY, APP2_KEY, FakeFacade, GLOBAL_KEY } from '../helpers/fake-facade.js';
-
-// fastify's inject() requires the ESM-only `cookie` package, which jest's CommonJS loader cannot
-// load on Node 20; it is only used for request cookies, which these tests never send.
-jest.mock('cookie', () => ({ stringifySetCookie: () => '' }));
 
 describe('src/api/auth extractApiKey', () => {
   it.each([

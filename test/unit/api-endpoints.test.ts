@@ -1,12 +1,8 @@
-import { jest, describe, it, expect, beforeEach, afterEach } from '@jest/globals';
+import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { createMetrics } from '../../src/api/metrics.js';
 import { testApiServer } from '../helpers/api-server.js';
 import { FakeFacade, GLOBAL_KEY } from '../helpers/fake-facade.js';
-
-// light-my-request (fastify's inject) requires the ESM-only `cookie` package, which jest's
-// CommonJS loader cannot load on Node 20; it is only used for request cookies, which we never send.
-jest.mock('cookie', () => ({ stringifySetCookie: () => '' }));
 
 const auth = { authorization: `Bearer ${GLOBAL_KEY}` };
 const LOCK_OPTS = { force: false, lockTimeoutMs: 10000 };

@@ -1,12 +1,8 @@
-import { jest, describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { EngineError, EngineUnavailableError } from '../../src/engine/errors.js';
 import { testApiServer } from '../helpers/api-server.js';
 import { APP1_KEY, APP2_KEY, FakeFacade, GLOBAL_KEY, type RecordedCall } from '../helpers/fake-facade.js';
-
-// fastify's inject() requires the ESM-only `cookie` package, which jest's CommonJS loader cannot
-// load on Node 20; it is only used for request cookies, which these tests never send.
-jest.mock('cookie', () => ({ stringifySetCookie: () => '' }));
 
 /** Reproduce a failure with API_FUZZ_SEED=<seed printed in the failure>. */
 const SEED = Number(process.env.API_FUZZ_SEED ?? 0x5eed);
@@ -191,7 +187,12 @@ function randomRequest(random: () => number): FuzzRequest {
   else payload = `{"pad":"${'y'.repeat(1100 * 1024)}"}`;
 
   const url = `${path}${query.length > 0 ? `?${query.join('&')}` : ''}`;
-  const options: InjectOptions = { method, url, headers, ...(payload === undefined ? {} : { payload }) };
+  const options: InjectOptions = {
+    method: method as InjectOptions['method'],
+    url,
+    headers,
+    ...(payload === undefined ? {} : { payload }),
+  };
   return { options, path, scope };
 }
 

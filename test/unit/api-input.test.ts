@@ -1,4 +1,4 @@
-import { jest, describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/globals';
+import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { parseRequestBody } from '../../src/api/body-parser.js';
 import { allowedMethods, classifyError } from '../../src/api/error-reply.js';
@@ -8,10 +8,6 @@ import { DEFAULT_BODY_LIMIT } from '../../src/api/server.js';
 import { EngineError, EngineUnavailableError } from '../../src/engine/errors.js';
 import { testApiServer } from '../helpers/api-server.js';
 import { FakeFacade, GLOBAL_KEY } from '../helpers/fake-facade.js';
-
-// fastify's inject() requires the ESM-only `cookie` package, which jest's CommonJS loader cannot
-// load on Node 20; it is only used for request cookies, which these tests never send.
-jest.mock('cookie', () => ({ stringifySetCookie: () => '' }));
 
 describe('src/api/input', () => {
   const TRUE_VALUES = [true, 1, 'true', '1', 'on', 'TRUE', ' On '];

@@ -176,4 +176,27 @@ describe('reconcile/loop (memory engine, real lock files)', () => {
     await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
     expect(t.loop.status.failingSince).toBeUndefined();
   });
+
+  it('runs an exclusive action with no pass beside it, cancelling a pull in flight', async () => {
+    const t = await setup({ pullDelayMs: 5_000 });
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('pulling', () => t.loop.status.apps.a1?.phase === 'downloading', 5_000);
+    const started = Date.now();
+    const passesDuring = await t.loop.runExclusive(async () => {
+      const before = t.engine.callCount('listContainers');
+      for (let i = 0; i < 5; i += 1) {
+        t.loop.trigger();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return t.engine.callCount('listContainers') - before;
+    });
+    expect(Date.now() - started).toBeLessThan(2_000); // did not wait for the 5 s pull
+    expect(passesDuring).toBe(0);
+    await waitFor(
+      'pulling again after the action',
+      () => t.loop.status.apps.a1?.phase === 'downloading',
+      5_000,
+    );
+  });
 });
