@@ -109,26 +109,17 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       }
     },
     async start(step) {
-      log.info(
-        { appUuid: step.appUuid, service: step.serviceName, id: step.containerId },
-        'starting container',
-      );
+      log.info(containerContext(step), 'starting container');
       await engine.startContainer(step.containerId);
     },
     async stop(step) {
       deps.onInterrupt?.(step);
-      log.info(
-        { appUuid: step.appUuid, service: step.serviceName, id: step.containerId },
-        'stopping container',
-      );
+      log.info(containerContext(step), 'stopping container');
       await engine.stopContainer(step.containerId, step.timeoutSec);
     },
     async kill(step) {
       deps.onInterrupt?.(step);
-      log.info(
-        { appUuid: step.appUuid, service: step.serviceName, id: step.containerId },
-        'killing container',
-      );
+      log.info(containerContext(step), 'killing container');
       await engine.stopContainer(step.containerId, step.timeoutSec);
       await engine.removeContainer(step.containerId, { force: true });
       if (step.clearHandover) {
@@ -147,6 +138,11 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
   };
   return (step, signal) =>
     (executors[step.action] as (s: Step, signal: AbortSignal) => Promise<void>)(step, signal);
+}
+
+/** The log fields that name a step's container. */
+function containerContext(step: { appUuid: string; serviceName: string; containerId: string }) {
+  return { appUuid: step.appUuid, service: step.serviceName, id: step.containerId };
 }
 
 /** delete-then-download: the old image goes unless another container still uses it. */
