@@ -143,16 +143,30 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     });
   };
 
-  // The cloud report is built asynchronously after each status change, then handed to the reporter.
-  let refreshing = false;
+  // The cloud report is rebuilt asynchronously after status changes, then handed to the reporter.
+  // Changes come in bursts (a pass publishes its plan, the next pass starts at once, a pull
+  // reports progress): one rebuild, REPORT_REBUILD_DELAY_MS after the first change, covers the
+  // whole burst. Each rebuild lists the containers and inspects every lock path, so rebuilding
+  // per change was a large share of the agent's work in an update.
+  let refreshing: Promise<void> | undefined;
   let refreshAgain = false;
+  let refreshTimer: NodeJS.Timeout | undefined;
   function refreshReport(): void {
     if (refreshing) {
       refreshAgain = true;
       return;
     }
-    refreshing = true;
-    view()
+    refreshTimer ??= setTimeout(() => void rebuildReport(), REPORT_REBUILD_DELAY_MS);
+  }
+  /** Rebuilds now (a pending delayed rebuild is folded in); resolves when done. Never rejects. */
+  function rebuildReport(): Promise<void> {
+    if (refreshTimer) clearTimeout(refreshTimer);
+    refreshTimer = undefined;
+    if (refreshing) {
+      refreshAgain = true;
+      return refreshing;
+    }
+    refreshing = view()
       .then((v) => {
         latestReport = buildDeviceReport(v, apiPort, keeper.rejectedReleases);
         for (const app of v.apps) metrics.setUpdateStatus(app.appUuid, app.updateStatus);
@@ -164,12 +178,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       })
       .catch((err) => log.warn({ err }, 'cannot build the state report'))
       .finally(() => {
-        refreshing = false;
+        refreshing = undefined;
         if (refreshAgain) {
           refreshAgain = false;
           refreshReport();
         }
       });
+    return refreshing;
   }
 
   let lastStatusAt = Date.now();
@@ -314,6 +329,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         log.info('agent stopping');
         await poller?.stop();
         await loop.stop();
+        // The last status changes must be in the final report, not in a rebuild still delayed.
+        while (refreshing || refreshTimer) await (refreshing ?? rebuildReport());
         await reporter?.flush().catch((err) => log.warn({ err }, 'final state report failed'));
         await reporter?.stop();
         await api?.close();
@@ -322,6 +339,9 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       })()),
   };
 }
+
+/** A burst of status changes within this long is folded into one report rebuild. */
+const REPORT_REBUILD_DELAY_MS = 50;
 
 /** An apply pass running longer than this means the agent is stuck (a pull can take long). */
 const STALLED_PASS_MS = 30 * 60_000;

@@ -44,6 +44,14 @@ const TEMP_PREFIX = '.bosun-lock-';
  */
 export class LockManager {
   private readonly held = new Map<string, HeldLocks>();
+  /**
+   * The marker files this manager created, by lock path: their identity (device, inode, size,
+   * mtime). A lock path that still shows that identity is the very file we wrote, unchanged since
+   * (a rewrite moves mtime or size; a file put in its place, even on a reused inode, was written
+   * later), so inspect() knows it for ours without opening and parsing it again: reports and passes
+   * look at held locks several times per update. Anything else is read as before.
+   */
+  private readonly ownMarkers = new Map<string, string>();
 
   constructor(
     private readonly layout: LockLayout,
@@ -214,6 +222,9 @@ export class LockManager {
       throw err;
     }
     const since = lockSince(stats);
+    if (stats.isFile() && this.ownMarkers.get(hostPath) === fileIdentity(stats)) {
+      return { holder: 'agent', since };
+    }
     if (stats.isFile() && stats.size > 0 && stats.size < 1024) {
       const marker = await this.readMarker(hostPath);
       // Removed between lstat and open (an app or the agent releasing it): no lock, not the app's.
@@ -264,9 +275,17 @@ export class LockManager {
       pid: process.pid,
       since,
     });
-    await fs.writeFile(temp, marker, { flag: 'wx', mode: 0o644 });
+    let identity: string;
+    const handle = await fs.open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(marker);
+      identity = fileIdentity(await handle.stat());
+    } finally {
+      await handle.close();
+    }
     try {
       await fs.link(temp, hostPath);
+      this.ownMarkers.set(hostPath, identity);
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -278,6 +297,9 @@ export class LockManager {
 
   private async removeOwn(paths: LockPath[]): Promise<void> {
     for (const lockPath of paths) {
+      // Forget the remembered identity first: before deleting anything the marker is read again,
+      // so a file that is not ours, however alike, is never removed.
+      this.ownMarkers.delete(lockPath.hostPath);
       const found = await this.inspect(lockPath.hostPath);
       if (found?.holder === 'agent') await fs.rm(lockPath.hostPath, { force: true });
     }
@@ -293,6 +315,11 @@ async function removeLockPath(hostPath: string): Promise<void> {
   if (!stats) return;
   if (stats.isDirectory()) await fs.rm(hostPath, { recursive: true, force: true });
   else await fs.unlink(hostPath);
+}
+
+/** Which file this is and whether its content changed: a write moves mtime (and size). */
+function fileIdentity(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
 }
 
 function lockSince(stats: Stats): string {

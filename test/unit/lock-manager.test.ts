@@ -120,6 +120,17 @@ describe('locks/manager: what counts as a user lock', () => {
 });
 
 describe('locks/manager: take and release', () => {
+  it('a held marker file whose content was rewritten in place is no longer taken for the agent', async () => {
+    expect((await manager.take(subject, { override: false, reason: 'test', owner: 'loop' })).ok).toBe(true);
+    expect((await manager.list([subject])).every((l) => l.holder === 'agent')).toBe(true);
+    const first = hostPaths()[0]!;
+    await fs.writeFile(first, 'rewritten by the app');
+    const listed = await manager.list([subject]);
+    expect(listed.find((l) => l.hostPath === first)?.holder).toBe('app');
+    expect(listed.filter((l) => l.holder === 'agent')).toHaveLength(4);
+    await manager.release(subject.appUuid, 'loop');
+    expect(await filesUnder()).toEqual([first]);
+  });
   it('takes every path of the app with its marker, and release removes them all', async () => {
     const result = await manager.take(subject, { override: false, reason: 'test', owner: 'loop' });
     expect(result).toEqual({ ok: true, removedUserLocks: [] });
