@@ -8,4 +8,12 @@ bash scripts/stack/up.sh
 if [ ! -x node_modules/.bin/jest ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-npm test
+rm -f .stack/jest-results.json
+status=0
+npm test || status=$?
+# One plain closing line with the counts, whatever happened above.
+if [ -f .stack/jest-results.json ]; then
+  node -e 'const r = require("./.stack/jest-results.json");
+    console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);'
+fi
+exit "$status"
