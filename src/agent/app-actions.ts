@@ -5,7 +5,7 @@ import { LockedError, UnknownTargetError } from '../api/errors.js';
 import type { ContainerInfo, Engine } from '../engine/types.js';
 import type { LockManager, LockSubject } from '../locks/manager.js';
 import { appDataDir, type LockLayout } from '../locks/paths.js';
-import { lockSubjects } from '../reconcile/facts.js';
+import { appLockSubject, lockSubjects } from '../reconcile/facts.js';
 import type { ReconcileLoop } from '../reconcile/loop.js';
 import type { TargetApp, TargetState } from '../target/types.js';
 import type { Logger } from '../util/logger.js';
@@ -46,7 +46,7 @@ export class AppActions {
 
   async restartApp(appId: number, options: LockOptions): Promise<void> {
     const app = this.app(appId);
-    await this.underLock([this.subjectOf(app)], options, 'restart', async () => {
+    await this.underLock([appLockSubject(app)], options, 'restart', async () => {
       for (const c of await this.containersOf(app)) {
         this.deps.heldStopped.delete(c.id);
         await this.killContainer(c);
@@ -58,7 +58,7 @@ export class AppActions {
   async restartService(appId: number, serviceName: string, options: LockOptions): Promise<void> {
     const app = this.app(appId);
     this.service(app, serviceName);
-    await this.underLock([this.subjectOf(app)], options, 'restart-service', async () => {
+    await this.underLock([appLockSubject(app)], options, 'restart-service', async () => {
       for (const c of await this.containersOf(app, serviceName)) await this.killContainer(c);
     });
     await this.recreated(app, serviceName);
@@ -68,7 +68,7 @@ export class AppActions {
     const app = this.app(appId);
     if (serviceName !== undefined) this.service(app, serviceName);
     const stopped: string[] = [];
-    await this.underLock([this.subjectOf(app)], options, 'stop', async () => {
+    await this.underLock([appLockSubject(app)], options, 'stop', async () => {
       for (const c of await this.containersOf(app, serviceName)) {
         this.deps.heldStopped.add(c.id);
         const grace = app.release?.services[c.serviceName]?.composition.stopGracePeriodSec;
@@ -97,7 +97,7 @@ export class AppActions {
   /** Kills the app's containers, wipes its /data and volumes, and lets the loop bring it back. */
   async purgeApp(appId: number, options: LockOptions): Promise<void> {
     const app = this.app(appId);
-    await this.underLock([this.subjectOf(app)], options, 'purge', async () => {
+    await this.underLock([appLockSubject(app)], options, 'purge', async () => {
       for (const c of await this.containersOf(app)) await this.killContainer(c);
       const dataDir = appDataDir(this.deps.layout, app.appId);
       for (const entry of await readDirIfPresent(dataDir)) {
@@ -185,10 +185,6 @@ export class AppActions {
     if (!app.release?.services[serviceName]) {
       throw new UnknownTargetError(`app ${app.appId} has no service named ${serviceName}`);
     }
-  }
-
-  private subjectOf(app: TargetApp): LockSubject {
-    return lockSubjects({ uuid: '', config: {}, apps: { [app.appUuid]: app } }, [])[0]!;
   }
 
   private async containersOf(app: TargetApp, serviceName?: string): Promise<ContainerInfo[]> {

@@ -34,6 +34,10 @@ interface Candidate {
 export class TargetKeeper {
   private accepted: { target: TargetState; device: unknown; source: TargetSource } | undefined;
   private error: string | null = null;
+  /** Releases named by the last rejected cloud document, by app uuid. */
+  private rejected: Record<string, string> = {};
+  /** sha256 of the preload file last applied (persisted with the target). */
+  private fileHash: string | undefined;
 
   constructor(
     private readonly deps: {
@@ -66,8 +70,6 @@ export class TargetKeeper {
   get rejectedReleases(): Record<string, string> {
     return this.error ? this.rejected : {};
   }
-
-  private rejected: Record<string, string> = {};
 
   /**
    * At start-up: the stored target, or the preload file. In local mode an edited preload file
@@ -148,8 +150,6 @@ export class TargetKeeper {
     }
     return this.parseDevice(body);
   }
-
-  private fileHash: string | undefined;
 
   private accept(candidate: Candidate, source: TargetSource, extra: { fileHash?: string }): void {
     const { parsed, device } = candidate;

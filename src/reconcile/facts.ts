@@ -3,21 +3,24 @@ import path from 'node:path';
 import type { ContainerInfo, Engine } from '../engine/types.js';
 import type { AppLockFacts, LockManager, LockSubject } from '../locks/manager.js';
 import { handoverMarkerPaths, type LockLayout } from '../locks/paths.js';
-import type { TargetState } from '../target/types.js';
+import type { TargetApp, TargetState } from '../target/types.js';
 import type { SpecContext } from './container-spec.js';
 import { LOOP_OWNER } from './executor.js';
 import type { PlanFacts } from './plan.js';
 
+/** A target app as a lock subject: its id and the services of its release. */
+export function appLockSubject(app: TargetApp): LockSubject {
+  return {
+    appUuid: app.appUuid,
+    appId: app.appId,
+    serviceNames: Object.keys(app.release?.services ?? {}).sort(),
+  };
+}
+
 /** The apps to ask about locks: every app in the target or with containers, with all their services. */
 export function lockSubjects(target: TargetState | undefined, containers: ContainerInfo[]): LockSubject[] {
   const subjects = new Map<string, LockSubject>();
-  for (const app of Object.values(target?.apps ?? {})) {
-    subjects.set(app.appUuid, {
-      appUuid: app.appUuid,
-      appId: app.appId,
-      serviceNames: Object.keys(app.release?.services ?? {}),
-    });
-  }
+  for (const app of Object.values(target?.apps ?? {})) subjects.set(app.appUuid, appLockSubject(app));
   for (const c of containers) {
     const subject = subjects.get(c.appUuid) ?? { appUuid: c.appUuid, appId: c.appId, serviceNames: [] };
     if (!subject.serviceNames.includes(c.serviceName)) subject.serviceNames.push(c.serviceName);

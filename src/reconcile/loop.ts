@@ -81,10 +81,6 @@ export class ReconcileLoop {
     return this.statusValue;
   }
 
-  currentTarget(): TargetState | undefined {
-    return this.target;
-  }
-
   start(): void {
     this.running ??= this.run();
   }

@@ -199,15 +199,9 @@ function planApp(
   }
 
   // New containers: volumes first, then create, then start in depends_on order.
-  const blocked = new Set(
-    interrupting.map((s) => (s.action === 'kill' || s.action === 'stop' ? s.serviceName : '')),
-  );
   if (app && release) {
-    const volumeSteps = planVolumes(
-      app,
-      facts,
-      containers.length === 0 || orphans.length + countStale(services) === 0,
-    );
+    const allCurrent = orphans.length === 0 && [...services.values()].every((s) => s.stale.length === 0);
+    const volumeSteps = planVolumes(app, facts, allCurrent);
     steps.push(...volumeSteps.steps);
     for (const s of services.values()) {
       const name = s.service.serviceName;
@@ -217,10 +211,11 @@ function planApp(
         else if (start) waitingOn ??= start;
         continue;
       }
+      // The service's other containers go first (a dead one is removed this very pass), unless
+      // the new one is to run beside the old for a hand-over.
       const handingOver = s.service.strategy === 'hand-over' && s.stale.some(isAlive);
+      if (s.stale.length > 0 && !handingOver) continue;
       if (!facts.images.has(s.service.image) || volumeSteps.missing) continue;
-      if (!handingOver && (blocked.has(name) || s.stale.some(isAlive))) continue;
-      if (s.stale.length > 0 && !handingOver) continue; // dead stale ones are removed this pass first
       const spec = containerSpecFor(app, release, s.service, s.hash, facts.context);
       // Started in the same step when nothing it depends on is pending: saves a whole pass.
       const start = s.service.running && pendingDependencies(s.service, services).length === 0;
@@ -249,12 +244,6 @@ function planApp(
         ? 'applying changes'
         : 'done';
   return { steps, summary: { appUuid, appId, phase, lockPaths } };
-}
-
-function countStale(services: Map<string, ServiceState>): number {
-  let n = 0;
-  for (const s of services.values()) n += s.stale.length;
-  return n;
 }
 
 function removeStep(c: ContainerInfo): Step {

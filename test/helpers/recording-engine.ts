@@ -28,6 +28,16 @@ export class RecordingEngine implements Engine {
     }
   }
 
+  /**
+   * Whether a container was stopped, killed or removed since call index `from`. (A `start` of it
+   * may be recorded late, after its status already showed running: that interrupts nothing.)
+   */
+  interruptedSince(from: number, containerId: string): boolean {
+    return this.calls
+      .slice(from)
+      .some((c) => c.arg === containerId && (c.op === 'stop' || c.op === 'kill' || c.op === 'remove'));
+  }
+
   /** Calls of one op (and phase), in order. */
   of(op: string, phase: EngineCall['phase'] = 'start'): EngineCall[] {
     return this.calls.filter((c) => c.op === op && c.phase === phase);
