@@ -160,19 +160,30 @@ export class FleetRepository {
     );
   }
 
-  /** Finds a release of the app by numeric id, full commit, or a unique commit prefix (7+ chars). */
+  /**
+   * Finds a release of the app by numeric id, full commit, or a unique commit prefix (7+ chars).
+   * A ref of digits can be either (hex commits are often all digits in their first characters), so
+   * both lookups run and the ref must name exactly one release.
+   */
   resolveRelease(appId: number, ref: string): ReleaseRef {
-    const rows = (
-      /^\d+$/.test(ref)
+    const byId = /^\d+$/.test(ref)
+      ? this.db
+          .prepare('SELECT id, commit_uuid FROM releases WHERE app_id = ? AND id = ?')
+          .all(appId, Number(ref))
+      : [];
+    const byCommitPrefix =
+      ref.length >= 7
         ? this.db
-            .prepare('SELECT id, commit_uuid FROM releases WHERE app_id = ? AND id = ?')
-            .all(appId, Number(ref))
-        : ref.length >= 7
-          ? this.db
-              .prepare("SELECT id, commit_uuid FROM releases WHERE app_id = ? AND commit_uuid LIKE ? || '%'")
-              .all(appId, ref.toLowerCase().replace(/[%_]/g, ''))
-          : []
-    ) as Array<{ id: number; commit_uuid: string }>;
+            .prepare("SELECT id, commit_uuid FROM releases WHERE app_id = ? AND commit_uuid LIKE ? || '%'")
+            .all(appId, ref.toLowerCase().replace(/[%_]/g, ''))
+        : [];
+    const matches = new Map(
+      ([...byId, ...byCommitPrefix] as Array<{ id: number; commit_uuid: string }>).map((row) => [
+        row.id,
+        row,
+      ]),
+    );
+    const rows = [...matches.values()];
     if (rows.length > 1) throw badInput(`release "${ref}" is ambiguous: give more of the commit`);
     const row = rows[0];
     if (!row) throw notFound(`unknown release "${ref}" in this fleet`);

@@ -5,9 +5,13 @@ import { FleetError } from '../../src/fleet/errors.js';
 import { MIGRATIONS, runMigrations } from '../../src/fleet/migrations.js';
 import { FleetStore } from '../../src/fleet/store.js';
 
-function memoryStore(): FleetStore {
+function memoryDb(): BetterSqlite3.Database {
   const db = new BetterSqlite3(':memory:');
   runMigrations(db);
+  return db;
+}
+
+function memoryStore(db = memoryDb()): FleetStore {
   return new FleetStore(db);
 }
 
@@ -91,6 +95,29 @@ describe('fleet/store', () => {
     expect(codeOf(() => store.devices.pin('device-0001', other.commit))).toBe('EFLEET_NOT_FOUND');
     expect(codeOf(() => store.devices.pin('device-0001', 'abc'))).toBe('EFLEET_NOT_FOUND');
     expect(codeOf(() => store.devices.pin('nobody-000', '1'))).toBe('EFLEET_NOT_FOUND');
+  });
+
+  it('resolves a commit prefix made only of digits as a commit, not as a release id', () => {
+    const db = memoryDb();
+    const store = memoryStore(db);
+    const { provisioningKey } = store.fleets.create('kitchen');
+    store.devices.register(
+      { uuid: 'device-0001', fleet: 'kitchen', deviceApiKey: 'device-key-1' },
+      provisioningKey,
+    );
+    const release = store.fleets.createRelease(
+      'kitchen',
+      parseCompose({ services: { a: { image: 'x' } } }),
+      '',
+    );
+    // One in ~40 random commits starts with 8 decimal digits; make it certain.
+    const digitsCommit = '12345678' + release.commit.slice(8);
+    db.prepare('UPDATE releases SET commit_uuid = ? WHERE id = ?').run(digitsCommit, release.id);
+    expect(store.devices.pin('device-0001', '12345678')).toEqual({ id: release.id, commit: digitsCommit });
+    expect(store.devices.pin('device-0001', String(release.id))).toEqual({
+      id: release.id,
+      commit: digitsCommit,
+    });
   });
 
   it('refuses bad names, uuids, keys and config keys', () => {
