@@ -21,6 +21,8 @@ import type { LockLayout } from './locks/paths.js';
 import { lockSubjects } from './reconcile/facts.js';
 import { ReconcileLoop, type LoopStatus } from './reconcile/loop.js';
 import { JsonStore } from './store/json-store.js';
+import { PersistedSet } from './store/persisted-set.js';
+import { readBootId } from './util/boot-id.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { untilStopSignal } from './util/signals.js';
 import { lockDataDir } from './agent/instance-lock.js';
@@ -66,7 +68,10 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const appKeys = new AppKeys(store);
   await appKeys.load();
   const metrics = createMetrics();
-  const heldStopped = new Set<string>();
+  // Containers stopped through the API stay stopped across agent restarts, but not across a reboot:
+  // the engine starts them again then (restart policy), and so does balena.
+  const heldStopped = await new PersistedSet(store, 'held-stopped', await readBootId()).load();
+  await forgetVanishedContainers(heldStopped, engine, identity.uuid, log);
   let apiPort = config.listenPort;
   let latestReport: DeviceReport | undefined;
   /** Apps that have bosun_update_status series now, so the ones that leave are dropped. */
@@ -91,7 +96,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       appKeys: appKeys.all(),
     }),
     deviceOverride,
-    heldStopped: () => heldStopped,
+    heldStopped: () => heldStopped.view,
     lockWatch: config.lockWatch,
     ...options.loop,
     onStatus: (status) => onLoopStatus(status),
@@ -367,4 +372,22 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   const signal = await untilStopSignal();
   log.info({ signal }, 'signal received');
   await agent.stop();
+}
+
+/**
+ * Housekeeping: ids of containers that no longer exist can never match again, so they are dropped.
+ * The engine may not be up yet when the agent starts; then they stay until the next start.
+ */
+async function forgetVanishedContainers(
+  ids: PersistedSet,
+  engine: Engine,
+  deviceUuid: string,
+  log: Logger,
+): Promise<void> {
+  try {
+    const existing = new Set((await engine.listContainers(deviceUuid)).map((c) => c.id));
+    await ids.retain((id) => existing.has(id));
+  } catch (err) {
+    log.warn({ err }, 'engine not reachable at start; stopped-service records kept as they are');
+  }
 }

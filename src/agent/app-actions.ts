@@ -8,6 +8,7 @@ import { appDataDir, type LockLayout } from '../locks/paths.js';
 import { appLockSubject, lockSubjects } from '../reconcile/facts.js';
 import type { ReconcileLoop } from '../reconcile/loop.js';
 import type { TargetApp, TargetState } from '../target/types.js';
+import type { PersistedSet } from '../store/persisted-set.js';
 import type { Logger } from '../util/logger.js';
 
 const run = promisify(execFile);
@@ -25,8 +26,8 @@ export interface AppActionDeps {
   deviceOverride: () => boolean;
   rebootCommand: string;
   shutdownCommand: string;
-  /** Containers stopped through the API: the loop leaves them stopped. */
-  heldStopped: Set<string>;
+  /** Containers stopped through the API: the loop leaves them stopped, across restarts too. */
+  heldStopped: PersistedSet;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -48,7 +49,7 @@ export class AppActions {
     const app = this.app(appId);
     await this.underLock([appLockSubject(app)], options, 'restart', async () => {
       for (const c of await this.containersOf(app)) {
-        this.deps.heldStopped.delete(c.id);
+        await this.deps.heldStopped.delete(c.id);
         await this.killContainer(c);
       }
     });
@@ -70,7 +71,7 @@ export class AppActions {
     const stopped: string[] = [];
     await this.underLock([appLockSubject(app)], options, 'stop', async () => {
       for (const c of await this.containersOf(app, serviceName)) {
-        this.deps.heldStopped.add(c.id);
+        await this.deps.heldStopped.add(c.id);
         const grace = app.release?.services[c.serviceName]?.composition.stopGracePeriodSec;
         await this.deps.engine.stopContainer(c.id, grace);
         stopped.push(c.id);
@@ -86,7 +87,7 @@ export class AppActions {
     const started: string[] = [];
     await this.deps.loop.runExclusive(async () => {
       for (const c of await this.containersOf(app, serviceName)) {
-        this.deps.heldStopped.delete(c.id);
+        await this.deps.heldStopped.delete(c.id);
         await this.deps.engine.startContainer(c.id);
         started.push(c.id);
       }

@@ -100,6 +100,24 @@ describe('local API (real agent): restart, stop and start', () => {
     expect(after.main!.id).toBe(app.running.main!.id); // the other service was left alone
   });
 
+  it('a service stopped through the API stays stopped when the agent restarts', async () => {
+    const app = await startApp(t, (appIds += 1));
+    const route = `/v2/applications/${app.appId}`;
+    expect((await t.api('POST', `${route}/stop-service`, { serviceName: 'main' })).status).toBe(200);
+    await t.restart();
+    await sleep(LOOP_PASSES_MS);
+    const afterRestart = await appContainers(t, app.appUuid);
+    expect(afterRestart.map((c) => c.id)).toEqual([app.running.main!.id]);
+    expect(afterRestart[0]!.status).not.toBe('running');
+
+    expect((await t.api('POST', `${route}/start-service`, { serviceName: 'main' })).status).toBe(200);
+    await t.restart();
+    await sleep(LOOP_PASSES_MS);
+    expect((await appContainers(t, app.appUuid)).map((c) => [c.id, c.status])).toEqual([
+      [app.running.main!.id, 'running'],
+    ]);
+  });
+
   it('service actions answer 400 without a service, 404 for an unknown service or app', async () => {
     const app = await startApp(t, (appIds += 1));
     const route = `/v2/applications/${app.appId}`;
