@@ -97,6 +97,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     }),
     deviceOverride,
     heldStopped: () => heldStopped.view,
+    pulledImages: await new PersistedSet(store, 'pulled-images').load(),
     lockWatch: config.lockWatch,
     ...options.loop,
     onStatus: (status) => onLoopStatus(status),

@@ -86,6 +86,7 @@ function facts(over: Partial<PlanFacts>): PlanFacts {
     now: Date.parse('2026-01-01T00:02:00Z'),
     containers: [],
     images: new Set(),
+    pulledImages: new Set(),
     volumes: [],
     appDataIds: new Set([APP_ID]),
     locks: {},

@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { EngineError } from '../engine/errors.js';
+import { EngineError, ImageInUseError } from '../engine/errors.js';
 import type { Engine, PullProgress } from '../engine/types.js';
 import type { LockManager } from '../locks/manager.js';
+import type { PersistedSet } from '../store/persisted-set.js';
 import { appDataDir, handoverMarkerPaths, serviceLockDir, type LockLayout } from '../locks/paths.js';
 import { BosunError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -14,6 +15,8 @@ export interface ExecutorDeps {
   locks: LockManager;
   layout: LockLayout;
   log: Logger;
+  /** Images the agent pulled: recorded before each pull, so a crash mid-pull forgets none. */
+  pulledImages: PersistedSet;
   onPullProgress?: (appUuid: string, serviceName: string, progress: PullProgress) => void;
   /** A user lock was removed under an override (for metrics and the report). */
   onLockOverridden?: (appUuid: string, paths: string[]) => void;
@@ -50,6 +53,7 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
   const executors: Executors = {
     async fetch(step, signal) {
       log.info({ appUuid: step.appUuid, service: step.serviceName, image: step.image }, 'pulling image');
+      await deps.pulledImages.add(step.image);
       await engine.pullImage(step.image, {
         signal,
         onProgress: (progress) => deps.onPullProgress?.(step.appUuid, step.serviceName, progress),
@@ -131,6 +135,17 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
     },
     async remove(step) {
       await engine.removeContainer(step.containerId, { force: true });
+    },
+    async removeImage(step) {
+      log.info({ image: step.image }, 'removing an image no release uses any more');
+      try {
+        await engine.removeImage(step.image);
+      } catch (err) {
+        if (!(err instanceof ImageInUseError)) throw err;
+        // Used by a container bosun does not manage: never bosun's to take away.
+        log.info({ image: step.image }, 'image used by a container bosun does not manage; kept');
+      }
+      await deps.pulledImages.delete(step.image);
     },
     async wait() {
       // Waiting is the loop's business; a wait step is never executed.

@@ -39,6 +39,7 @@ export interface FactSources {
   now: number;
   override: { device: boolean; force: boolean };
   heldStopped: ReadonlySet<string>;
+  pulledImages: ReadonlySet<string>;
   /** Apps the loop took the lock of (app uuid -> app id), asked about even once they have vanished. */
   lockedApps?: ReadonlyMap<string, number>;
 }
@@ -74,6 +75,7 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
     now: src.now,
     containers,
     images: new Set(imageRefs),
+    pulledImages: new Set(src.pulledImages),
     volumes,
     appDataIds,
     locks,

@@ -1,6 +1,7 @@
 import type { Engine } from '../engine/types.js';
 import type { LockManager } from '../locks/manager.js';
 import type { LockLayout } from '../locks/paths.js';
+import type { PersistedSet } from '../store/persisted-set.js';
 import type { Logger } from '../util/logger.js';
 import type { SpecContext } from './container-spec.js';
 import type { ExecutorDeps } from './executor.js';
@@ -16,6 +17,8 @@ export interface LoopDeps {
   specContext: () => SpecContext;
   /** Device-wide lock override now (BOSUN_OVERRIDE_LOCK, cloud config vars). */
   deviceOverride: () => boolean;
+  /** Images the agent pulled (persisted): the only ones it removes once nothing uses them. */
+  pulledImages: PersistedSet;
   /** Containers stopped through the API, which the loop must not start again. */
   heldStopped?: () => ReadonlySet<string>;
   onStatus?: (status: LoopStatus) => void;

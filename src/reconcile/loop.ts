@@ -9,7 +9,7 @@ import { LOOP_OWNER, createExecutor } from './executor.js';
 import { gatherFacts, lockSubjects } from './facts.js';
 import type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
 import { planSteps, type AppPlan } from './plan.js';
-import { INTERRUPTING, stepKey, type Step } from './steps.js';
+import { INTERRUPTING, stepApp, stepKey, type Step } from './steps.js';
 
 export type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
 
@@ -17,7 +17,8 @@ interface Failure {
   attempts: number;
   retryAt: number;
   error: string;
-  appUuid: string;
+  /** Undefined for a device-wide step (image clean-up): no app shows its error. */
+  appUuid: string | undefined;
 }
 
 /** Download progress reaches onStatus at most this often (the status itself is always current). */
@@ -71,6 +72,7 @@ export class ReconcileLoop {
       locks: deps.locks,
       layout: deps.layout,
       log: deps.log,
+      pulledImages: deps.pulledImages,
       onInterrupt: deps.onInterrupt,
       onLockOverridden: deps.onLockOverridden,
       onPullProgress: (appUuid, serviceName, p) => this.recordProgress(appUuid, serviceName, p),
@@ -199,6 +201,7 @@ export class ReconcileLoop {
       now,
       override: { device: this.deps.deviceOverride(), force: this.forced },
       heldStopped: this.deps.heldStopped?.() ?? new Set(),
+      pulledImages: this.deps.pulledImages.view,
       lockedApps: this.lockedApps,
     });
     for (const appUuid of this.lockedApps.keys()) {
@@ -233,7 +236,7 @@ export class ReconcileLoop {
     const rest = runnable.filter(
       (s) =>
         s.action !== 'takeLock' &&
-        (!INTERRUPTING.has(s.action) || this.deps.locks.holder(s.appUuid) === LOOP_OWNER),
+        (!INTERRUPTING.has(s.action) || this.deps.locks.holder(stepApp(s) ?? '') === LOOP_OWNER),
     );
     await this.runBatch(rest, abort.signal);
     this.inFlight = undefined;
@@ -277,7 +280,7 @@ export class ReconcileLoop {
     const attempts = (previous?.attempts ?? 0) + 1;
     const delay = nextDelay(attempts, { ...this.backoffOptions(), random: this.deps.random });
     const error = errorMessage(result.reason);
-    this.failures.set(key, { attempts, retryAt: this.now() + delay, error, appUuid: step.appUuid });
+    this.failures.set(key, { attempts, retryAt: this.now() + delay, error, appUuid: stepApp(step) });
     this.deps.log.warn(
       { step: key, attempts, retryInMs: delay, err: result.reason },
       'step failed; backing off',
@@ -290,7 +293,7 @@ export class ReconcileLoop {
    * let it run on the /data and volumes being wiped. The action wakes the loop when it is done.
    */
   private heldByAnotherPart(step: Step): boolean {
-    if (step.action === 'fetch') return false;
+    if (step.action === 'fetch' || step.action === 'removeImage') return false;
     const holder = this.deps.locks.holder(step.appUuid);
     return holder !== undefined && holder !== LOOP_OWNER;
   }

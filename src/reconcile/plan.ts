@@ -11,6 +11,8 @@ export interface PlanFacts {
   containers: ContainerInfo[];
   /** Image references present on the engine. */
   images: ReadonlySet<string>;
+  /** Image references the agent pulled itself: the only ones it may delete. */
+  pulledImages: ReadonlySet<string>;
   volumes: VolumeInfo[];
   /** App ids that have a /data dir on the host. */
   appDataIds: ReadonlySet<number>;
@@ -73,7 +75,25 @@ export function planSteps(target: TargetState, facts: PlanFacts): Plan {
     apps[appUuid] = appPlan.summary;
   }
   steps.push(...planOrphanAppData(target, facts));
+  // Clean-up waits until nothing else is to be done, so it never slows an update down.
+  if (!steps.some((s) => s.action !== 'wait')) steps.push(...planImageCleanup(target, facts));
   return { steps, apps };
+}
+
+/**
+ * Images the agent pulled that no target service and no container (of any release, running or
+ * not) uses any more. Images it found on the engine are never its to delete. A locked app's old
+ * release still has its containers, so its images stay until the update is through.
+ */
+function planImageCleanup(target: TargetState, facts: PlanFacts): Step[] {
+  const inUse = new Set(facts.containers.map((c) => c.image));
+  for (const app of Object.values(target.apps)) {
+    for (const service of Object.values(app.release?.services ?? {})) inUse.add(service.image);
+  }
+  return [...facts.pulledImages]
+    .filter((image) => !inUse.has(image))
+    .sort()
+    .map((image) => ({ action: 'removeImage', image }));
 }
 
 interface ServiceState {

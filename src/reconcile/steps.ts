@@ -37,6 +37,11 @@ export interface StepArgs {
   };
   /** Remove a container that is not running: interrupts nothing, needs no lock. */
   remove: { appUuid: string; serviceName: string; containerId: string };
+  /**
+   * Delete an image the agent pulled itself once no target service and no container of the device
+   * uses it (the device is not a cache of every release it ran). Device-wide: no app, no lock.
+   */
+  removeImage: { image: string };
   /** Nothing can happen for this app until something changes. */
   wait: WaitReason;
 }
@@ -58,6 +63,8 @@ export function stepKey(step: Step): string {
   switch (step.action) {
     case 'fetch':
       return `fetch:${step.image}`;
+    case 'removeImage':
+      return `removeImage:${step.image}`;
     case 'createVolume':
     case 'removeVolume':
       return `${step.action}:${step.volume}`;
@@ -75,4 +82,9 @@ export function stepKey(step: Step): string {
     case 'wait':
       return `wait:${step.appUuid}:${step.reason}`;
   }
+}
+
+/** The app a step belongs to; undefined for device-wide steps. */
+export function stepApp(step: Step): string | undefined {
+  return 'appUuid' in step ? step.appUuid : undefined;
 }

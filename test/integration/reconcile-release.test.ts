@@ -13,7 +13,8 @@ import {
   waitReleaseIn,
   waitReleaseRunning,
 } from '../helpers/containers.js';
-import { DEMO_1, DEMO_2 } from '../helpers/images.js';
+import { removeLocalImage } from '../helpers/docker.js';
+import { DEMO_1, DEMO_2, freshImage } from '../helpers/images.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
@@ -55,6 +56,31 @@ describe('reconcile (real engine): releases, config changes, running flag, conta
     expect(await shellIn(second.id, 'cat /data/note; cat /etc/bosun-release')).toMatch(
       /^written-by-release-1\n.*2/,
     );
+  });
+
+  it('removes the image it pulled for the old release once the new one runs; keeps images it found', async () => {
+    // The old image gets deleted, so it must be this test's own, never a shared sample image.
+    const [image1, image2] = await Promise.all([freshImage('cleanup-old'), freshImage('cleanup-new')]);
+    const appUuid = unique('app');
+    const appId = 8105;
+    const services = (image: string) => ({ main: { image }, side: { image: DEMO_1 } });
+    const r1 = unique('rel');
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r1, releaseId: 1, services: services(image1) }),
+    );
+    await waitReleaseRunning(t, appUuid, r1, ['main', 'side']);
+    expect(await t.engine.hasImage(image1)).toBe(true);
+
+    const r2 = unique('rel');
+    await t.setTarget(
+      deviceObject({ appUuid, appId, releaseUuid: r2, releaseId: 2, services: services(image2) }),
+    );
+    await waitReleaseRunning(t, appUuid, r2, ['main', 'side']);
+    await waitFor('the old release image removed', async () => !(await t.engine.hasImage(image1)));
+    expect(await t.engine.hasImage(image2)).toBe(true);
+    // DEMO_1 was on the engine before the agent needed it: not the agent's to delete.
+    expect(await t.engine.hasImage(DEMO_1)).toBe(true);
+    await removeLocalImage(image2);
   });
 
   it('recreates the container on a config-only change (environment), same release', async () => {

@@ -6,6 +6,8 @@ import { PullError } from '../../src/engine/errors.js';
 import { MemoryEngine } from '../../src/engine/memory.js';
 import { LockManager } from '../../src/locks/manager.js';
 import { ReconcileLoop } from '../../src/reconcile/loop.js';
+import { JsonStore } from '../../src/store/json-store.js';
+import { PersistedSet } from '../../src/store/persisted-set.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { app, service, target } from '../helpers/builders.js';
 import { waitFor } from '../helpers/agent.js';
@@ -22,7 +24,9 @@ async function setup(
   const log = silentLogger();
   const locks = makeLocks(layout);
   const interrupted: string[] = [];
+  const pulledImages = await new PersistedSet(new JsonStore(layout.dataDir), 'pulled-images').load();
   const loop = new ReconcileLoop({
+    pulledImages,
     deviceUuid: 'device-1',
     engine,
     locks,
@@ -40,7 +44,7 @@ async function setup(
     (await engine.listContainers('device-1')).filter(
       (c) => c.releaseUuid === releaseUuid && c.status === 'running',
     );
-  return { root, layout, engine, locks, loop, interrupted, running };
+  return { root, layout, engine, locks, loop, interrupted, running, pulledImages };
 }
 
 const main1 = service('main', { image: 'reg/main:1', imageId: 1 });
@@ -70,6 +74,30 @@ describe('reconcile/loop (memory engine, real lock files)', () => {
       5_000,
     );
     expect(t.loop.status.converged).toBe(true);
+  });
+
+  it('removes the images it pulled once no release uses them, never ones it found on the engine', async () => {
+    const side1 = service('side', { image: 'reg/side:1', imageId: 3 });
+    const withSide = (uuid: string, id: number, main: typeof main1) =>
+      target(app('a1', 1, { uuid, id, services: [main, side1] }));
+    // reg/side:1 was on the engine before the agent needed it.
+    const t = await setup({ images: ['reg/side:1'] });
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(withSide('rel1', 1, main1));
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 2, 5_000);
+    expect([...t.pulledImages.view]).toEqual(['reg/main:1']);
+
+    t.loop.setTarget(withSide('rel2', 2, main2));
+    await waitFor('release 2 converged', async () => (await t.running('rel2')).length === 2, 5_000);
+    await waitFor('old image removed', async () => !(await t.engine.hasImage('reg/main:1')), 5_000);
+    expect([...t.pulledImages.view]).toEqual(['reg/main:2']);
+    expect(await t.engine.hasImage('reg/main:2')).toBe(true);
+
+    t.loop.setTarget(target());
+    await waitFor('app removed', async () => (await t.engine.listContainers('device-1')).length === 0, 5_000);
+    await waitFor('its image removed', async () => !(await t.engine.hasImage('reg/main:2')), 5_000);
+    expect([...t.pulledImages.view]).toEqual([]);
+    expect(await t.engine.hasImage('reg/side:1')).toBe(true);
   });
 
   it('waits on a user lock, downloads meanwhile, and goes on the moment it is released', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { planSteps } from '../../src/reconcile/plan.js';
-import type { Step } from '../../src/reconcile/steps.js';
+import { stepApp, type Step } from '../../src/reconcile/steps.js';
 import { app, container, facts, service, target, userLock } from '../helpers/builders.js';
 
 const actions = (steps: Step[]) => steps.map((s) => s.action);
@@ -138,7 +138,7 @@ describe('reconcile/plan: update locks', () => {
       target(r2, other),
       facts({ ...ready, images: new Set(['reg/main:2', 'reg/web:1']) }),
     );
-    expect(plan.steps.map((s) => `${s.action}:${s.appUuid}`)).toEqual(['wait:a1', 'create:a2']);
+    expect(plan.steps.map((s) => `${s.action}:${stepApp(s)}`)).toEqual(['wait:a1', 'create:a2']);
   });
 
   it('removing a dead container needs no lock', () => {
@@ -329,7 +329,7 @@ describe('reconcile/plan: app removed', () => {
   ])('after its containers are gone, %s', (_name, f, expected) => {
     const plan = planSteps(target(), f);
     expect(actions(plan.steps)).toEqual(expected);
-    expect(plan.steps.every((s) => s.appUuid === 'a1')).toBe(true);
+    expect(plan.steps.every((s) => stepApp(s) === 'a1')).toBe(true);
     expect(plan.steps.filter((s) => s.action === 'releaseLock')).toEqual(
       expected.includes('releaseLock') ? [{ action: 'releaseLock', appUuid: 'a1', appId: 1 }] : [],
     );
@@ -370,6 +370,47 @@ describe('reconcile/plan: create starts at once when nothing is pending', () => 
     const a = app('a1', 1, { uuid: 'rel1', id: 1, services });
     const containers = existing.map((e) => container(a, e.svc, { status: e.status }));
     expect(starts(planSteps(target(a), facts({ images, containers })))).toEqual(expected);
+  });
+});
+
+describe('reconcile/plan: image clean-up', () => {
+  const all = new Set(['reg/main:1', 'reg/main:2', 'reg/gone:1']);
+
+  it('removes pulled images no target service and no container uses, once nothing else is to do', () => {
+    const plan = planSteps(
+      target(r2),
+      facts({ containers: [container(r2, main2)], images: all, pulledImages: all }),
+    );
+    expect(plan.steps).toEqual([
+      { action: 'removeImage', image: 'reg/gone:1' },
+      { action: 'removeImage', image: 'reg/main:1' },
+    ]);
+    expect(plan.apps.a1?.phase).toBe('done');
+  });
+
+  it('never removes an image it did not pull', () => {
+    const plan = planSteps(target(r2), facts({ containers: [container(r2, main2)], images: all }));
+    expect(plan.steps).toEqual([]);
+  });
+
+  it('waits until the update is through: no clean-up beside other steps', () => {
+    const plan = planSteps(
+      target(r2),
+      facts({ containers: [container(r1, main1)], images: all, pulledImages: all }),
+    );
+    expect(actions(plan.steps)).toEqual(['takeLock', 'kill']);
+  });
+
+  it('keeps the images of an app waiting on its lock (its old containers still use them)', () => {
+    const locks = { a1: { userLocks: [userLock('a1')], agentHolds: false } };
+    const plan = planSteps(
+      target(r2),
+      facts({ containers: [container(r1, main1)], images: all, pulledImages: all, locks }),
+    );
+    expect(plan.steps).toEqual([
+      { action: 'wait', appUuid: 'a1', reason: 'locked', paths: ['/tmp/balena/updates.lock'] },
+      { action: 'removeImage', image: 'reg/gone:1' },
+    ]);
   });
 });
 
