@@ -126,16 +126,6 @@ export class DockerEngine implements Engine {
     }
   }
 
-  async listImageRefs(): Promise<string[]> {
-    let images: Docker.ImageInfo[];
-    try {
-      images = await this.docker.listImages();
-    } catch (err) {
-      throw this.fail(err, 'images');
-    }
-    return images.flatMap((image) => image.RepoTags ?? []).filter((tag) => tag !== '<none>:<none>');
-  }
-
   async pullImage(ref: string, options: PullOptions = {}): Promise<void> {
     const { signal, onProgress } = options;
     if (signal?.aborted) throw new AbortedError(`pull of ${ref} aborted`);

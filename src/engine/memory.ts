@@ -190,11 +190,6 @@ export class MemoryEngine implements Engine {
     return this.images.has(ref);
   }
 
-  async listImageRefs(): Promise<string[]> {
-    this.enter('listImageRefs');
-    return [...this.images];
-  }
-
   async pullImage(ref: string, options: PullOptions = {}): Promise<void> {
     this.enter('pullImage');
     const { signal, onProgress } = options;

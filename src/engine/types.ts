@@ -104,8 +104,6 @@ export interface Engine {
   inspectContainer(id: string): Promise<ContainerInfo>;
   /** True when the image reference is present locally. */
   hasImage(ref: string): Promise<boolean>;
-  /** Every local image reference (repo:tag) the engine knows. */
-  listImageRefs(): Promise<string[]>;
   pullImage(ref: string, options?: PullOptions): Promise<void>;
   removeImage(ref: string): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;

@@ -46,9 +46,9 @@ export interface FactSources {
 
 /** Reads the world once, for one plan: engine state, lock files, markers, data dirs. */
 export async function gatherFacts(target: TargetState, src: FactSources): Promise<PlanFacts> {
-  const [containers, imageRefs, volumes, appDataIds] = await Promise.all([
+  const [containers, images, volumes, appDataIds] = await Promise.all([
     src.engine.listContainers(src.deviceUuid),
-    src.engine.listImageRefs(),
+    presentTargetImages(target, src.engine),
     src.engine.listVolumes(src.deviceUuid),
     listAppDataIds(src.layout),
   ]);
@@ -74,7 +74,7 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
   return {
     now: src.now,
     containers,
-    images: new Set(imageRefs),
+    images,
     pulledImages: new Set(src.pulledImages),
     volumes,
     appDataIds,
@@ -85,6 +85,20 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
     heldLockApps,
     context: src.context,
   };
+}
+
+/**
+ * The target's images that the engine has. One inspect per image rather than a list of every
+ * image: a device that ran many releases lists slowly, and an inspect also resolves a reference
+ * by digest (`repo@sha256:...`), which a list of tags does not show.
+ */
+async function presentTargetImages(target: TargetState, engine: Engine): Promise<Set<string>> {
+  const refs = new Set<string>();
+  for (const app of Object.values(target.apps)) {
+    for (const service of Object.values(app.release?.services ?? {})) refs.add(service.image);
+  }
+  const present = await Promise.all([...refs].map(async (ref) => [ref, await engine.hasImage(ref)] as const));
+  return new Set(present.filter(([, has]) => has).map(([ref]) => ref));
 }
 
 async function listAppDataIds(layout: LockLayout): Promise<Set<number>> {

@@ -9,7 +9,7 @@ import type { Step } from './steps.js';
 export interface PlanFacts {
   now: number;
   containers: ContainerInfo[];
-  /** Image references present on the engine. */
+  /** The target's image references that are present on the engine. */
   images: ReadonlySet<string>;
   /** Image references the agent pulled itself: the only ones it may delete. */
   pulledImages: ReadonlySet<string>;

@@ -47,7 +47,6 @@ export class RecordingEngine implements Engine {
   listContainers = (uuid: string) => this.inner.listContainers(uuid);
   inspectContainer = (id: string) => this.inner.inspectContainer(id);
   hasImage = (ref: string) => this.inner.hasImage(ref);
-  listImageRefs = () => this.inner.listImageRefs();
   listVolumes = (uuid: string) => this.inner.listVolumes(uuid);
   pullImage = (ref: string, options?: PullOptions) =>
     this.record('pull', ref, () => this.inner.pullImage(ref, options));
