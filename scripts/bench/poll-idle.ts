@@ -3,10 +3,14 @@
  *
  * A local HTTP server answers the target once (with an ETag) and 304 afterwards. A CHILD process
  * polls it every --interval-ms (default 1000) for --seconds (default 60), so its CPU time and RSS
- * are its own; it reports them over IPC. Two children run one after the other:
- *   bosun    - a TargetPoller (got, store, scheduling, jitter)
+ * are its own; it reports them over IPC. Three children run one after the other:
+ *   bosun    - a TargetPoller (got, store, scheduling, jitter): the polling part of the agent
+ *   agent    - the whole agent (startAgent: engine client, reconcile loop, lock watcher, local
+ *              API, metrics, reporter) in managed mode with an empty target; needs the Docker
+ *              engine (bash scripts/stack/up.sh)
  *   baseline - bare `fetch` with If-None-Match and no bosun code
- * Goals for bosun: every poll after the first is a 304; peak RSS <= 60 MB; CPU < 1% of a core.
+ * Goals: every poll after the first is a 304; peak RSS <= 60 MB; CPU < 1% of a core. They are
+ * checked for the poller and for the whole agent.
  *
  * Run: npm run build && node dist/scripts/bench/poll-idle.js [--seconds 60] [--interval-ms 1000]
  * Exit code 1 when a goal is missed.
@@ -26,7 +30,7 @@ const TARGET = JSON.stringify({ [UUID]: { name: 'bench', config: {}, apps: {} } 
 const RSS_GOAL_MB = 60;
 const CPU_GOAL_PERCENT = 1;
 
-type Mode = 'bosun' | 'baseline';
+type Mode = 'bosun' | 'agent' | 'baseline';
 
 interface ChildReport {
   mode: Mode;
@@ -42,9 +46,13 @@ interface ChildReport {
 }
 
 interface ServerCounts {
+  /** Target polls (GET). */
   requests: number;
   notModified: number;
+  /** Everything the client received, report answers included. */
   bytesSent: number;
+  /** State reports (PATCH). */
+  reports: number;
 }
 
 // ---------------------------------------------------------------- child side
@@ -79,6 +87,22 @@ async function runChild(mode: Mode, url: string, seconds: number, intervalMs: nu
     });
     poller.start();
     stop = () => poller.stop();
+  } else if (mode === 'agent') {
+    const { startAgent } = await import('../../src/agent.js');
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { silentLogger } = await import('../../src/util/logger.js');
+    dir = await mkdtemp(path.join(tmpdir(), 'bosun-bench-'));
+    const config = loadConfig({
+      BOSUN_API_ENDPOINT: url,
+      BOSUN_UUID: UUID,
+      BOSUN_DEVICE_API_KEY: 'bench-device-key',
+      BOSUN_POLL_INTERVAL_MS: String(intervalMs),
+      BOSUN_DATA_DIR: path.join(dir, 'data'),
+      BOSUN_LOCK_DIR: path.join(dir, 'locks'),
+      BOSUN_LISTEN_PORT: '0',
+    });
+    const agent = await startAgent(config, { log: silentLogger() });
+    stop = () => agent.stop();
   } else {
     let etag: string | undefined;
     const timer = setInterval(() => {
@@ -127,9 +151,16 @@ async function runChild(mode: Mode, url: string, seconds: number, intervalMs: nu
 // ---------------------------------------------------------------- parent side
 
 async function startServer(): Promise<{ server: Server; url: string; counts: ServerCounts; reset(): void }> {
-  const counts: ServerCounts = { requests: 0, notModified: 0, bytesSent: 0 };
+  const counts: ServerCounts = { requests: 0, notModified: 0, bytesSent: 0, reports: 0 };
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
+    if (req.method === 'PATCH') {
+      // The whole agent also reports its state; counted apart from the polls.
+      counts.reports += 1;
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+      return;
+    }
     counts.requests += 1;
     if (req.headers['if-none-match'] === ETAG) {
       counts.notModified += 1;
@@ -158,6 +189,7 @@ async function startServer(): Promise<{ server: Server; url: string; counts: Ser
       counts.requests = 0;
       counts.notModified = 0;
       counts.bytesSent = 0;
+      counts.reports = 0;
     },
   };
 }
@@ -186,8 +218,8 @@ async function measure(
   return { child: report, server: { ...srv.counts } };
 }
 
-function line(label: string, bosun: string, baseline: string, ratio = ''): string {
-  return `${label.padEnd(26)}${bosun.padStart(14)}${baseline.padStart(14)}${ratio.padStart(10)}`;
+function line(label: string, ...cells: string[]): string {
+  return `${label.padEnd(26)}${cells.map((c) => c.padStart(12)).join('')}`;
 }
 
 async function main(): Promise<number> {
@@ -212,61 +244,54 @@ async function main(): Promise<number> {
 
   process.stdout.write(`poll-idle: ${seconds} s per child, polling every ${intervalMs} ms\n`);
   const bosun = await measure('bosun', seconds, intervalMs);
+  const agent = await measure('agent', seconds, intervalMs);
   const base = await measure('baseline', seconds, intervalMs);
+  const runs = [bosun, agent, base];
 
   const cpuPct = (r: ChildReport) => (100 * r.cpuSeconds) / r.wallSeconds;
-  const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+  const row = (label: string, figure: (r: { child: ChildReport; server: ServerCounts }) => string) =>
+    line(label, ...runs.map(figure));
   const out = [
-    line('', 'bosun', 'baseline', 'ratio'),
-    line('requests', String(bosun.server.requests), String(base.server.requests)),
-    line('304 answers', String(bosun.server.notModified), String(base.server.notModified)),
+    line('', 'poller', 'agent', 'baseline'),
+    row('polls', (r) => String(r.server.requests)),
+    row('304 answers', (r) => String(r.server.notModified)),
+    row('state reports', (r) => String(r.server.reports)),
+    row('bytes received', (r) => String(r.server.bytesSent)),
+    row('CPU while polling (s)', (r) => r.child.cpuSeconds.toFixed(3)),
+    row('CPU % of one core', (r) => cpuPct(r.child).toFixed(3)),
+    row('start-up CPU (s)', (r) => r.child.startupCpuSeconds.toFixed(3)),
+    row('RSS before start (MB)', (r) => r.child.startRssMb.toFixed(1)),
+    row('peak RSS (MB)', (r) => r.child.peakRssMb.toFixed(1)),
     line(
-      'bytes received',
-      String(bosun.server.bytesSent),
-      String(base.server.bytesSent),
-      ratio(bosun.server.bytesSent, base.server.bytesSent),
-    ),
-    line(
-      'bytes per request',
-      (bosun.server.bytesSent / Math.max(1, bosun.server.requests)).toFixed(0),
-      (base.server.bytesSent / Math.max(1, base.server.requests)).toFixed(0),
-    ),
-    line(
-      'CPU while polling (s)',
-      bosun.child.cpuSeconds.toFixed(3),
-      base.child.cpuSeconds.toFixed(3),
-      ratio(bosun.child.cpuSeconds, base.child.cpuSeconds),
-    ),
-    line('CPU % of one core', cpuPct(bosun.child).toFixed(3), cpuPct(base.child).toFixed(3)),
-    line(
-      'start-up CPU (s)',
-      bosun.child.startupCpuSeconds.toFixed(3),
-      base.child.startupCpuSeconds.toFixed(3),
-    ),
-    line('RSS before poller (MB)', bosun.child.startRssMb.toFixed(1), base.child.startRssMb.toFixed(1)),
-    line(
-      'peak RSS (MB)',
-      bosun.child.peakRssMb.toFixed(1),
-      base.child.peakRssMb.toFixed(1),
-      ratio(bosun.child.peakRssMb, base.child.peakRssMb),
+      'peak RSS / baseline',
+      (bosun.child.peakRssMb / base.child.peakRssMb).toFixed(2),
+      (agent.child.peakRssMb / base.child.peakRssMb).toFixed(2),
+      '1.00',
     ),
   ];
   process.stdout.write(`${out.join('\n')}\n\n`);
 
-  const goals: Array<[string, boolean]> = [
-    [
-      `every poll after the first is a 304 (${bosun.server.notModified} of ${bosun.server.requests - 1})`,
-      bosun.server.requests > 1 && bosun.server.notModified === bosun.server.requests - 1,
-    ],
-    [
-      `peak RSS <= ${RSS_GOAL_MB} MB (${bosun.child.peakRssMb.toFixed(1)})`,
-      bosun.child.peakRssMb <= RSS_GOAL_MB,
-    ],
-    [
-      `CPU < ${CPU_GOAL_PERCENT}% of a core (${cpuPct(bosun.child).toFixed(3)}%)`,
-      cpuPct(bosun.child) < CPU_GOAL_PERCENT,
-    ],
-  ];
+  const goals: Array<[string, boolean]> = [];
+  for (const [name, run] of [
+    ['poller', bosun],
+    ['agent', agent],
+  ] as const) {
+    const { server, child } = run;
+    goals.push(
+      [
+        `${name}: every poll after the first is a 304 (${server.notModified} of ${server.requests - 1})`,
+        server.requests > 1 && server.notModified === server.requests - 1,
+      ],
+      [
+        `${name}: peak RSS <= ${RSS_GOAL_MB} MB (${child.peakRssMb.toFixed(1)})`,
+        child.peakRssMb <= RSS_GOAL_MB,
+      ],
+      [
+        `${name}: CPU < ${CPU_GOAL_PERCENT}% of a core (${cpuPct(child).toFixed(3)}%)`,
+        cpuPct(child) < CPU_GOAL_PERCENT,
+      ],
+    );
+  }
   // Figures, not assertions: a missed goal is printed as MISSED and the run still exits 0.
   for (const [goal, met] of goals) process.stdout.write(`${met ? 'met   ' : 'MISSED'}  ${goal}\n`);
   return 0;

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Got } from 'got';
 import type { JsonStore } from '../store/json-store.js';
+import { stableStringify } from '../target/config-hash.js';
 import type { Logger } from '../util/logger.js';
 import { errorMessage } from '../util/errors.js';
 import {
@@ -12,17 +14,41 @@ import {
   type CloudResponse,
 } from './http.js';
 import { parseTargetResponse } from './poll-response.js';
-import { jsonEqual } from './report-diff.js';
 import { firstPollDelay, pollDelay, retryDelay, staleAfterMs } from './poll-schedule.js';
 
 export type PollResult = 'changed' | 'unchanged' | 'rejected' | 'error' | 'auth-error';
 
-/** What the poller keeps in the store: the last target the agent ACCEPTED, and its ETag. */
+/**
+ * What the poller keeps in the store about the last target the agent ACCEPTED: its ETag and a
+ * fingerprint of its content. The document itself is kept once, by the agent's target keeper; a
+ * second copy here would double every write of a large target to the device's flash.
+ */
 export interface StoredTarget {
   etag?: string;
-  body: Record<string, unknown>;
+  /** sha256 of the document with keys sorted: equal content, equal hash. */
+  bodyHash: string;
   /** ISO 8601. */
   receivedAt: string;
+}
+
+/** The fingerprint stored for a target document. */
+export function targetDocumentHash(doc: unknown): string {
+  return createHash('sha256').update(stableStringify(doc)).digest('hex');
+}
+
+/** Reads what an older bosun stored (the whole body) as the fingerprint stored now. */
+function upgradeStored(
+  stored: (Partial<StoredTarget> & { body?: unknown }) | undefined,
+): StoredTarget | undefined {
+  if (!stored || typeof stored.receivedAt !== 'string') return undefined;
+  const bodyHash =
+    stored.bodyHash ?? (stored.body === undefined ? undefined : targetDocumentHash(stored.body));
+  if (typeof bodyHash !== 'string') return undefined;
+  return {
+    etag: typeof stored.etag === 'string' ? stored.etag : undefined,
+    bodyHash,
+    receivedAt: stored.receivedAt,
+  };
 }
 
 /** Facts about the response a target came in, for logs and metrics. */
@@ -113,7 +139,7 @@ export class TargetPoller {
   /** The last accepted target from the store (survives restarts), or undefined. */
   async storedTarget(): Promise<StoredTarget | undefined> {
     if (!this.storedLoaded) {
-      this.stored = await this.deps.store.read<StoredTarget>(this.storeKey);
+      this.stored = upgradeStored(await this.deps.store.read(this.storeKey));
       this.storedLoaded = true;
     }
     return this.stored;
@@ -272,10 +298,10 @@ export class TargetPoller {
     if (!parsed.ok) return this.reject(parsed.reason);
     const etag = headerValue(res.headers.etag);
     const receivedAt = new Date(this.now());
-    if (stored && jsonEqual(stored.body, parsed.doc)) {
+    const bodyHash = targetDocumentHash(parsed.doc);
+    if (stored && stored.bodyHash === bodyHash) {
       // Same document (a server that ignores If-None-Match, or a new ETag for equal content).
-      if (etag !== stored.etag)
-        await this.save({ etag, body: parsed.doc, receivedAt: receivedAt.toISOString() });
+      if (etag !== stored.etag) await this.save({ etag, bodyHash, receivedAt: receivedAt.toISOString() });
       return { result: 'unchanged' };
     }
     const verdict = await this.deps.onTarget(parsed.doc, {
@@ -285,7 +311,7 @@ export class TargetPoller {
       receivedAt,
     });
     if (!verdict.accepted) return this.reject(verdict.reason ?? 'target rejected (no reason given)');
-    await this.save({ etag, body: parsed.doc, receivedAt: receivedAt.toISOString() });
+    await this.save({ etag, bodyHash, receivedAt: receivedAt.toISOString() });
     this.deps.log.info({ etag }, 'new target state accepted');
     return { result: 'changed' };
   }

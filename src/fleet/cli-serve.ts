@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { BosunError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
-import { DEFAULT_FLEET_ADDRESS, DEFAULT_FLEET_DB, DEFAULT_FLEET_PORT, startFleetServer } from './server.js';
-import { FleetStore } from './store.js';
+import { DEFAULT_FLEET_ADDRESS, DEFAULT_FLEET_DB, DEFAULT_FLEET_PORT } from './defaults.js';
 import { untilStopSignal } from '../util/signals.js';
 
 interface ServeOptions {
@@ -38,6 +37,9 @@ export function registerServeCommands(fleet: Command): void {
       ),
     )
     .action(async (options: ServeOptions) => {
+      // Loaded here, not at the top: the agent shares this command tree and needs no HTTP
+      // framework for the backend, SQLite or YAML in its memory.
+      const { startFleetServer } = await import('./server.js');
       const log = createLogger((process.env.BOSUN_LOG_LEVEL as 'info' | undefined) ?? 'info', 'bosun-fleet');
       const server = await startFleetServer({
         port: parsePort(options.port),
@@ -65,8 +67,9 @@ export function registerServeCommands(fleet: Command): void {
     .addOption(
       new Option('--db <file>', 'SQLite database file').env('BOSUN_FLEET_DB').default(DEFAULT_FLEET_DB),
     )
-    .action((options: { db: string }) => {
+    .action(async (options: { db: string }) => {
       if (!existsSync(options.db)) throw new BosunError('EUSAGE', `no fleet database at ${options.db}`);
+      const { FleetStore } = await import('./store.js');
       const store = FleetStore.open(options.db);
       try {
         const token = store.storedManagerToken();

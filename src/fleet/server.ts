@@ -12,9 +12,7 @@ import { FleetError } from './errors.js';
 import { managerRoutes } from './manager-routes.js';
 import { FleetStore, type TokenSource } from './store.js';
 
-export const DEFAULT_FLEET_PORT = 48480;
-export const DEFAULT_FLEET_ADDRESS = '127.0.0.1';
-export const DEFAULT_FLEET_DB = './bosun-fleet.db';
+import { DEFAULT_FLEET_ADDRESS, DEFAULT_FLEET_DB, DEFAULT_FLEET_PORT } from './defaults.js';
 
 export interface FleetServerOptions {
   /** 0 picks a free port. Default 48480. */

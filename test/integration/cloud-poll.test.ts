@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   TargetPoller,
+  targetDocumentHash,
   type PollResult,
   type TargetPollerDeps,
   type TargetVerdict,
@@ -104,12 +105,37 @@ describe('cloud/poll TargetPoller against a real HTTP server', () => {
 
     const seen = fake.requests.length;
     const second = makePoller();
-    expect(await second.poller.storedTarget()).toMatchObject({ etag: '"v1"', body: DOC });
+    expect(await second.poller.storedTarget()).toMatchObject({
+      etag: '"v1"',
+      bodyHash: targetDocumentHash(DOC),
+    });
     second.poller.start();
     await until(() => second.results.length >= 1);
     expect(fake.requests[seen]!.headers['if-none-match']).toBe('"v1"');
     expect(second.results[0]).toBe('unchanged');
     expect(second.targets).toEqual([]);
+  });
+
+  it('reads the ETag and the whole body an older version stored, and knows the same document again', async () => {
+    await new JsonStore(dir).write('cloud-target', {
+      etag: '"v1"',
+      body: DOC,
+      receivedAt: new Date().toISOString(),
+    });
+    // A server that ignores If-None-Match: the same content under a new ETag is no new target.
+    fake.script(ROUTE, json(DOC, '"v1b"'));
+    fake.fallback(ROUTE, conditional('"v1b"', DOC));
+    const h = makePoller();
+    h.poller.start();
+    await until(() => h.results.length >= 2);
+    expect(fake.requests[0]!.headers['if-none-match']).toBe('"v1"');
+    expect(h.results.slice(0, 2)).toEqual(['unchanged', 'unchanged']);
+    expect(h.targets).toEqual([]);
+    expect(await new JsonStore(dir).read('cloud-target')).toEqual({
+      etag: '"v1b"',
+      bodyHash: targetDocumentHash(DOC),
+      receivedAt: expect.any(String),
+    });
   });
 
   it('takes a changed document and stores its new ETag', async () => {
@@ -120,7 +146,11 @@ describe('cloud/poll TargetPoller against a real HTTP server', () => {
     await until(() => h.results.length >= 3);
     expect(h.results.slice(0, 3)).toEqual(['changed', 'changed', 'unchanged']);
     expect(h.targets).toEqual([DOC, DOC2]);
-    expect(await new JsonStore(dir).read('cloud-target')).toMatchObject({ etag: '"v2"', body: DOC2 });
+    expect(await new JsonStore(dir).read('cloud-target')).toEqual({
+      etag: '"v2"',
+      bodyHash: targetDocumentHash(DOC2),
+      receivedAt: expect.any(String),
+    });
   });
 
   it('treats a 304 without an ETag on file as an error', async () => {
