@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { AppActions } from './agent/app-actions.js';
+import { loadHeldStopped } from './agent/held-stopped.js';
 import { createDeviceFacade } from './agent/facade.js';
 import { AppKeys, loadIdentity, saveDeviceKey, type Identity } from './agent/identity.js';
 import { TargetKeeper } from './agent/targets.js';
@@ -22,7 +23,6 @@ import { lockSubjects } from './reconcile/facts.js';
 import { ReconcileLoop, type LoopStatus } from './reconcile/loop.js';
 import { JsonStore } from './store/json-store.js';
 import { PersistedSet } from './store/persisted-set.js';
-import { readBootId } from './util/boot-id.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { untilStopSignal } from './util/signals.js';
 import { lockDataDir } from './agent/instance-lock.js';
@@ -68,10 +68,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const appKeys = new AppKeys(store);
   await appKeys.load();
   const metrics = createMetrics();
-  // Containers stopped through the API stay stopped across agent restarts, but not across a reboot:
-  // the engine starts them again then (restart policy), and so does balena.
-  const heldStopped = await new PersistedSet(store, 'held-stopped', await readBootId()).load();
-  await forgetVanishedContainers(heldStopped, engine, identity.uuid, log);
+  const heldStopped = await loadHeldStopped(store, engine, identity.uuid, log);
   let apiPort = config.listenPort;
   let latestReport: DeviceReport | undefined;
   /** Apps that have bosun_update_status series now, so the ones that leave are dropped. */
@@ -375,20 +372,3 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   await agent.stop();
 }
 
-/**
- * Housekeeping: ids of containers that no longer exist can never match again, so they are dropped.
- * The engine may not be up yet when the agent starts; then they stay until the next start.
- */
-async function forgetVanishedContainers(
-  ids: PersistedSet,
-  engine: Engine,
-  deviceUuid: string,
-  log: Logger,
-): Promise<void> {
-  try {
-    const existing = new Set((await engine.listContainers(deviceUuid)).map((c) => c.id));
-    await ids.retain((id) => existing.has(id));
-  } catch (err) {
-    log.warn({ err }, 'engine not reachable at start; stopped-service records kept as they are');
-  }
-}

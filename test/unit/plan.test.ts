@@ -373,47 +373,6 @@ describe('reconcile/plan: create starts at once when nothing is pending', () => 
   });
 });
 
-describe('reconcile/plan: image clean-up', () => {
-  const all = new Set(['reg/main:1', 'reg/main:2', 'reg/gone:1']);
-
-  it('removes pulled images no target service and no container uses, once nothing else is to do', () => {
-    const plan = planSteps(
-      target(r2),
-      facts({ containers: [container(r2, main2)], images: all, pulledImages: all }),
-    );
-    expect(plan.steps).toEqual([
-      { action: 'removeImage', image: 'reg/gone:1' },
-      { action: 'removeImage', image: 'reg/main:1' },
-    ]);
-    expect(plan.apps.a1?.phase).toBe('done');
-  });
-
-  it('never removes an image it did not pull', () => {
-    const plan = planSteps(target(r2), facts({ containers: [container(r2, main2)], images: all }));
-    expect(plan.steps).toEqual([]);
-  });
-
-  it('waits until the update is through: no clean-up beside other steps', () => {
-    const plan = planSteps(
-      target(r2),
-      facts({ containers: [container(r1, main1)], images: all, pulledImages: all }),
-    );
-    expect(actions(plan.steps)).toEqual(['takeLock', 'kill']);
-  });
-
-  it('keeps the images of an app waiting on its lock (its old containers still use them)', () => {
-    const locks = { a1: { userLocks: [userLock('a1')], agentHolds: false } };
-    const plan = planSteps(
-      target(r2),
-      facts({ containers: [container(r1, main1)], images: all, pulledImages: all, locks }),
-    );
-    expect(plan.steps).toEqual([
-      { action: 'wait', appUuid: 'a1', reason: 'locked', paths: ['/tmp/balena/updates.lock'] },
-      { action: 'removeImage', image: 'reg/gone:1' },
-    ]);
-  });
-});
-
 describe('reconcile/plan: purity', () => {
   it('does not mutate its inputs and gives the same plan twice', () => {
     const f = facts({ containers: [container(r1, main1)], images: new Set(['reg/main:2']) });
