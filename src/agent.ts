@@ -371,4 +371,3 @@ export async function runAgent(config: AgentConfig): Promise<void> {
   log.info({ signal }, 'signal received');
   await agent.stop();
 }
-
