@@ -65,6 +65,18 @@ export function registerFleetCommands(fleet: Command): void {
     }),
   );
 
+  verb(
+    fleet,
+    'rollback <fleet> <release>',
+    "make an earlier release the fleet's target again (id, commit or commit prefix); pins stay",
+  ).action(
+    run(async (client, options, name: string, release: string) => {
+      const answer = await client.setFleetTarget(name, release);
+      if (options.json) return json(answer);
+      out(`fleet ${name} now targets release ${answer.target.id} (${shortCommit(answer.target.commit)})`);
+    }),
+  );
+
   verb(fleet, 'pin <device> <release>', 'keep a device on a release (id, commit or commit prefix)').action(
     run(async (client, options, device: string, release: string) => {
       const answer = await client.pin(device, release);

@@ -69,6 +69,11 @@ export class FleetClient {
     return this.request('GET', `/v1/fleets/${enc(fleet)}/releases`);
   }
 
+  /** Makes an existing release the fleet's target again (roll back): id, commit or prefix. */
+  setFleetTarget(fleet: string, release: string): Promise<{ fleet: string; target: ReleaseRef }> {
+    return this.request('PUT', `/v1/fleets/${enc(fleet)}/target`, { json: { release } });
+  }
+
   /** Pins a device to a release: numeric id, full commit, or a unique commit prefix. */
   pin(device: string, release: string): Promise<{ uuid: string; pinned: ReleaseRef }> {
     return this.request('POST', `/v1/devices/${enc(device)}/pin`, { json: { release } });

@@ -126,10 +126,27 @@ export class FleetRepository {
       this.db
         .prepare('UPDATE releases SET release_json = ? WHERE id = ?')
         .run(JSON.stringify(body), releaseId);
-      this.db.prepare('UPDATE fleets SET target_release_id = ? WHERE id = ?').run(releaseId, fleet.id);
-      this.targets.recomputeFleet(fleet.id);
+      this.makeTarget(fleet.id, releaseId);
       return releaseSummary(fleetName, releaseId, commit, now.toISOString(), body);
     })();
+  }
+
+  /**
+   * Makes an existing release the fleet's target again: a roll-back to an earlier release (or
+   * forward again). Pinned devices stay on their pins.
+   */
+  setTargetRelease(fleetName: string, ref: string): ReleaseRef {
+    return this.db.transaction(() => {
+      const fleet = this.require(fleetName);
+      const release = this.resolveRelease(fleet.app_id, ref);
+      this.makeTarget(fleet.id, release.id);
+      return release;
+    })();
+  }
+
+  private makeTarget(fleetId: number, releaseId: number): void {
+    this.db.prepare('UPDATE fleets SET target_release_id = ? WHERE id = ?').run(releaseId, fleetId);
+    this.targets.recomputeFleet(fleetId);
   }
 
   private stableId(

@@ -43,6 +43,11 @@ export function managerRoutes(app: FastifyInstance, store: FleetStore, managerTo
       store.fleets.listReleases(request.params.name),
     );
 
+    scope.put<NameParams>('/v1/fleets/:name/target', async (request) => ({
+      fleet: request.params.name,
+      target: store.fleets.setTargetRelease(request.params.name, releaseRefInput(request.body)),
+    }));
+
     scope.get<NameParams>('/v1/fleets/:name/config', async (request) => ({
       fleet: store.fleets.config(request.params.name),
     }));
@@ -75,14 +80,10 @@ export function managerRoutes(app: FastifyInstance, store: FleetStore, managerTo
       return { removed, ...store.devices.config(request.params.uuid) };
     });
 
-    scope.post<UuidParams>('/v1/devices/:uuid/pin', async (request) => {
-      const body = request.body;
-      const release = isPlainObject(body) ? body.release : undefined;
-      if (typeof release !== 'string' && typeof release !== 'number') {
-        throw badInput('body must be { release: <commit, commit prefix or release id> }');
-      }
-      return { uuid: request.params.uuid, pinned: store.devices.pin(request.params.uuid, String(release)) };
-    });
+    scope.post<UuidParams>('/v1/devices/:uuid/pin', async (request) => ({
+      uuid: request.params.uuid,
+      pinned: store.devices.pin(request.params.uuid, releaseRefInput(request.body)),
+    }));
 
     const unpin = async (request: { params: { uuid: string } }) => {
       store.devices.unpin(request.params.uuid);
@@ -101,6 +102,15 @@ function composeInput(body: unknown): unknown {
     if (body.services !== undefined) return body;
   }
   throw badInput('body must be compose YAML text, or JSON { compose: <YAML text or compose object> }');
+}
+
+/** `{ release }`: a commit, a unique commit prefix, or a release id. */
+function releaseRefInput(body: unknown): string {
+  const release = isPlainObject(body) ? body.release : undefined;
+  if (typeof release !== 'string' && typeof release !== 'number') {
+    throw badInput('body must be { release: <commit, commit prefix or release id> }');
+  }
+  return String(release);
 }
 
 /** A config value: `{ value }` with a string, number or boolean (stored as text). */

@@ -255,6 +255,36 @@ describe('fleet/server (real HTTP, temp db)', () => {
     expect((await configOf('device-0001', 'device-key-0001')).SUPERVISOR_OVERRIDE_LOCK).toBe('0');
   });
 
+  it('rolls a fleet back to an earlier release: new target documents and ETags, pins kept', async () => {
+    const { provisioningKey, appUuid } = await createFleet();
+    await register(provisioningKey, 'device-0001', 'device-key-0001');
+    await register(provisioningKey, 'device-0002', 'device-key-0002');
+    const first = (await push('kitchen', fixture('demo-2.yml'))).json();
+    const second = (await push('kitchen', fixture('two-services.yml'))).json();
+    await manager('POST', '/v1/devices/device-0002/pin', { release: second.commit });
+    const before = await poll('device-0001', 'device-key-0001');
+    const etag = before.headers.etag as string;
+    const releaseOf = async (uuid: string, key: string) =>
+      Object.keys((await poll(uuid, key)).json()[uuid].apps[appUuid].releases);
+
+    const back = await manager('PUT', '/v1/fleets/kitchen/target', { release: first.id });
+    expect(back.status).toBe(200);
+    expect(back.json()).toEqual({ fleet: 'kitchen', target: { id: first.id, commit: first.commit } });
+    // The device's old ETag no longer matches: its next poll gets the earlier release.
+    expect((await poll('device-0001', 'device-key-0001', etag)).status).toBe(200);
+    expect(await releaseOf('device-0001', 'device-key-0001')).toEqual([first.commit]);
+    expect(await releaseOf('device-0002', 'device-key-0002')).toEqual([second.commit]);
+    expect((await manager('GET', '/v1/fleets/kitchen')).json().targetRelease).toEqual({
+      id: first.id,
+      commit: first.commit,
+    });
+
+    expect((await manager('PUT', '/v1/fleets/kitchen/target', { release: 'ffffffffff' })).status).toBe(404);
+    expect((await manager('PUT', '/v1/fleets/kitchen/target', { release: true })).status).toBe(400);
+    expect((await manager('PUT', '/v1/fleets/nope/target', { release: first.id })).status).toBe(404);
+    expect(await releaseOf('device-0001', 'device-key-0001')).toEqual([first.commit]);
+  });
+
   it('answers 401 to manager calls without the token, and JSON errors for unknown things', async () => {
     expect((await call(server, 'GET', '/v1/fleets')).status).toBe(401);
     expect((await call(server, 'GET', '/v1/fleets', { key: 'wrong' })).status).toBe(401);

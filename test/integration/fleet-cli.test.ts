@@ -186,8 +186,36 @@ describe('fleet/cli against a real backend', () => {
     expect(lines.at(-1)).toMatchObject({ fleet: 'kitchen', total: 1, onTarget: 1 });
   });
 
+  it('rolls a fleet back to an earlier release, and forward again', async () => {
+    const releases = server.store.fleets.listReleases('kitchen');
+    const [first, latest] = [releases[0]!, releases.at(-1)!];
+    const back = await bosun('rollback', 'kitchen', first.commit.slice(0, 10), ...auth);
+    expect(back).toEqual({
+      code: 0,
+      stdout: `fleet kitchen now targets release ${first.id} (${first.commit.slice(0, 7)})\n`,
+      stderr: '',
+    });
+    const targetOf = async () =>
+      JSON.parse((await bosun('devices', '--fleet', 'kitchen', ...auth, '--json')).stdout);
+    expect((await targetOf())[0].targetRelease).toEqual({ id: first.id, commit: first.commit });
+
+    const forward = await bosun('rollback', 'kitchen', String(latest.id), ...auth, '--json');
+    expect(JSON.parse(forward.stdout)).toEqual({
+      fleet: 'kitchen',
+      target: { id: latest.id, commit: latest.commit },
+    });
+    expect((await targetOf())[0].targetRelease).toEqual({ id: latest.id, commit: latest.commit });
+
+    const unknown = await bosun('rollback', 'kitchen', 'ffffffffff', ...auth);
+    expect(unknown).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'bosun: unknown release "ffffffffff" in this fleet\n',
+    });
+  });
+
   it('has --help on every verb', async () => {
-    for (const verb of [['serve'], ['push'], ['devices'], ['config', 'set'], ['watch']]) {
+    for (const verb of [['serve'], ['push'], ['rollback'], ['devices'], ['config', 'set'], ['watch']]) {
       const help = await bosun(...verb, '--help');
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/^Usage: bosun fleet /);
