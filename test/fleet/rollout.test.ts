@@ -1,10 +1,12 @@
 /**
  * A simulated fleet of 100 real agents (in-memory engines, real lock files on disk) against a real
  * fleet backend: a rollout, update locks that hold some devices back, what the fleet CLI shows
- * about them, the three ways past a lock (release, cloud override, local force) and a pin.
+ * about them, the three ways past a lock (release, cloud override, local force), a pin, and a
+ * roll-back of the whole fleet.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DeviceView, ReleaseSummary } from '../../src/fleet/api-types.js';
+import { waitFor } from '../helpers/agent.js';
 import { SimFleet } from '../helpers/fleet-sim.js';
 
 const DEVICES = 100;
@@ -172,5 +174,20 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
     const unpin = await sim.cli('unpin', pinned);
     expect(unpin.code).toBe(0);
     await sim.waitForRelease(second.commit, { timeoutMs: 15_000 });
+  });
+
+  it('rolls the whole fleet back to the first release; each device re-pulls it and drops the bad one', async () => {
+    const sample = sim.devices[LOCKED + 1]!;
+    await waitFor('the first release image cleaned up after the update', async () => {
+      return !(await sample.engine.hasImage('sim/app:1'));
+    });
+    const back = await sim.cli('rollback', sim.fleet, String(first.id));
+    expect(back.code).toBe(0);
+    const devices = await sim.waitForRelease(first.commit, { timeoutMs: 20_000 });
+    expect(devices.every((d) => d.updateStatus === 'done')).toBe(true);
+    await waitFor('the bad release image cleaned up', async () => {
+      return !(await sample.engine.hasImage('sim/app:2'));
+    });
+    expect(await sample.engine.hasImage('sim/app:1')).toBe(true);
   });
 });

@@ -263,7 +263,8 @@ describe('fleet/server (real HTTP, temp db)', () => {
     const second = (await push('kitchen', fixture('two-services.yml'))).json();
     await manager('POST', '/v1/devices/device-0002/pin', { release: second.commit });
     const before = await poll('device-0001', 'device-key-0001');
-    const etag = before.headers.etag as string;
+    const etag = before.headers.get('etag')!;
+    expect((await poll('device-0001', 'device-key-0001', etag)).status).toBe(304);
     const releaseOf = async (uuid: string, key: string) =>
       Object.keys((await poll(uuid, key)).json()[uuid].apps[appUuid].releases);
 
