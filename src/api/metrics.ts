@@ -54,7 +54,9 @@ export interface BosunMetrics {
  */
 export function createMetrics(): BosunMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  // Event loop delay sampled once a second: prom-client's default (every 10 ms) wakes the process
+  // 100 times a second, which doubled an idle agent's CPU (0.72% of a core against 0.34%).
+  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX, eventLoopMonitoringPrecision: 1000 });
   const registers = [registry];
 
   const polls = new Counter({
