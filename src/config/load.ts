@@ -23,7 +23,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   try {
     config = newConfig(env);
   } catch (err) {
-    throw new ConfigError(describeConvictError(errorMessage(err)));
+    throw new ConfigError(describeConvictError(errorMessage(err), env));
   }
   const file = env.BOSUN_CONFIG || (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : '');
   if (env.BOSUN_CONFIG && !existsSync(env.BOSUN_CONFIG)) {
@@ -33,20 +33,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     if (file) config.loadFile(file);
     config.validate({ allowed: 'strict' });
   } catch (err) {
-    throw new ConfigError(describeConvictError(errorMessage(err), file));
+    throw new ConfigError(describeConvictError(errorMessage(err), env, file));
   }
   return config.getProperties();
 }
 
-/** Convict names schema keys; users know the environment variables, so name both. */
-function describeConvictError(message: string, file?: string): string {
+/**
+ * Convict names schema keys; users know the environment variables, so name both, and say where
+ * the bad value came from (the environment wins over the file).
+ */
+function describeConvictError(message: string, env: NodeJS.ProcessEnv, file?: string): string {
   const lines = message.split('\n').map((line) => {
     const match = /^([A-Za-z]+):?\s*(.*)$/.exec(line.trim());
     const key = match?.[1] as keyof typeof schema | undefined;
-    if (key && key in schema) return `${schema[key].env} (${key}): ${match![2]}`;
-    return line.trim();
+    if (!key || !(key in schema)) return file ? `${line.trim()} (in ${file})` : line.trim();
+    const envName = schema[key].env;
+    const source = env[envName] !== undefined ? 'from the environment' : file ? `in ${file}` : 'default';
+    return `${envName} (${key}): ${match![2]} (${source})`;
   });
-  return (file ? `invalid configuration (file ${file}): ` : 'invalid configuration: ') + lines.join('; ');
+  return `invalid configuration: ${lines.join('; ')}`;
 }
 
 /** The effective config with secrets masked, for --print-config and logs. */

@@ -47,6 +47,18 @@ describe('config/load', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  it('says where a bad value came from: the environment or the file', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-config-'));
+    const file = path.join(dir, 'config.json');
+    await fs.writeFile(file, JSON.stringify({ listenPort: 99999 }));
+    expect(() => loadConfig({ BOSUN_CONFIG: file })).toThrow(
+      `invalid configuration: BOSUN_LISTEN_PORT (listenPort): ports must be within range 0 - 65535: value was 99999 (in ${file})`,
+    );
+    expect(() => loadConfig({ BOSUN_CONFIG: file, BOSUN_LOG_LEVEL: 'loud' })).toThrow(
+      /BOSUN_LOG_LEVEL \(logLevel\): .* \(from the environment\)/,
+    );
+  });
+
   it('rejects an unknown key in the config file', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-config-'));
     const file = path.join(dir, 'config.json');
