@@ -9,7 +9,7 @@ import { LOOP_OWNER, createExecutor } from './executor.js';
 import { gatherFacts, lockSubjects } from './facts.js';
 import type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
 import { planSteps, type AppPlan } from './plan.js';
-import { INTERRUPTING, stepApp, stepKey, type Step } from './steps.js';
+import { isInterrupting, stepApp, stepKey, type Step } from './steps.js';
 
 export type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
 
@@ -235,8 +235,7 @@ export class ReconcileLoop {
     await this.runBatch(locking, abort.signal);
     const rest = runnable.filter(
       (s) =>
-        s.action !== 'takeLock' &&
-        (!INTERRUPTING.has(s.action) || this.deps.locks.holder(stepApp(s) ?? '') === LOOP_OWNER),
+        s.action !== 'takeLock' && (!isInterrupting(s) || this.deps.locks.holder(s.appUuid) === LOOP_OWNER),
     );
     await this.runBatch(rest, abort.signal);
     this.inFlight = undefined;

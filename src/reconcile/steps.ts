@@ -56,7 +56,9 @@ export type Step = { [K in Action]: { action: K } & StepArgs[K] }[Action];
 export type StepOf<K extends Action> = Extract<Step, { action: K }>;
 
 /** Steps that interrupt a running service: the agent must hold the app's lock for them. */
-export const INTERRUPTING: ReadonlySet<Action> = new Set<Action>(['kill', 'stop']);
+export function isInterrupting(step: Step): step is StepOf<'kill'> | StepOf<'stop'> {
+  return step.action === 'kill' || step.action === 'stop';
+}
 
 /** A stable identity for a step, used to track retries and backoff across passes. */
 export function stepKey(step: Step): string {
