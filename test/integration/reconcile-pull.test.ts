@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { buildImage, REGISTRY, removeLocalImage } from '../helpers/docker.js';
 import { deviceObject, startRecordingAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
 import { waitReleaseRunning } from '../helpers/containers.js';
-import { BIG_IMAGE, DEMO_1, DEMO_2, ensureBigImageInRegistry } from '../helpers/images.js';
+import { BIG_IMAGE, DEMO_1, DEMO_2, ensureBigImageInRegistry, freshImage } from '../helpers/images.js';
 import type { RecordingEngine } from '../helpers/recording-engine.js';
 
 describe('reconcile (real engine): failing and cancelled pulls', () => {
@@ -61,6 +61,43 @@ describe('reconcile (real engine): failing and cancelled pulls', () => {
     // the count beyond two nor the last attempt's outcome is asserted.
     expect(pulls.filter((c) => c.phase === 'error').length).toBeGreaterThanOrEqual(2);
     await removeLocalImage(missing);
+  });
+
+  it('pulls and runs an image named by digest (repo@sha256:...), as balena targets name them', async () => {
+    const tagged = await freshImage('by-digest');
+    const repo = tagged.slice(REGISTRY.length + 1, tagged.lastIndexOf(':'));
+    const tag = tagged.slice(tagged.lastIndexOf(':') + 1);
+    const manifest = await fetch(`http://${REGISTRY}/v2/${repo}/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    const digest = manifest.headers.get('docker-content-digest');
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const byDigest = `${REGISTRY}/${repo}@${digest}`;
+
+    const appUuid = unique('app');
+    const releaseUuid = unique('rel');
+    const mark = engine.calls.length;
+    await t.setTarget(
+      deviceObject({
+        appUuid,
+        appId: 8303,
+        releaseUuid,
+        releaseId: 1,
+        services: { main: { image: byDigest } },
+      }),
+    );
+    const running = await runningRelease(appUuid, releaseUuid);
+    expect(running.image).toBe(byDigest);
+    const pulls = engine.calls.slice(mark).filter((c) => c.op === 'pull' && c.arg === byDigest);
+    expect(pulls.map((c) => c.phase)).toEqual(['start', 'end']);
+    // Present now under its digest: later passes neither pull it again nor recreate the container.
+    expect(await t.engine.hasImage(byDigest)).toBe(true);
+    t.agent.loop.trigger();
+    await t.agent.loop.nextPass();
+    expect(engine.calls.slice(mark).filter((c) => c.op === 'pull')).toHaveLength(2);
+    expect((await runningRelease(appUuid, releaseUuid)).id).toBe(running.id);
+    await removeLocalImage(tagged);
   });
 
   it('a newer target during a slow pull cancels the pull and converges on the newest target', async () => {
