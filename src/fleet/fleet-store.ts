@@ -179,7 +179,7 @@ export class FleetRepository {
 
   /**
    * Finds a release of the app by numeric id, full commit, or a unique commit prefix (7+ chars).
-   * A ref of digits can be either (hex commits are often all digits in their first characters), so
+   * A ref of digits can be either (a hex commit may start with 7 or more decimal digits), so
    * both lookups run and the ref must name exactly one release.
    */
   resolveRelease(appId: number, ref: string): ReleaseRef {
