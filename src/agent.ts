@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { AppActions } from './agent/app-actions.js';
-import { loadHeldStopped } from './agent/held-stopped.js';
 import { createDeviceFacade } from './agent/facade.js';
 import { AppKeys, loadIdentity, saveDeviceKey, type Identity } from './agent/identity.js';
 import { TargetKeeper } from './agent/targets.js';
@@ -23,6 +22,7 @@ import { lockSubjects } from './reconcile/facts.js';
 import { ReconcileLoop, type LoopStatus } from './reconcile/loop.js';
 import { JsonStore } from './store/json-store.js';
 import { PersistedSet } from './store/persisted-set.js';
+import { readBootId } from './util/boot-id.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { untilStopSignal } from './util/signals.js';
 import { lockDataDir } from './agent/instance-lock.js';
@@ -68,7 +68,10 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   const appKeys = new AppKeys(store);
   await appKeys.load();
   const metrics = createMetrics();
-  const heldStopped = await loadHeldStopped(store, engine, identity.uuid, log);
+  // Containers stopped through the API stay stopped across agent restarts, but not across a reboot
+  // (the boot id is the record's epoch): the engine's restart policy decides again then, as balena
+  // documents for its v1 stop.
+  const heldStopped = await new PersistedSet(store, 'held-stopped', await readBootId()).load();
   let apiPort = config.listenPort;
   let latestReport: DeviceReport | undefined;
   /** Apps that have bosun_update_status series now, so the ones that leave are dropped. */

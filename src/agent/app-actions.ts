@@ -9,6 +9,7 @@ import { appLockSubject, lockSubjects } from '../reconcile/facts.js';
 import type { ReconcileLoop } from '../reconcile/loop.js';
 import type { TargetApp, TargetState } from '../target/types.js';
 import type { PersistedSet } from '../store/persisted-set.js';
+import { ifMissing } from '../util/fs.js';
 import type { Logger } from '../util/logger.js';
 
 const run = promisify(execFile);
@@ -70,7 +71,10 @@ export class AppActions {
     if (serviceName !== undefined) this.service(app, serviceName);
     const stopped: string[] = [];
     await this.underLock([appLockSubject(app)], options, 'stop', async () => {
-      for (const c of await this.containersOf(app, serviceName)) {
+      const all = await this.deps.engine.listContainers(this.deps.deviceUuid);
+      // Records of containers that are gone (replaced by a release since) can never match again.
+      await this.deps.heldStopped.retain((id) => all.some((c) => c.id === id));
+      for (const c of all.filter((c) => inApp(c, app, serviceName))) {
         await this.deps.heldStopped.add(c.id);
         const grace = app.release?.services[c.serviceName]?.composition.stopGracePeriodSec;
         await this.deps.engine.stopContainer(c.id, grace);
@@ -101,7 +105,7 @@ export class AppActions {
     await this.underLock([appLockSubject(app)], options, 'purge', async () => {
       for (const c of await this.containersOf(app)) await this.killContainer(c);
       const dataDir = appDataDir(this.deps.layout, app.appId);
-      for (const entry of await readDirIfPresent(dataDir)) {
+      for (const entry of await ifMissing(fs.readdir(dataDir), [])) {
         // The agent's own lock file stays until the lock is released; everything else goes.
         if (entry === 'resin-updates.lock' && this.deps.locks.holder(app.appUuid) === API_OWNER) continue;
         await fs.rm(`${dataDir}/${entry}`, { recursive: true, force: true });
@@ -190,9 +194,7 @@ export class AppActions {
 
   private async containersOf(app: TargetApp, serviceName?: string): Promise<ContainerInfo[]> {
     const all = await this.deps.engine.listContainers(this.deps.deviceUuid);
-    return all.filter(
-      (c) => c.appUuid === app.appUuid && (serviceName === undefined || c.serviceName === serviceName),
-    );
+    return all.filter((c) => inApp(c, app, serviceName));
   }
 
   private async killContainer(c: ContainerInfo): Promise<void> {
@@ -220,11 +222,7 @@ export class AppActions {
   }
 }
 
-async function readDirIfPresent(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+/** The container belongs to the app (and to the service, when one is named). */
+function inApp(c: ContainerInfo, app: TargetApp, serviceName?: string): boolean {
+  return c.appUuid === app.appUuid && (serviceName === undefined || c.serviceName === serviceName);
 }

@@ -36,21 +36,6 @@ export function targetDocumentHash(doc: unknown): string {
   return createHash('sha256').update(stableStringify(doc)).digest('hex');
 }
 
-/** Reads what an older bosun stored (the whole body) as the fingerprint stored now. */
-function upgradeStored(
-  stored: (Partial<StoredTarget> & { body?: unknown }) | undefined,
-): StoredTarget | undefined {
-  if (!stored || typeof stored.receivedAt !== 'string') return undefined;
-  const bodyHash =
-    stored.bodyHash ?? (stored.body === undefined ? undefined : targetDocumentHash(stored.body));
-  if (typeof bodyHash !== 'string') return undefined;
-  return {
-    etag: typeof stored.etag === 'string' ? stored.etag : undefined,
-    bodyHash,
-    receivedAt: stored.receivedAt,
-  };
-}
-
 /** Facts about the response a target came in, for logs and metrics. */
 export interface TargetInfo {
   etag?: string;
@@ -139,7 +124,7 @@ export class TargetPoller {
   /** The last accepted target from the store (survives restarts), or undefined. */
   async storedTarget(): Promise<StoredTarget | undefined> {
     if (!this.storedLoaded) {
-      this.stored = upgradeStored(await this.deps.store.read(this.storeKey));
+      this.stored = await this.deps.store.read<StoredTarget>(this.storeKey);
       this.storedLoaded = true;
     }
     return this.stored;

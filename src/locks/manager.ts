@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { LockEntry } from '../api/device-facade.js';
+import { ifMissing } from '../util/fs.js';
 import type { Logger } from '../util/logger.js';
 import { appLockPaths, type LockLayout, type LockPath } from './paths.js';
 
@@ -167,16 +168,16 @@ export class LockManager {
   async removeStaleAgentLocks(): Promise<string[]> {
     const removed: string[] = [];
     const candidates: string[] = [];
-    for (const appDir of await readDirSafe(this.layout.lockDir)) {
-      for (const serviceDir of await readDirSafe(path.join(this.layout.lockDir, appDir))) {
+    for (const appDir of await ifMissing(fs.readdir(this.layout.lockDir), [])) {
+      for (const serviceDir of await ifMissing(fs.readdir(path.join(this.layout.lockDir, appDir)), [])) {
         const dir = path.join(this.layout.lockDir, appDir, serviceDir);
-        for (const name of await readDirSafe(dir)) candidates.push(path.join(dir, name));
+        for (const name of await ifMissing(fs.readdir(dir), [])) candidates.push(path.join(dir, name));
       }
     }
     const appsDir = path.join(this.layout.dataDir, 'apps');
-    for (const appDir of await readDirSafe(appsDir)) {
+    for (const appDir of await ifMissing(fs.readdir(appsDir), [])) {
       const dir = path.join(appsDir, appDir, 'data');
-      for (const name of await readDirSafe(dir)) candidates.push(path.join(dir, name));
+      for (const name of await ifMissing(fs.readdir(dir), [])) candidates.push(path.join(dir, name));
     }
     for (const file of candidates) {
       const base = path.basename(file);
@@ -210,17 +211,8 @@ export class LockManager {
 
   /** What is at a lock path: nothing, the agent's own marker, or anything else (the app's). */
   private async inspect(hostPath: string): Promise<{ holder: 'app' | 'agent'; since: string } | undefined> {
-    let stats: Stats;
-    try {
-      stats = await fs.lstat(hostPath);
-    } catch (err) {
-      if (
-        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
-        (err as NodeJS.ErrnoException).code === 'ENOTDIR'
-      )
-        return undefined;
-      throw err;
-    }
+    const stats = await ifMissing(fs.lstat(hostPath), undefined);
+    if (!stats) return undefined;
     const since = lockSince(stats);
     if (stats.isFile() && this.ownMarkers.get(hostPath) === fileIdentity(stats)) {
       return { holder: 'agent', since };
@@ -308,10 +300,7 @@ export class LockManager {
 
 /** Removes whatever is at a lock path without following it: a symlink goes, not its target. */
 async function removeLockPath(hostPath: string): Promise<void> {
-  const stats = await fs.lstat(hostPath).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
+  const stats = await ifMissing(fs.lstat(hostPath), undefined);
   if (!stats) return;
   if (stats.isDirectory()) await fs.rm(hostPath, { recursive: true, force: true });
   else await fs.unlink(hostPath);
@@ -325,14 +314,4 @@ function fileIdentity(stats: Stats): string {
 function lockSince(stats: Stats): string {
   const birth = stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.mtimeMs;
   return new Date(Math.min(birth, stats.mtimeMs)).toISOString();
-}
-
-async function readDirSafe(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
-      return [];
-    throw err;
-  }
 }

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { EngineError, ImageInUseError } from '../engine/errors.js';
+import { ImageInUseError } from '../engine/errors.js';
 import type { Engine, PullProgress } from '../engine/types.js';
 import type { LockManager } from '../locks/manager.js';
 import { appDataDir, handoverMarkerPaths, serviceLockDir, type LockLayout } from '../locks/paths.js';
@@ -138,13 +138,8 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
     },
     async removeImage(step) {
       log.info({ image: step.image }, 'removing an image no release uses any more');
-      try {
-        await engine.removeImage(step.image);
-      } catch (err) {
-        if (!(err instanceof ImageInUseError)) throw err;
-        // Used by a container bosun does not manage: never bosun's to take away.
-        log.info({ image: step.image }, 'image used by a container bosun does not manage; kept');
-      }
+      await removeImageIfUnused(engine, step.image, log);
+      // Kept or gone, it is no longer bosun's to clean up: whatever still uses it is not bosun's.
       await deps.pulledImages.delete(step.image);
     },
     async wait() {
@@ -160,15 +155,12 @@ function containerContext(step: { appUuid: string; serviceName: string; containe
   return { appUuid: step.appUuid, service: step.serviceName, id: step.containerId };
 }
 
-/** delete-then-download: the old image goes unless another container still uses it. */
+/** The image goes unless a container (another release's, or one bosun does not manage) uses it. */
 async function removeImageIfUnused(engine: Engine, image: string, log: Logger): Promise<void> {
   try {
     await engine.removeImage(image);
   } catch (err) {
-    if (err instanceof EngineError && err.statusCode === 409) {
-      log.info({ image }, 'old image still in use by another container; kept');
-      return;
-    }
-    throw err;
+    if (!(err instanceof ImageInUseError)) throw err;
+    log.info({ image }, 'image still in use by another container; kept');
   }
 }

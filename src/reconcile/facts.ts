@@ -4,6 +4,7 @@ import type { ContainerInfo, Engine } from '../engine/types.js';
 import type { AppLockFacts, LockManager, LockSubject } from '../locks/manager.js';
 import { handoverMarkerPaths, type LockLayout } from '../locks/paths.js';
 import type { TargetApp, TargetState } from '../target/types.js';
+import { ifMissing, pathExists } from '../util/fs.js';
 import type { SpecContext } from './container-spec.js';
 import { LOOP_OWNER } from './executor.js';
 import type { PlanFacts } from './plan.js';
@@ -67,7 +68,7 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
     for (const service of Object.values(app.release?.services ?? {})) {
       if (service.strategy !== 'hand-over') continue;
       for (const marker of handoverMarkerPaths(src.layout, app.appId, service.serviceName)) {
-        if (await exists(marker)) handoverDone.add(`${app.appUuid}/${service.serviceName}`);
+        if (await pathExists(marker)) handoverDone.add(`${app.appUuid}/${service.serviceName}`);
       }
     }
   }
@@ -102,22 +103,6 @@ async function presentTargetImages(target: TargetState, engine: Engine): Promise
 }
 
 async function listAppDataIds(layout: LockLayout): Promise<Set<number>> {
-  let names: string[];
-  try {
-    names = await fs.readdir(path.join(layout.dataDir, 'apps'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
-    throw err;
-  }
+  const names = await ifMissing(fs.readdir(path.join(layout.dataDir, 'apps')), []);
   return new Set(names.filter((n) => /^\d+$/.test(n)).map(Number));
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.lstat(file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { ifMissing } from '../util/fs.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -16,13 +17,8 @@ export class JsonStore {
 
   async read<T>(name: string): Promise<T | undefined> {
     const file = this.fileFor(name);
-    let text: string;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = await ifMissing(fs.readFile(file, 'utf8'), undefined);
+    if (text === undefined) return undefined;
     try {
       return JSON.parse(text) as T;
     } catch (err) {

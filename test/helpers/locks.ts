@@ -29,17 +29,6 @@ export function hostLockPath(
   return path.join(config.lockDir, String(appId), serviceName, file);
 }
 
-/** lstat-based, as the agent checks locks: a directory or a dangling symlink exists too. */
-export async function pathExists(file: string): Promise<boolean> {
-  try {
-    await fs.lstat(file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
 /** Every update-lock file (anyone's) and half-made agent temp file under a dir, recursively. */
 export async function lockFilesUnder(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
@@ -68,3 +57,5 @@ export async function lockHolder(file: string): Promise<number | 'user' | 'none'
     return 'user'; // the app's empty (or text) lock file
   }
 }
+
+export { pathExists } from '../../src/util/fs.js';
