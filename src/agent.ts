@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { AppActions } from './agent/app-actions.js';
 import { createDeviceFacade } from './agent/facade.js';
@@ -12,10 +11,12 @@ import { TargetPoller } from './cloud/poll.js';
 import { registerDevice } from './cloud/register.js';
 import { StateReporter } from './cloud/report.js';
 import type { DeviceReport } from './cloud/report-types.js';
-import { CLOUD_POLL_INTERVAL_FLOOR_MS, readCloudSettings } from './config/cloud-config.js';
+import { readCloudSettings } from './config/cloud-config.js';
 import type { AgentConfig } from './config/schema.js';
 import { DockerEngine } from './engine/docker.js';
 import type { Engine } from './engine/types.js';
+import { ensureTrustedBase } from './host/trusted-dirs.js';
+import { Quarantine } from './host/quarantine.js';
 import { LockManager } from './locks/manager.js';
 import type { LockLayout } from './locks/paths.js';
 import { lockSubjects } from './reconcile/facts.js';
@@ -57,13 +58,19 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<RunningAgent> {
   const log = options.log ?? createLogger(config.logLevel);
   const localMode = config.apiEndpoint === '';
-  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const releaseInstanceLock = await lockDataDir(config.dataDir, log);
-  const store = new JsonStore(config.dataDir, log);
+  // Both bases are checked (and made) so that no local user can steer what the agent creates,
+  // mounts or deletes under them; from here on their real paths are used.
+  const layout: LockLayout = {
+    dataDir: await ensureTrustedBase(config.dataDir, 0o700),
+    lockDir: await ensureTrustedBase(config.lockDir, 0o755),
+  };
+  const releaseInstanceLock = await lockDataDir(layout.dataDir, log);
+  const store = new JsonStore(layout.dataDir, log);
   const identity = await loadIdentity(config, store);
-  const layout: LockLayout = { lockDir: config.lockDir, dataDir: config.dataDir };
   const engine = options.engine ?? new DockerEngine({ dockerHost: config.dockerHost, log });
-  const locks = new LockManager(layout, identity.uuid, log);
+  const quarantine = new Quarantine([layout.lockDir, layout.dataDir], log);
+  quarantine.emptySoon();
+  const locks = new LockManager(layout, identity.uuid, log, quarantine);
   await locks.removeStaleAgentLocks();
   const appKeys = new AppKeys(store);
   await appKeys.load();
@@ -86,6 +93,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     engine,
     locks,
     layout,
+    quarantine,
     log,
     specContext: () => ({
       deviceUuid: identity.uuid,
@@ -115,11 +123,11 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     store,
     log,
     onAccepted: (target) => {
-      const asked = readCloudSettings(target.config).pollIntervalBelowFloor;
+      const { pollIntervalOutOfRange: asked, pollIntervalMs: used } = readCloudSettings(target.config);
       if (asked !== undefined) {
         log.warn(
-          { asked, used: CLOUD_POLL_INTERVAL_FLOOR_MS },
-          'SUPERVISOR_POLL_INTERVAL below the floor; using the floor',
+          { asked, used },
+          'SUPERVISOR_POLL_INTERVAL out of range (10 s to 7 days); using the nearest bound',
         );
       }
       const apiApps = Object.values(target.apps).filter((a) =>
@@ -212,6 +220,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     engine,
     locks,
     layout,
+    quarantine,
     loop,
     log,
     target: () => keeper.target,
@@ -340,6 +349,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         await reporter?.flush().catch((err) => log.warn({ err }, 'final state report failed'));
         await reporter?.stop();
         await api?.close();
+        await quarantine.settled();
         await releaseInstanceLock();
         log.info('agent stopped');
       })()),

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { LockedError, UnknownTargetError } from '../api/errors.js';
 import type { ContainerInfo, Engine } from '../engine/types.js';
+import type { Quarantine } from '../host/quarantine.js';
 import type { LockManager, LockSubject } from '../locks/manager.js';
 import { appDataDir, type LockLayout } from '../locks/paths.js';
 import { appLockSubject, lockSubjects } from '../reconcile/facts.js';
@@ -11,6 +13,7 @@ import type { TargetApp, TargetState } from '../target/types.js';
 import type { PersistedSet } from '../store/persisted-set.js';
 import { ifMissing } from '../util/fs.js';
 import type { Logger } from '../util/logger.js';
+import { setClampedTimeout } from '../util/timers.js';
 
 const run = promisify(execFile);
 const API_OWNER = 'api';
@@ -21,6 +24,7 @@ export interface AppActionDeps {
   engine: Engine;
   locks: LockManager;
   layout: LockLayout;
+  quarantine: Quarantine;
   loop: ReconcileLoop;
   log: Logger;
   target: () => TargetState | undefined;
@@ -108,7 +112,8 @@ export class AppActions {
       for (const entry of await ifMissing(fs.readdir(dataDir), [])) {
         // The agent's own lock file stays until the lock is released; everything else goes.
         if (entry === 'resin-updates.lock' && this.deps.locks.holder(app.appUuid) === API_OWNER) continue;
-        await fs.rm(`${dataDir}/${entry}`, { recursive: true, force: true });
+        // Out of the app's reach first: an app could swap a directory for a link mid-walk.
+        await this.deps.quarantine.moveAside(path.join(dataDir, entry));
       }
       for (const volume of await this.deps.engine.listVolumes(this.deps.deviceUuid)) {
         if (volume.labels['io.balena.app-uuid'] === app.appUuid)
@@ -147,7 +152,7 @@ export class AppActions {
     fn: () => Promise<void>,
   ): Promise<void> {
     const deadline = Date.now() + (options.lockTimeoutMs ?? 10_000);
-    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setClampedTimeout(r, ms)));
     const taken: string[] = [];
     try {
       for (const subject of subjects) {

@@ -15,6 +15,7 @@ import {
 } from './http.js';
 import { parseTargetResponse } from './poll-response.js';
 import { firstPollDelay, pollDelay, retryDelay, staleAfterMs } from './poll-schedule.js';
+import { setClampedTimeout } from '../util/timers.js';
 
 export type PollResult = 'changed' | 'unchanged' | 'rejected' | 'error' | 'auth-error';
 
@@ -176,7 +177,7 @@ export class TargetPoller {
 
   private schedule(delayMs: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.timer = setClampedTimeout(() => {
       this.timer = undefined;
       this.inFlight = this.runPoll().finally(() => {
         this.inFlight = undefined;

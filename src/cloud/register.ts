@@ -14,6 +14,7 @@ import {
   createCloudHttp,
   errorForStatus,
 } from './http.js';
+import { clampDelay } from '../util/timers.js';
 
 export interface RegisterOptions {
   endpoint: string;
@@ -139,7 +140,7 @@ export async function registerDevice(opts: RegisterOptions): Promise<string> {
         { err: error.message, retryInMs: wait.ms, attempt: attemptNumber },
         wait.slow ? 'device registration refused; retrying slowly' : 'device registration failed; retrying',
       );
-      await sleep(wait.ms, undefined, { signal: opts.signal });
+      await sleep(clampDelay(wait.ms), undefined, { signal: opts.signal });
     },
   });
 

@@ -12,6 +12,7 @@ import {
 } from './http.js';
 import { diffReport, type JsonObject } from './report-diff.js';
 import type { DeviceReport } from './report-types.js';
+import { setClampedTimeout } from '../util/timers.js';
 
 export type { DeviceReport } from './report-types.js';
 
@@ -130,7 +131,7 @@ export class StateReporter {
   private scheduleNext(): void {
     if (this.stopped || !this.dirty || this.timer || this.inFlight) return;
     const delay = Math.max(0, this.nextAllowedAt - this.now());
-    this.timer = setTimeout(() => {
+    this.timer = setClampedTimeout(() => {
       this.timer = undefined;
       void this.runSend().then(() => this.scheduleNext());
     }, delay);

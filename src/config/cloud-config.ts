@@ -1,4 +1,4 @@
-import { parseBoolean } from './schema.js';
+import { parseBoolean, POLL_INTERVAL_CEILING_MS } from './schema.js';
 
 /** The floor for SUPERVISOR_POLL_INTERVAL from the cloud: a fleet must not be able to DoS itself. */
 export const CLOUD_POLL_INTERVAL_FLOOR_MS = 10_000;
@@ -6,8 +6,8 @@ export const CLOUD_POLL_INTERVAL_FLOOR_MS = 10_000;
 export interface CloudSettings {
   /** Poll interval asked for by the cloud, after the floor; undefined when not set or invalid. */
   pollIntervalMs?: number;
-  /** The cloud asked for less than the floor: this is what it asked for (warn about it). */
-  pollIntervalBelowFloor?: number;
+  /** The cloud asked for less than the floor or more than the ceiling: what it asked (warn about it). */
+  pollIntervalOutOfRange?: number;
   /** Device-wide update lock override from the cloud, and which key turned it on. */
   overrideLock: boolean;
   overrideLockSource?: string;
@@ -39,12 +39,8 @@ export function readCloudSettings(config: Record<string, string> = {}): CloudSet
   for (const [, raw] of poll) {
     const ms = Number(raw);
     if (!Number.isInteger(ms) || ms <= 0) continue;
-    if (ms < CLOUD_POLL_INTERVAL_FLOOR_MS) {
-      settings.pollIntervalBelowFloor = ms;
-      settings.pollIntervalMs = CLOUD_POLL_INTERVAL_FLOOR_MS;
-    } else {
-      settings.pollIntervalMs = ms;
-    }
+    settings.pollIntervalMs = Math.min(Math.max(ms, CLOUD_POLL_INTERVAL_FLOOR_MS), POLL_INTERVAL_CEILING_MS);
+    if (settings.pollIntervalMs !== ms) settings.pollIntervalOutOfRange = ms;
     break;
   }
 

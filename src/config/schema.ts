@@ -51,15 +51,28 @@ convict.addFormat({
   },
 });
 
-convict.addFormat({
-  name: 'poll-interval',
-  validate(value: unknown) {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1000) {
-      throw new Error('must be a whole number of milliseconds, at least 1000');
-    }
-  },
-  coerce: (value: unknown) => Number(value),
-});
+/**
+ * The longest poll interval, from the cloud or the device: a week. Beyond 2^31-1 ms (24.8 days)
+ * Node's timers fire at once, so an unbounded value would poll hundreds of times a second.
+ */
+export const POLL_INTERVAL_CEILING_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** A whole number of milliseconds within [min, max]: every duration the agent waits on is bounded. */
+function addMillisecondsFormat(name: string, min: number, max: number, maxText: string): void {
+  convict.addFormat({
+    name,
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        throw new Error(
+          `must be a whole number of milliseconds, at least ${min} and at most ${max} (${maxText})`,
+        );
+      }
+    },
+    coerce: (value: unknown) => Number(value),
+  });
+}
+addMillisecondsFormat('poll-interval', 1000, POLL_INTERVAL_CEILING_MS, '7 days');
+addMillisecondsFormat('report-interval', 0, 24 * 60 * 60 * 1000, '1 day');
 
 /** Which config keys hold secrets: masked in --print-config, redacted in logs. */
 export const SECRET_KEYS = ['deviceApiKey', 'apiKey', 'provisioningKey'] as const;
@@ -105,7 +118,7 @@ export const schema = {
   },
   reportIntervalMs: {
     doc: 'Least time between two state reports to the cloud, in ms',
-    format: 'nat',
+    format: 'report-interval',
     default: 10000,
     env: 'BOSUN_REPORT_INTERVAL_MS',
   },

@@ -48,6 +48,7 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
       RestartPolicy: { Name: spec.restart === 'no' ? '' : spec.restart, MaximumRetryCount: 0 },
       NetworkMode: spec.networkMode,
       Init: spec.init ?? false,
+      ...(spec.capDrop !== undefined && { CapDrop: [...spec.capDrop] }),
       Mounts: spec.mounts.map((mount) => ({
         Type: mount.type,
         Source: mount.source,

@@ -61,6 +61,8 @@ export interface ContainerSpec {
   user?: string;
   restart: 'no' | 'always' | 'on-failure' | 'unless-stopped';
   networkMode: 'none' | 'host';
+  /** Capabilities taken from Docker's default set. */
+  capDrop?: string[];
   mounts: Mount[];
   stopSignal?: string;
   stopTimeoutSec?: number;

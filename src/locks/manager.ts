@@ -3,8 +3,15 @@ import { constants, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { LockEntry } from '../api/device-facade.js';
 import { ifMissing } from '../util/fs.js';
+import { Quarantine } from '../host/quarantine.js';
 import type { Logger } from '../util/logger.js';
-import { appLockPaths, type LockLayout, type LockPath } from './paths.js';
+import {
+  appLockPaths,
+  ensureAppDataDir,
+  ensureServiceLockDir,
+  type LockLayout,
+  type LockPath,
+} from './paths.js';
 
 /** The apps whose locks are asked about: their ids and every service that has or will have a container. */
 export interface LockSubject {
@@ -33,7 +40,11 @@ interface HeldLocks {
 }
 
 const AGENT_MARKER = 'bosun-agent';
+/** How every marker (and temp file) the agent writes starts: JSON.stringify puts holder first. */
+const MARKER_START = `{"holder":"${AGENT_MARKER}"`;
 const TEMP_PREFIX = '.bosun-lock-';
+/** The agent's marker is a short JSON object; anything larger is the app's. */
+const MAX_MARKER_BYTES = 1024;
 
 /**
  * The update lock protocol (contract section 7). A path locks its app whatever it is: file,
@@ -58,6 +69,7 @@ export class LockManager {
     private readonly layout: LockLayout,
     private readonly deviceUuid: string,
     private readonly log: Logger,
+    private readonly quarantine = new Quarantine([layout.lockDir, layout.dataDir], log),
   ) {}
 
   /** Which part of the agent holds the app's lock ('loop', 'api'), if any. */
@@ -103,6 +115,7 @@ export class LockManager {
     const removed: LockEntry[] = [];
     const since = new Date().toISOString();
     for (const lockPath of appLockPaths(this.layout, subject.appId, subject.serviceNames)) {
+      await this.ensureDirOf(subject.appId, lockPath);
       let created = await this.createExclusive(lockPath.hostPath, since);
       if (!created) {
         const found = await this.inspect(lockPath.hostPath);
@@ -113,7 +126,8 @@ export class LockManager {
           // Ours from before a crash: adopt it rather than fail on our own lock.
           created = true;
         } else if (options.override) {
-          await removeLockPath(lockPath.hostPath);
+          // Moved out of the app's reach in one rename, never walked where the app can swap it.
+          await this.quarantine.moveAside(lockPath.hostPath);
           const entry = this.entry(subject, lockPath, 'app', found.since);
           removed.push(entry);
           this.log.warn(
@@ -163,38 +177,53 @@ export class LockManager {
 
   /**
    * At start-up: remove lock files an earlier run of this agent left behind (it was killed while
-   * holding them), and its half-made temporary files. User locks are never touched.
+   * holding them), and its half-made temporary files. Only regular files that hold this agent's
+   * marker go; anything else an app made under those names (a directory, a link, a fifo) is logged
+   * and left alone: nothing an app creates may stop start-up. User locks are never touched.
    */
   async removeStaleAgentLocks(): Promise<string[]> {
     const removed: string[] = [];
-    const candidates: string[] = [];
-    for (const appDir of await ifMissing(fs.readdir(this.layout.lockDir), [])) {
-      for (const serviceDir of await ifMissing(fs.readdir(path.join(this.layout.lockDir, appDir)), [])) {
-        const dir = path.join(this.layout.lockDir, appDir, serviceDir);
-        for (const name of await ifMissing(fs.readdir(dir), [])) candidates.push(path.join(dir, name));
-      }
-    }
-    const appsDir = path.join(this.layout.dataDir, 'apps');
-    for (const appDir of await ifMissing(fs.readdir(appsDir), [])) {
-      const dir = path.join(appsDir, appDir, 'data');
-      for (const name of await ifMissing(fs.readdir(dir), [])) candidates.push(path.join(dir, name));
-    }
-    for (const file of candidates) {
+    for (const file of await this.appEntries()) {
       const base = path.basename(file);
-      if (base.startsWith(TEMP_PREFIX)) {
-        await fs.rm(file, { force: true });
-        continue;
-      }
-      if (base !== 'updates.lock' && base !== 'resin-updates.lock') continue;
-      const found = await this.inspect(file);
-      if (found?.holder === 'agent') {
-        await fs.rm(file, { force: true });
-        removed.push(file);
+      const isTemp = base.startsWith(TEMP_PREFIX);
+      if (!isTemp && base !== 'updates.lock' && base !== 'resin-updates.lock') continue;
+      try {
+        const content = await readSmallRegularFile(file);
+        if (content === 'gone') continue;
+        const ours = isTemp ? content !== undefined && isMarkerPrefix(content) : this.isOwnMarker(content);
+        if (ours) {
+          await fs.unlink(file);
+          if (!isTemp) removed.push(file);
+        } else if (isTemp) {
+          this.log.warn({ path: file }, "not the agent's own temporary lock file; left alone");
+        }
+        // A lock that is not ours is the app's: left alone, as always.
+      } catch (err) {
+        this.log.warn({ path: file, err }, 'could not check a lock path at start-up; left alone');
       }
     }
     if (removed.length)
       this.log.info({ paths: removed }, 'removed update locks left by an earlier run of the agent');
     return removed;
+  }
+
+  /** Every entry in the apps' lock dirs and /data dirs (the dirs themselves are the agent's). */
+  private async appEntries(): Promise<string[]> {
+    const dirs: string[] = [];
+    for (const appDir of await agentDirs(this.layout.lockDir)) dirs.push(...(await agentDirs(appDir)));
+    for (const appDir of await agentDirs(path.join(this.layout.dataDir, 'apps'))) {
+      dirs.push(path.join(appDir, 'data'));
+    }
+    const entries: string[] = [];
+    for (const dir of dirs) {
+      for (const name of await ifMissing(fs.readdir(dir), [])) entries.push(path.join(dir, name));
+    }
+    return entries;
+  }
+
+  private async ensureDirOf(appId: number, lockPath: LockPath): Promise<void> {
+    if (lockPath.serviceName === undefined) await ensureAppDataDir(this.layout, appId);
+    else await ensureServiceLockDir(this.layout, appId, lockPath.serviceName);
   }
 
   private entry(subject: LockSubject, lockPath: LockPath, holder: 'app' | 'agent', since: string): LockEntry {
@@ -217,7 +246,7 @@ export class LockManager {
     if (stats.isFile() && this.ownMarkers.get(hostPath) === fileIdentity(stats)) {
       return { holder: 'agent', since };
     }
-    if (stats.isFile() && stats.size > 0 && stats.size < 1024) {
+    if (stats.isFile() && stats.size > 0 && stats.size < MAX_MARKER_BYTES) {
       const marker = await this.readMarker(hostPath);
       // Removed between lstat and open (an app or the agent releasing it): no lock, not the app's.
       if (marker === 'gone') return undefined;
@@ -228,26 +257,18 @@ export class LockManager {
 
   /** Whether the file is this agent's marker; 'gone' when it vanished before it could be read. */
   private async readMarker(hostPath: string): Promise<'own' | 'other' | 'gone'> {
-    let text: string;
+    const content = await readSmallRegularFile(hostPath);
+    if (content === 'gone') return 'gone';
+    return this.isOwnMarker(content) ? 'own' : 'other';
+  }
+
+  private isOwnMarker(content: string | undefined): boolean {
+    if (content === undefined) return false;
     try {
-      // O_NOFOLLOW: a symlink swapped in meanwhile is a user's lock, never followed.
-      const handle = await fs.open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        text = await handle.readFile('utf8');
-      } finally {
-        await handle.close();
-      }
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return 'gone';
-      if (code === 'ELOOP') return 'other';
-      throw err;
-    }
-    try {
-      const marker = JSON.parse(text) as { holder?: unknown; deviceUuid?: unknown };
-      return marker.holder === AGENT_MARKER && marker.deviceUuid === this.deviceUuid ? 'own' : 'other';
+      const marker = JSON.parse(content) as { holder?: unknown; deviceUuid?: unknown };
+      return marker.holder === AGENT_MARKER && marker.deviceUuid === this.deviceUuid;
     } catch {
-      return 'other'; // not JSON: an app wrote it, so it is the app's lock
+      return false; // not JSON: an app wrote it, so it is the app's lock
     }
   }
 
@@ -259,7 +280,6 @@ export class LockManager {
    */
   private async createExclusive(hostPath: string, since: string): Promise<boolean> {
     const dir = path.dirname(hostPath);
-    await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     const marker = JSON.stringify({
       holder: AGENT_MARKER,
@@ -298,12 +318,33 @@ export class LockManager {
   }
 }
 
-/** Removes whatever is at a lock path without following it: a symlink goes, not its target. */
-async function removeLockPath(hostPath: string): Promise<void> {
-  const stats = await ifMissing(fs.lstat(hostPath), undefined);
-  if (!stats) return;
-  if (stats.isDirectory()) await fs.rm(hostPath, { recursive: true, force: true });
-  else await fs.unlink(hostPath);
+/**
+ * The text of a small regular file an app can reach, read without following a link (O_NOFOLLOW)
+ * and without blocking on a fifo swapped in (O_NONBLOCK). Undefined for anything else (a link, a
+ * directory, a fifo, a socket, a large file); 'gone' when nothing is there.
+ */
+async function readSmallRegularFile(hostPath: string): Promise<string | undefined | 'gone'> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'gone';
+    if (code === 'ELOOP' || code === 'ENXIO') return undefined;
+    throw err;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile() || stats.size >= MAX_MARKER_BYTES) return undefined;
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A temp file the agent was killed while writing holds its marker, or the start of it. */
+function isMarkerPrefix(text: string): boolean {
+  return MARKER_START.startsWith(text) || text.startsWith(MARKER_START);
 }
 
 /** Which file this is and whether its content changed: a write moves mtime (and size). */
@@ -314,4 +355,14 @@ function fileIdentity(stats: Stats): string {
 function lockSince(stats: Stats): string {
   const birth = stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.mtimeMs;
   return new Date(Math.min(birth, stats.mtimeMs)).toISOString();
+}
+
+/**
+ * The directories in `dir` the agent made (app ids, service names): real directories only. Under
+ * a trusted base nobody but root can add entries here, but a stray file or link is skipped, never
+ * followed.
+ */
+async function agentDirs(dir: string): Promise<string[]> {
+  const entries = await ifMissing(fs.readdir(dir, { withFileTypes: true }), []);
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => path.join(dir, e.name));
 }

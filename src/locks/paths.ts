@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ensureTrustedDir } from '../host/trusted-dirs.js';
 
 /** Where an app's lock files and hand-over markers live on the host (contract sections 6 and 7). */
 export interface LockLayout {
@@ -51,4 +52,25 @@ export function appLockPaths(layout: LockLayout, appId: number, serviceNames: It
 export function handoverMarkerPaths(layout: LockLayout, appId: number, serviceName: string): string[] {
   const dir = serviceLockDir(layout, appId, serviceName);
   return [path.join(dir, 'handover-complete'), path.join(dir, 'resin-kill-me')];
+}
+
+/**
+ * Creates (or checks) the service's lock dir: every component root's and unreachable by others,
+ * the last one a real directory (its inside is the app's). Refuses anything a local user could
+ * have planted on the way (contract section 2: root-owned, no symlinks on the way).
+ */
+export function ensureServiceLockDir(
+  layout: LockLayout,
+  appId: number,
+  serviceName: string,
+): Promise<string> {
+  return ensureTrustedDir(layout.lockDir, [String(appId), serviceName], { mode: 0o755, appOwnsLast: true });
+}
+
+/** Creates (or checks) the app's /data dir, as ensureServiceLockDir does its lock dir. */
+export function ensureAppDataDir(layout: LockLayout, appId: number): Promise<string> {
+  return ensureTrustedDir(layout.dataDir, ['apps', String(appId), 'data'], {
+    mode: 0o755,
+    appOwnsLast: true,
+  });
 }

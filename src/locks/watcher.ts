@@ -1,5 +1,4 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { promises as fs } from 'node:fs';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -17,7 +16,7 @@ export class LockWatcher {
     private readonly enabled = true,
   ) {}
 
-  /** Watch exactly these directories (creating them), dropping watches on any others. */
+  /** Watch exactly these (existing) directories, dropping watches on any others. */
   async watchDirs(dirs: Iterable<string>): Promise<void> {
     if (!this.enabled) return;
     const wanted = new Set(dirs);
@@ -29,7 +28,6 @@ export class LockWatcher {
     }
     for (const dir of wanted) {
       if (this.watchers.has(dir)) continue;
-      await fs.mkdir(dir, { recursive: true });
       try {
         const watcher = watch(dir, { persistent: false }, () => this.onChange(dir));
         watcher.on('error', (err) => {

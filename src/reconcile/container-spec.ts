@@ -75,6 +75,7 @@ export function containerSpecFor(
     user: c.user,
     restart: c.restart,
     networkMode: c.networkMode,
+    capDrop: capabilitiesToDrop(c),
     mounts,
     stopSignal: c.stopSignal,
     stopTimeoutSec: c.stopGracePeriodSec,
@@ -82,6 +83,23 @@ export function containerSpecFor(
     tty: c.tty,
     healthcheck: c.healthcheck,
   };
+}
+
+/**
+ * A service on the host's network with Docker's default NET_RAW could open a raw or packet socket
+ * on loopback and read the local API's traffic, the global key included. It gets NET_RAW only when
+ * the release asks for it (a `cap_add` of NET_RAW or ALL, or `privileged`); no other network mode
+ * shares the host's loopback.
+ */
+export function capabilitiesToDrop(c: {
+  networkMode: string;
+  capAdd?: string[];
+  privileged?: boolean;
+}): string[] | undefined {
+  if (c.networkMode !== 'host' || c.privileged) return undefined;
+  const asked = (c.capAdd ?? []).map((cap) => cap.toUpperCase().replace(/^CAP_/, ''));
+  if (asked.includes('NET_RAW') || asked.includes('ALL')) return undefined;
+  return ['NET_RAW'];
 }
 
 /** BALENA_* variables (and their RESIN_* twins) every service gets. */

@@ -1,9 +1,15 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ImageInUseError } from '../engine/errors.js';
 import type { Engine, PullProgress } from '../engine/types.js';
+import type { Quarantine } from '../host/quarantine.js';
 import type { LockManager } from '../locks/manager.js';
-import { appDataDir, handoverMarkerPaths, serviceLockDir, type LockLayout } from '../locks/paths.js';
+import {
+  appDataDir,
+  ensureAppDataDir,
+  ensureServiceLockDir,
+  handoverMarkerPaths,
+  type LockLayout,
+} from '../locks/paths.js';
 import type { PersistedSet } from '../store/persisted-set.js';
 import { BosunError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -14,6 +20,7 @@ export interface ExecutorDeps {
   engine: Engine;
   locks: LockManager;
   layout: LockLayout;
+  quarantine: Quarantine;
   log: Logger;
   /** Images the agent pulled: recorded before each pull, so a crash mid-pull forgets none. */
   pulledImages: PersistedSet;
@@ -49,7 +56,7 @@ type Executors = { [K in Action]: (step: StepOf<K>, signal: AbortSignal) => Prom
 
 /** One executor per action (design.md, example 2). Each is idempotent: running it twice is safe. */
 export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSignal) => Promise<void> {
-  const { engine, locks, layout, log } = deps;
+  const { engine, locks, layout, quarantine, log } = deps;
   const executors: Executors = {
     async fetch(step, signal) {
       log.info({ appUuid: step.appUuid, service: step.serviceName, image: step.image }, 'pulling image');
@@ -74,7 +81,7 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       if (facts.userLocks.length > 0 && !step.override) throw new AppDataLockedError(step.appId);
       const dir = path.dirname(appDataDir(layout, step.appId));
       log.info({ appId: step.appId, dir }, 'removing data of removed app');
-      await fs.rm(dir, { recursive: true, force: true });
+      await quarantine.moveAside(dir);
     },
     async takeLock(step) {
       const result = await locks.take(
@@ -100,8 +107,8 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
     },
     async create(step) {
       const appId = Number(step.spec.labels['io.balena.app-id']);
-      await fs.mkdir(appDataDir(layout, appId), { recursive: true });
-      await fs.mkdir(serviceLockDir(layout, appId, step.serviceName), { recursive: true });
+      await ensureAppDataDir(layout, appId);
+      await ensureServiceLockDir(layout, appId, step.serviceName);
       log.info(
         { appUuid: step.appUuid, service: step.serviceName, name: step.spec.name },
         'creating container',
@@ -127,8 +134,9 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       await engine.stopContainer(step.containerId, step.timeoutSec);
       await engine.removeContainer(step.containerId, { force: true });
       if (step.clearHandover) {
+        // Whatever the app made there (a file, a directory, a link) goes, without being walked.
         for (const marker of handoverMarkerPaths(layout, step.clearHandover.appId, step.serviceName)) {
-          await fs.rm(marker, { force: true });
+          await quarantine.moveAside(marker);
         }
       }
       if (step.removeImage) await removeImageIfUnused(engine, step.removeImage, log);

@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/types.js';
+import type { Quarantine } from '../host/quarantine.js';
 import type { LockManager } from '../locks/manager.js';
 import type { LockLayout } from '../locks/paths.js';
 import type { PersistedSet } from '../store/persisted-set.js';
@@ -12,6 +13,8 @@ export interface LoopDeps {
   engine: Engine;
   locks: LockManager;
   layout: LockLayout;
+  /** Moves app-made entries (lock trees, markers, /data) out of the app's reach before deleting. */
+  quarantine?: Quarantine;
   log: Logger;
   /** Built fresh every pass: the API port and app keys can change while the agent runs. */
   specContext: () => SpecContext;

@@ -1,7 +1,8 @@
 import { nextDelay } from '../cloud/backoff.js';
 import type { PullProgress } from '../engine/types.js';
-import { appDataDir, serviceLockDir } from '../locks/paths.js';
+import { ensureAppDataDir, ensureServiceLockDir } from '../locks/paths.js';
 import { LockWatcher } from '../locks/watcher.js';
+import { Quarantine } from '../host/quarantine.js';
 import type { TargetState } from '../target/types.js';
 import { errorMessage } from '../util/errors.js';
 import { Waker } from '../util/waker.js';
@@ -71,6 +72,7 @@ export class ReconcileLoop {
       engine: deps.engine,
       locks: deps.locks,
       layout: deps.layout,
+      quarantine: deps.quarantine ?? new Quarantine([deps.layout.lockDir, deps.layout.dataDir], deps.log),
       log: deps.log,
       pulledImages: deps.pulledImages,
       onInterrupt: deps.onInterrupt,
@@ -207,8 +209,9 @@ export class ReconcileLoop {
     for (const appUuid of this.lockedApps.keys()) {
       if (!(appUuid in (facts.heldLockApps ?? {}))) this.lockedApps.delete(appUuid);
     }
-    await this.watcher.watchDirs(this.watchedDirs(target, facts.containers));
+    await this.watcher.watchDirs(await this.watchedDirs(target, facts.containers));
     const plan = planSteps(target, facts);
+    this.forgetFailuresNotIn(plan.steps);
     const runnable = plan.steps.filter(
       (s) => s.action !== 'wait' && !this.inBackoff(s, now) && !this.heldByAnotherPart(s),
     );
@@ -265,6 +268,15 @@ export class ReconcileLoop {
     }
     for (const failure of this.failures.values()) ms = Math.min(ms, Math.max(failure.retryAt - now, 10));
     return ms;
+  }
+
+  /**
+   * A failure is about a step; once the plan no longer has that step (the world changed, the
+   * target moved on), its record would only keep an app showing an old error and backing off.
+   */
+  private forgetFailuresNotIn(steps: Step[]): void {
+    const planned = new Set(steps.map(stepKey));
+    for (const key of this.failures.keys()) if (!planned.has(key)) this.failures.delete(key);
   }
 
   private recordResult(step: Step, result: PromiseSettledResult<void>, aborted: boolean): void {
@@ -361,14 +373,27 @@ export class ReconcileLoop {
     this.loggedWaits = now;
   }
 
-  private watchedDirs(target: TargetState, containers: Parameters<typeof lockSubjects>[1]): string[] {
-    const dirs: string[] = [];
+  /**
+   * The lock dirs to watch, made (and checked) first so a lock taken before the first container
+   * starts is seen. A dir that fails the check is not watched; the step that needs it fails with
+   * the reason, and the fallback poll still looks.
+   */
+  private async watchedDirs(
+    target: TargetState,
+    containers: Parameters<typeof lockSubjects>[1],
+  ): Promise<string[]> {
+    const { layout, log } = this.deps;
+    const dirs: Array<Promise<string>> = [];
     for (const subject of lockSubjects(target, containers)) {
-      dirs.push(appDataDir(this.deps.layout, subject.appId));
-      for (const name of subject.serviceNames)
-        dirs.push(serviceLockDir(this.deps.layout, subject.appId, name));
+      dirs.push(ensureAppDataDir(layout, subject.appId));
+      for (const name of subject.serviceNames) dirs.push(ensureServiceLockDir(layout, subject.appId, name));
     }
-    return dirs;
+    const made: string[] = [];
+    for (const result of await Promise.allSettled(dirs)) {
+      if (result.status === 'fulfilled') made.push(result.value);
+      else log.warn({ err: result.reason }, 'lock dir not watched');
+    }
+    return made;
   }
 
   private wake(): void {

@@ -88,6 +88,17 @@ const DURATION_UNITS_MS: Record<string, number> = {
  * ns), or a number of seconds (also as a bare numeric string). Rounded to a whole millisecond.
  */
 export function parseDurationMs(value: unknown, path: string): number {
+  const ms = durationMs(value, path);
+  // Docker takes these in nanoseconds and bosun waits on some of them: a day is more than any
+  // grace period or healthcheck needs, and far from overflowing either.
+  if (ms > MAX_COMPOSE_DURATION_MS) fail(path, 'a duration of at most 24h', value);
+  return ms;
+}
+
+/** The longest duration a composition may ask for (stop grace period, healthcheck timings). */
+export const MAX_COMPOSE_DURATION_MS = 24 * 60 * 60 * 1000;
+
+function durationMs(value: unknown, path: string): number {
   const expected = 'a duration such as "10s", "1m30s", "500ms" or a number of seconds';
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) fail(path, expected, value);

@@ -260,14 +260,17 @@ function strategyOf(labels: Record<string, string>, path: string, warnings: Targ
   return DEFAULT_STRATEGY;
 }
 
+/** A hand-over longer than a day is a mistake; the agent's timers could not wait that long anyway. */
+const MAX_HANDOVER_TIMEOUT_MS = 24 * 60 * 60 * 1000;
+
 function handoverTimeoutOf(labels: Record<string, string>, path: string, warnings: TargetWarning[]): number {
   const found = label(labels, 'update.handover-timeout');
   if (found === undefined) return DEFAULT_HANDOVER_TIMEOUT_MS;
   const ms = /^\s*\d+\s*$/.test(found.value) ? Number(found.value) : NaN;
-  if (Number.isSafeInteger(ms)) return ms;
+  if (Number.isSafeInteger(ms) && ms <= MAX_HANDOVER_TIMEOUT_MS) return ms;
   warnings.push({
     path: join(path, found.key),
-    message: `invalid hand-over timeout ${JSON.stringify(found.value)} (expected milliseconds); using ${DEFAULT_HANDOVER_TIMEOUT_MS}`,
+    message: `invalid hand-over timeout ${JSON.stringify(found.value)} (expected milliseconds, at most ${MAX_HANDOVER_TIMEOUT_MS}); using ${DEFAULT_HANDOVER_TIMEOUT_MS}`,
   });
   return DEFAULT_HANDOVER_TIMEOUT_MS;
 }

@@ -1,3 +1,5 @@
+import { setClampedTimeout } from './timers.js';
+
 /**
  * A sleep that anything can cut short. wake() ends the sleep in progress, or, if none is, makes
  * the next sleep return at once: a wake-up that arrives while the sleeper is busy is never lost.
@@ -26,7 +28,7 @@ export class Waker {
         this.wakeSleeper = undefined;
         resolve();
       };
-      if (Number.isFinite(ms)) timer = setTimeout(done, ms);
+      if (Number.isFinite(ms)) timer = setClampedTimeout(done, ms);
       this.wakeSleeper = done;
     });
   }

@@ -102,11 +102,16 @@ describe('config/cloud-config', () => {
     expect(readCloudSettings(config).overrideLock).toBe(expected);
   });
 
-  it('applies the 10 s floor to the cloud poll interval and says so', () => {
+  it('applies the 10 s floor and the 7 day ceiling to the cloud poll interval and says so', () => {
     expect(readCloudSettings({ RESIN_SUPERVISOR_POLL_INTERVAL: '60000' }).pollIntervalMs).toBe(60000);
     expect(readCloudSettings({ SUPERVISOR_POLL_INTERVAL: '500' })).toMatchObject({
       pollIntervalMs: 10000,
-      pollIntervalBelowFloor: 500,
+      pollIntervalOutOfRange: 500,
+    });
+    // 30 days: past setTimeout's 2^31-1 ms, which would fire at once and poll in a tight loop.
+    expect(readCloudSettings({ SUPERVISOR_POLL_INTERVAL: '2592000000' })).toMatchObject({
+      pollIntervalMs: 7 * 24 * 3600 * 1000,
+      pollIntervalOutOfRange: 2592000000,
     });
     expect(readCloudSettings({ SUPERVISOR_POLL_INTERVAL: 'soon' }).pollIntervalMs).toBeUndefined();
   });
