@@ -150,7 +150,7 @@ export const schema = {
   lockDir: {
     doc: 'Host base of the per-service lock dirs',
     format: String,
-    default: '/tmp/bosun/services',
+    default: '/run/bosun/services',
     env: 'BOSUN_LOCK_DIR',
   },
   dockerHost: {

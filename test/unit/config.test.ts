@@ -17,7 +17,7 @@ describe('config/load', () => {
       listenAddress: '127.0.0.1',
       listenPort: 48484,
       dataDir: '/var/lib/bosun',
-      lockDir: '/tmp/bosun/services',
+      lockDir: '/run/bosun/services',
       dockerHost: 'unix:///var/run/docker.sock',
       overrideLock: false,
       logLevel: 'info',
@@ -36,6 +36,9 @@ describe('config/load', () => {
   it.each([
     [{ BOSUN_LISTEN_PORT: '99999' }, /BOSUN_LISTEN_PORT/],
     [{ BOSUN_POLL_INTERVAL_MS: '999' }, /BOSUN_POLL_INTERVAL_MS.*at least 1000/],
+    // Past setTimeout's 2^31-1 ms a timer fires at once: the agent would poll in a tight loop.
+    [{ BOSUN_POLL_INTERVAL_MS: '3000000000' }, /BOSUN_POLL_INTERVAL_MS.*at most 604800000 \(7 days\)/],
+    [{ BOSUN_REPORT_INTERVAL_MS: '86400001' }, /BOSUN_REPORT_INTERVAL_MS.*at most 86400000 \(1 day\)/],
     [{ BOSUN_API_ENDPOINT: 'ftp://x' }, /BOSUN_API_ENDPOINT/],
     [{ BOSUN_OVERRIDE_LOCK: 'maybe' }, /BOSUN_OVERRIDE_LOCK/],
     [{ BOSUN_LOG_LEVEL: 'loud' }, /BOSUN_LOG_LEVEL/],

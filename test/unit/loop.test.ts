@@ -11,6 +11,7 @@ import { PersistedSet } from '../../src/store/persisted-set.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { app, service, target } from '../helpers/builders.js';
 import { waitFor } from '../helpers/agent.js';
+import { pathExists } from '../../src/util/fs.js';
 
 /** The real loop, planner, executor and lock code over the in-memory engine and real lock files. */
 async function setup(
@@ -189,6 +190,50 @@ describe('reconcile/loop (memory engine, real lock files)', () => {
       5_000,
     );
     expect(t.engine.callCount('pullImage')).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a hand-over marker the app made as a directory (with a link in it) ends the hand-over once', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    const handover = { strategy: 'hand-over' as const, handoverTimeoutMs: 60_000 };
+    t.loop.setTarget(target(app('a1', 1, { uuid: 'rel1', id: 1, services: [{ ...main1, ...handover }] })));
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    t.loop.setTarget(target(app('a1', 1, { uuid: 'rel2', id: 2, services: [{ ...main2, ...handover }] })));
+    await waitFor('both running', async () => (await t.running('rel2')).length === 1, 5_000);
+    // The new service says it is done, but as a directory (before: the kill failed for ever).
+    const marker = path.join(t.layout.lockDir, '1', 'main', 'handover-complete');
+    await fs.mkdir(marker);
+    await fs.symlink(t.layout.dataDir, path.join(marker, 'link'));
+    await waitFor(
+      'release 2 alone, marker consumed',
+      async () => (await t.engine.listContainers('device-1')).length === 1 && !(await pathExists(marker)),
+      5_000,
+    );
+    expect(t.loop.status.apps.a1).toMatchObject({ phase: 'done', error: undefined });
+    expect(await pathExists(t.layout.dataDir)).toBe(true);
+  });
+
+  it('forgets the failure of a step the plan no longer has (no stale error once converged)', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    const hiccups = 50;
+    for (let i = 0; i < hiccups; i += 1) {
+      t.engine.failNext('pullImage', new PullError('reg/main:1', 'registry hiccup'));
+    }
+    t.loop.setTarget(rel1);
+    await waitFor('the pull failing', async () => t.loop.status.apps.a1?.error !== undefined, 5_000);
+    // The image turns up by other means (the failures used up outside the loop): the fetch step
+    // leaves the plan without ever succeeding, and nothing else will clear its record.
+    for (let i = 0; i <= hiccups; i += 1) {
+      const pulled = await t.engine.pullImage('reg/main:1').then(
+        () => true,
+        () => false,
+      );
+      if (pulled) break;
+    }
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    await waitFor('converged', async () => t.loop.status.converged, 5_000);
+    expect(t.loop.status.apps.a1).toMatchObject({ phase: 'done', error: undefined });
   });
 
   it('remembers since when passes fail (engine unreachable) and forgets once one succeeds', async () => {
