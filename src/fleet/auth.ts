@@ -25,7 +25,5 @@ export function keyMatchesHash(key: string | undefined, storedHash: string): boo
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
 
-/** Compares two secrets in constant time (through their hashes, so lengths never leak). */
-export function secretsEqual(presented: string | undefined, expected: string): boolean {
-  return keyMatchesHash(presented, hashKey(expected));
-}
+/** Decides whether a request's manager token is the right one. */
+export type ManagerTokenCheck = (presented: string | undefined) => boolean;

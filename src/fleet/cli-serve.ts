@@ -4,6 +4,7 @@ import { BosunError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { DEFAULT_FLEET_ADDRESS, DEFAULT_FLEET_DB, DEFAULT_FLEET_PORT } from './defaults.js';
 import { untilStopSignal } from '../util/signals.js';
+import type { TokenSource } from './store.js';
 
 interface ServeOptions {
   port: string;
@@ -50,33 +51,53 @@ export function registerServeCommands(fleet: Command): void {
       });
       const out = (line: string) => process.stdout.write(`${line}\n`);
       out(`bosun fleet backend listening on ${server.url} (database ${server.dbFile})`);
-      if (server.tokenSource === 'option') out('manager token: as given by --token / BOSUN_FLEET_TOKEN');
-      else {
-        out(
-          `manager token: ${server.tokenSource === 'generated' ? 'generated and ' : ''}stored in ${server.dbFile}` +
-            ` (table settings, key manager_token); print it with: bosun fleet token --db ${server.dbFile}`,
-        );
-      }
+      out(managerTokenLine(server.tokenSource, server.token, server.dbFile));
       await untilStopSignal();
       await server.close();
     });
 
   fleet
     .command('token')
-    .description('print the manager token that `fleet serve` generated and stored in its database')
+    .description(
+      'with --rotate: replace the manager token stored (as a hash) in the database and print the new one once',
+    )
     .addOption(
       new Option('--db <file>', 'SQLite database file').env('BOSUN_FLEET_DB').default(DEFAULT_FLEET_DB),
     )
-    .action(async (options: { db: string }) => {
+    .option('--rotate', 'make a new manager token; the old one stops working at once')
+    .action(async (options: { db: string; rotate?: boolean }) => {
+      if (!options.rotate) {
+        throw new BosunError(
+          'EUSAGE',
+          'the database keeps only a hash of the manager token, printed once when `fleet serve` generated it;' +
+            ' to get a new one: bosun fleet token --rotate',
+        );
+      }
       if (!existsSync(options.db)) throw new BosunError('EUSAGE', `no fleet database at ${options.db}`);
       const { FleetStore } = await import('./store.js');
       const store = FleetStore.open(options.db);
       try {
-        const token = store.storedManagerToken();
-        if (!token) throw new BosunError('EUSAGE', `no generated manager token in ${options.db}`);
-        process.stdout.write(`${token}\n`);
+        process.stdout.write(`${store.rotateManagerToken()}\n`);
       } finally {
         store.close();
       }
     });
+}
+
+/** What `fleet serve` says about the manager token: a generated one in full, this once only. */
+export function managerTokenLine(source: TokenSource, token: string | undefined, dbFile: string): string {
+  switch (source) {
+    case 'option':
+      return 'manager token: as given by --token / BOSUN_FLEET_TOKEN';
+    case 'generated':
+      return (
+        `manager token: ${token} (generated now and shown only this once: ${dbFile} keeps only its hash;` +
+        ` a new one: bosun fleet token --rotate --db ${dbFile})`
+      );
+    case 'stored':
+      return (
+        `manager token: the one generated on the first start (${dbFile} keeps only its hash;` +
+        ` a new one: bosun fleet token --rotate --db ${dbFile})`
+      );
+  }
 }

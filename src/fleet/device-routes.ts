@@ -2,12 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import { bearerToken, keyMatchesHash } from './auth.js';
 import { isPlainObject } from './compose-values.js';
 import { badInput, unauthorized } from './errors.js';
+import { MAX_REPORT_BODY_BYTES } from './report-limits.js';
 import type { FleetStore } from './store.js';
 import { ifNoneMatchHits } from './target-document.js';
 
+/**
+ * A registration body is `{ uuid, fleet, deviceApiKey, name? }`, a few hundred bytes; the route
+ * is open to anyone, so it parses no more than this before the provisioning key is checked.
+ */
+export const MAX_REGISTER_BODY_BYTES = 16 * 1024;
+
 /** The device-facing API: registration, target polls (ETag), state reports (contract 3 and 5). */
 export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
-  app.post('/device/register', async (request, reply) => {
+  app.post('/device/register', { bodyLimit: MAX_REGISTER_BODY_BYTES }, async (request, reply) => {
     const body = request.body;
     if (!isPlainObject(body)) throw badInput('body must be { uuid, fleet, deviceApiKey }');
     for (const field of ['uuid', 'fleet', 'deviceApiKey'] as const) {
@@ -41,7 +48,7 @@ export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
     return reply.header('etag', target.target_etag).type('application/json').send(target.target_json);
   });
 
-  app.patch('/device/v3/state', async (request, reply) => {
+  app.patch('/device/v3/state', { bodyLimit: MAX_REPORT_BODY_BYTES }, async (request, reply) => {
     store.devices.mergeReports(request.body, bearerToken(request.headers.authorization));
     return reply.code(200).send({ status: 'ok' });
   });

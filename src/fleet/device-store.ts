@@ -6,6 +6,7 @@ import { deepMerge } from './deep-merge.js';
 import { deviceView } from './device-view.js';
 import { badInput, conflict, notFound, unauthorized } from './errors.js';
 import { checkConfigKey, type FleetRepository } from './fleet-store.js';
+import { checkMergedReport, checkReportDepth } from './report-limits.js';
 import { effectiveConfig } from './target-document.js';
 import { toRecord, type TargetWriter } from './target-writer.js';
 
@@ -67,7 +68,10 @@ export class DeviceRepository {
       const existing = this.byUuid.get(input.uuid);
       if (existing) {
         if (existing.fleet_id !== fleet.id || !keyMatchesHash(input.deviceApiKey, existing.key_hash)) {
-          throw conflict(`device ${input.uuid} is already registered with another key or fleet`);
+          // A wrong device key for a known uuid: counted like any failed authentication.
+          throw conflict(`device ${input.uuid} is already registered with another key or fleet`, {
+            failedAuthentication: true,
+          });
         }
         return { created: false, device: { id: existing.id, uuid: existing.uuid, fleet: fleet.name } };
       }
@@ -100,7 +104,8 @@ export class DeviceRepository {
 
   /**
    * Deep-merges a report body `{ "<uuid>": partial }` into each device's stored report. Every
-   * uuid in the body must be a device the presented key belongs to.
+   * uuid in the body must be a device the presented key belongs to, and every merged report
+   * must stay within the report limits; else nothing of the body is stored.
    */
   mergeReports(body: unknown, deviceKey: string | undefined, now = new Date()): void {
     if (!isPlainObject(body) || Object.keys(body).length === 0) {
@@ -111,10 +116,13 @@ export class DeviceRepository {
         const device = this.byUuid.get(uuid);
         if (!device || !keyMatchesHash(deviceKey, device.key_hash)) throw unauthorized();
         if (!isPlainObject(partial)) throw badInput(`report of ${uuid} must be an object`);
-        const merged = deepMerge(JSON.parse(device.report_json), partial);
+        checkReportDepth(uuid, partial);
+        const merged = deepMerge(JSON.parse(device.report_json), partial) as Record<string, unknown>;
+        const json = JSON.stringify(merged);
+        checkMergedReport(uuid, merged, json);
         this.db
           .prepare('UPDATE devices SET report_json = ?, last_seen = ? WHERE id = ?')
-          .run(JSON.stringify(merged), now.toISOString(), device.id);
+          .run(json, now.toISOString(), device.id);
       }
     })();
   }

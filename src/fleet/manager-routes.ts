@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { bearerToken, secretsEqual } from './auth.js';
+import { bearerToken, type ManagerTokenCheck } from './auth.js';
 import { parseCompose } from './compose.js';
 import { isPlainObject } from './compose-values.js';
 import { badInput, unauthorized } from './errors.js';
@@ -10,10 +10,14 @@ type UuidParams = { Params: { uuid: string } };
 type KeyParams<P> = { Params: P & { key: string } };
 
 /** The fleet manager's API under /v1, all behind the manager token. */
-export function managerRoutes(app: FastifyInstance, store: FleetStore, managerToken: string): void {
+export function managerRoutes(
+  app: FastifyInstance,
+  store: FleetStore,
+  checkManagerToken: ManagerTokenCheck,
+): void {
   app.register(async (scope) => {
     scope.addHook('onRequest', async (request) => {
-      if (!secretsEqual(bearerToken(request.headers.authorization), managerToken)) {
+      if (!checkManagerToken(bearerToken(request.headers.authorization))) {
         throw unauthorized('missing or wrong manager token');
       }
     });

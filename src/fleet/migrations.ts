@@ -1,10 +1,17 @@
 import type { Database } from 'better-sqlite3';
+import { hashKey } from './auth.js';
+
+/** A schema change in SQL, or a data change that needs code (`up`). */
+export type Migration = { id: number; name: string } & ({ sql: string } | { up: (db: Database) => void });
+
+/** The settings row the manager token's hash lives in (migration 2 onwards). */
+export const MANAGER_TOKEN_HASH_SETTING = 'manager_token_hash';
 
 /**
  * Numbered schema migrations, applied in order, each in its own transaction, and recorded in
  * the `migrations` table. Never edit a migration that has shipped: add the next number.
  */
-export const MIGRATIONS: ReadonlyArray<{ id: number; name: string; sql: string }> = [
+export const MIGRATIONS: ReadonlyArray<Migration> = [
   {
     id: 1,
     name: 'initial schema',
@@ -74,6 +81,28 @@ export const MIGRATIONS: ReadonlyArray<{ id: number; name: string; sql: string }
       );
     `,
   },
+  {
+    id: 2,
+    name: 'keep only a hash of the manager token',
+    // Releases before this one stored the generated token in plain text under `manager_token`.
+    up: (db) => {
+      const plain = db.prepare("SELECT value FROM settings WHERE key = 'manager_token'").get() as
+        { value: string } | undefined;
+      if (!plain) return;
+      db.prepare(
+        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
+      ).run(MANAGER_TOKEN_HASH_SETTING, hashKey(plain.value));
+      db.prepare("DELETE FROM settings WHERE key = 'manager_token'").run();
+    },
+  },
+  {
+    id: 3,
+    name: 'forget stored reports over the report size limit',
+    // Reports are capped at 256 KiB from this release on (report-limits.ts); one stored bigger
+    // before could only have been grown on purpose and would refuse every further PATCH. The
+    // number is written out: a migration must not change when the limit does.
+    sql: `UPDATE devices SET report_json = '{}' WHERE length(CAST(report_json AS BLOB)) > 262144;`,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the ids it applied. */
@@ -85,13 +114,22 @@ export function runMigrations(db: Database): number[] {
   );
   const applied: number[] = [];
   const record = db.prepare('INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)');
-  for (const migration of MIGRATIONS) {
-    if (done.has(migration.id)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      record.run(migration.id, migration.name, new Date().toISOString());
-    })();
-    applied.push(migration.id);
+  // A migration may remove a secret (migration 2): have SQLite zero what it frees instead of
+  // leaving the old bytes in free space on disk.
+  const secureDelete = db.pragma('secure_delete', { simple: true }) as 0 | 1 | 2;
+  db.pragma('secure_delete = ON');
+  try {
+    for (const migration of MIGRATIONS) {
+      if (done.has(migration.id)) continue;
+      db.transaction(() => {
+        if ('sql' in migration) db.exec(migration.sql);
+        else migration.up(db);
+        record.run(migration.id, migration.name, new Date().toISOString());
+      })();
+      applied.push(migration.id);
+    }
+  } finally {
+    db.pragma(`secure_delete = ${secureDelete === 2 ? 'FAST' : secureDelete}`);
   }
   return applied;
 }

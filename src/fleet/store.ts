@@ -1,13 +1,22 @@
 import type { Database } from 'better-sqlite3';
-import { generateKey } from './auth.js';
+import { generateKey, hashKey, keyMatchesHash } from './auth.js';
 import { openFleetDb } from './db.js';
 import { DeviceRepository } from './device-store.js';
 import { FleetRepository } from './fleet-store.js';
+import { MANAGER_TOKEN_HASH_SETTING } from './migrations.js';
 import { TargetWriter } from './target-writer.js';
 
 export type TokenSource = 'option' | 'stored' | 'generated';
 
-const MANAGER_TOKEN_SETTING = 'manager_token';
+/** How the manager token of a starting server was found. */
+export interface ManagerTokenSetup {
+  source: TokenSource;
+  /**
+   * The token in plain text when this process knows it: given as an option, or generated just
+   * now (to be shown this once). Undefined when only its hash is stored.
+   */
+  token?: string;
+}
 
 /**
  * Everything the fleet backend keeps, in one SQLite file. The server holds no other state, so a
@@ -41,19 +50,41 @@ export class FleetStore {
       .run(key, value);
   }
 
-  /** The token given, else the one stored by an earlier start, else a new one (then stored). */
-  managerToken(given: string | undefined): { token: string; source: TokenSource } {
-    if (given) return { token: given, source: 'option' };
-    const stored = this.getSetting(MANAGER_TOKEN_SETTING);
-    if (stored) return { token: stored, source: 'stored' };
-    const token = generateKey();
-    this.setSetting(MANAGER_TOKEN_SETTING, token);
-    return { token, source: 'generated' };
+  /**
+   * The token given, else the one an earlier start stored (as a hash), else a new one: its hash
+   * is stored and the token returned, the only time it exists in plain text. When two servers
+   * start on one new db at once, the first to store wins and the other reports it as stored.
+   */
+  setUpManagerToken(given: string | undefined): ManagerTokenSetup {
+    if (given) return { source: 'option', token: given };
+    return this.db
+      .transaction((): ManagerTokenSetup => {
+        if (this.managerTokenHash() !== undefined) return { source: 'stored' };
+        const token = generateKey();
+        this.setSetting(MANAGER_TOKEN_HASH_SETTING, hashKey(token));
+        return { source: 'generated', token };
+      })
+      .immediate();
   }
 
-  /** The generated manager token, for `bosun fleet token`; undefined if none was generated. */
-  storedManagerToken(): string | undefined {
-    return this.getSetting(MANAGER_TOKEN_SETTING);
+  /** Replaces the stored manager token with a new one (for `bosun fleet token --rotate`). */
+  rotateManagerToken(): string {
+    const token = generateKey();
+    this.setSetting(MANAGER_TOKEN_HASH_SETTING, hashKey(token));
+    return token;
+  }
+
+  managerTokenHash(): string | undefined {
+    return this.getSetting(MANAGER_TOKEN_HASH_SETTING);
+  }
+
+  /**
+   * Whether `presented` is the stored manager token, compared in constant time. Read on every
+   * call, so a rotation takes effect at once in every server on this db.
+   */
+  matchesStoredManagerToken(presented: string | undefined): boolean {
+    const stored = this.managerTokenHash();
+    return stored !== undefined && keyMatchesHash(presented, stored);
   }
 
   close(): void {

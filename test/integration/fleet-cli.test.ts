@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../../src/cli.js';
+import { managerTokenLine } from '../../src/fleet/cli-serve.js';
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
 
 const TOKEN = 'manager-token-for-cli-tests';
@@ -212,6 +213,34 @@ describe('fleet/cli against a real backend', () => {
       stdout: '',
       stderr: 'bosun: unknown release "ffffffffff" in this fleet\n',
     });
+  });
+
+  it('prints a generated manager token only when it is made: at first serve, or with token --rotate', async () => {
+    const dbFile = path.join(dir, 'rotate.db');
+    const own = await startFleetServer({ port: 0, address: '127.0.0.1', dbFile });
+    try {
+      const first = own.token!;
+      expect(managerTokenLine(own.tokenSource, own.token, dbFile)).toContain(`manager token: ${first} (`);
+      const fleetsWith = async (token: string) =>
+        (await bosun('fleets', '--url', own.url, '--token', token)).code;
+      expect(await fleetsWith(first)).toBe(0);
+
+      const show = await bosun('token', '--db', dbFile);
+      expect(show.code).toBe(2);
+      expect(show.stderr).toMatch(/^bosun: the database keeps only a hash of the manager token.*--rotate\n$/);
+
+      const rotated = await bosun('token', '--rotate', '--db', dbFile);
+      expect(rotated.code).toBe(0);
+      const second = rotated.stdout.trim();
+      expect(second).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(second).not.toBe(first);
+      // The running server reads the stored hash per request: the old token stops working at once.
+      expect(await fleetsWith(second)).toBe(0);
+      expect(await fleetsWith(first)).toBe(2);
+      expect(managerTokenLine('stored', undefined, dbFile)).not.toMatch(/[A-Za-z0-9_-]{32}/);
+    } finally {
+      await own.close();
+    }
   });
 
   it('has --help on every verb', async () => {

@@ -2,7 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import BetterSqlite3 from 'better-sqlite3';
 import { parseCompose } from '../../src/fleet/compose.js';
 import { FleetError } from '../../src/fleet/errors.js';
-import { MIGRATIONS, runMigrations } from '../../src/fleet/migrations.js';
+import { hashKey } from '../../src/fleet/auth.js';
+import { MANAGER_TOKEN_HASH_SETTING, MIGRATIONS, runMigrations } from '../../src/fleet/migrations.js';
+import { MAX_REPORT_BYTES } from '../../src/fleet/report-limits.js';
 import { FleetStore } from '../../src/fleet/store.js';
 
 function memoryDb(): BetterSqlite3.Database {
@@ -32,6 +34,38 @@ describe('fleet/migrations', () => {
     expect(runMigrations(db)).toEqual([]);
     const recorded = db.prepare('SELECT id, name FROM migrations ORDER BY id').all();
     expect(recorded).toEqual(MIGRATIONS.map(({ id, name }) => ({ id, name })));
+  });
+
+  it('upgrades a schema-1 db: the plain manager token becomes its hash, oversize reports are dropped', () => {
+    const db = new BetterSqlite3(':memory:');
+    const first = MIGRATIONS[0]!;
+    db.exec('CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    db.exec((first as { sql: string }).sql);
+    db.prepare('INSERT INTO migrations VALUES (?, ?, ?)').run(first.id, first.name, '2026-01-01T00:00:00Z');
+    db.prepare("INSERT INTO settings VALUES ('manager_token', 'plain-token-0123456789')").run();
+    db.prepare(
+      "INSERT INTO fleets (id, name, provisioning_key_hash, created_at) VALUES (1, 'k', 'h', 'now')",
+    ).run();
+    const device = db.prepare(
+      `INSERT INTO devices (uuid, fleet_id, name, key_hash, registered_at, report_json, target_json, target_etag)
+       VALUES (?, 1, 'd', 'h', 'now', ?, '', '')`,
+    );
+    const small = JSON.stringify({ status: 'Idle' });
+    device.run('device-small', small);
+    device.run('device-grown', JSON.stringify({ filler: 'x'.repeat(MAX_REPORT_BYTES) }));
+
+    expect(runMigrations(db)).toEqual(MIGRATIONS.slice(1).map((m) => m.id));
+    const settings = db.prepare('SELECT key, value FROM settings').all();
+    expect(settings).toEqual([{ key: MANAGER_TOKEN_HASH_SETTING, value: hashKey('plain-token-0123456789') }]);
+    const store = new FleetStore(db);
+    expect(store.matchesStoredManagerToken('plain-token-0123456789')).toBe(true);
+    expect(store.matchesStoredManagerToken('plain-token-012345678')).toBe(false);
+    expect(store.matchesStoredManagerToken(undefined)).toBe(false);
+    const reports = db.prepare('SELECT uuid, report_json FROM devices ORDER BY uuid').all();
+    expect(reports).toEqual([
+      { uuid: 'device-grown', report_json: '{}' },
+      { uuid: 'device-small', report_json: small },
+    ]);
   });
 });
 
