@@ -60,9 +60,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const releaseInstanceLock = await lockDataDir(config.dataDir, log);
   const store = new JsonStore(config.dataDir, log);
-  const identity = await loadIdentity(config, store);
-  const layout: LockLayout = { lockDir: config.lockDir, dataDir: config.dataDir };
   const engine = options.engine ?? new DockerEngine({ dockerHost: config.dockerHost, log });
+  // The engine's container labels are the fallback for a damaged identity file.
+  const identity = await loadIdentity(config, store, {
+    listContainersOfAllDevices: () => engine.listContainersOfAllDevices(),
+    log,
+  });
+  const layout: LockLayout = { lockDir: config.lockDir, dataDir: config.dataDir };
   const locks = new LockManager(layout, identity.uuid, log);
   await locks.removeStaleAgentLocks();
   const appKeys = new AppKeys(store);
