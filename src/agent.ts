@@ -66,8 +66,12 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   };
   const releaseInstanceLock = await lockDataDir(layout.dataDir, log);
   const store = new JsonStore(layout.dataDir, log);
-  const identity = await loadIdentity(config, store);
   const engine = options.engine ?? new DockerEngine({ dockerHost: config.dockerHost, log });
+  // The engine's container labels are the fallback for a damaged identity file.
+  const identity = await loadIdentity(config, store, {
+    listContainersOfAllDevices: () => engine.listContainersOfAllDevices(),
+    log,
+  });
   const quarantine = new Quarantine([layout.lockDir, layout.dataDir], log);
   quarantine.emptySoon();
   const locks = new LockManager(layout, identity.uuid, log, quarantine);

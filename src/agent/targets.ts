@@ -20,6 +20,11 @@ interface StoredTarget {
 
 const STORE_KEY = 'target';
 
+export interface Verdict {
+  accepted: boolean;
+  reason?: string;
+}
+
 interface Candidate {
   parsed: ParsedTarget;
   /** The v3 device object it was parsed from: what is stored, and re-validated at start. */
@@ -28,8 +33,8 @@ interface Candidate {
 
 /**
  * Keeps the device's accepted target: validates every candidate whole (a rejected one changes
- * nothing and is remembered as `targetError`), persists the accepted one crash-safely, and hands
- * it to the apply loop.
+ * nothing and is remembered as `targetError`), persists it crash-safely, and only once it is
+ * stored hands it to the apply loop.
  */
 export class TargetKeeper {
   private accepted: { target: TargetState; device: unknown; source: TargetSource } | undefined;
@@ -38,6 +43,8 @@ export class TargetKeeper {
   private rejected: Record<string, string> = {};
   /** sha256 of the preload file last applied (persisted with the target). */
   private fileHash: string | undefined;
+  /** The tail of the offers being handled, so each starts when the one before it is done. */
+  private offers: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly deps: {
@@ -89,12 +96,15 @@ export class TargetKeeper {
     const fileIsNew =
       fileHash !== undefined && (!stored || (options.localMode && stored.fileHash !== fileHash));
     if (fileIsNew) {
+      let candidate: Candidate | undefined;
       try {
-        this.accept(this.parseFileDocument(JSON.parse(fileText!)), 'file', { fileHash });
-        await this.persist();
-        return;
+        candidate = this.parseFileDocument(JSON.parse(fileText!));
       } catch (err) {
         this.reject(`preloaded target ${options.preloadFile}: ${errorMessage(err)}`);
+      }
+      if (candidate) {
+        const verdict = await this.acceptDurably(candidate, 'file', fileHash);
+        if (verdict.accepted) return;
       }
     }
     if (stored) {
@@ -108,20 +118,36 @@ export class TargetKeeper {
   }
 
   /** A cloud document `{ "<uuid>": device }`. */
-  async offerCloudDocument(doc: unknown): Promise<{ accepted: boolean; reason?: string }> {
-    this.rejected = readableReleases(doc, this.deps.uuid);
-    return this.offer(() => {
-      const parsed = parseTargetDocument(doc, this.deps.uuid);
-      return { parsed, device: (doc as Record<string, unknown>)[this.deps.uuid] };
-    }, 'cloud');
+  async offerCloudDocument(doc: unknown): Promise<Verdict> {
+    return this.inOrder(() => {
+      this.rejected = readableReleases(doc, this.deps.uuid);
+      return this.offer(() => {
+        const parsed = parseTargetDocument(doc, this.deps.uuid);
+        return { parsed, device: (doc as Record<string, unknown>)[this.deps.uuid] };
+      }, 'cloud');
+    });
   }
 
   /** POST /v2/local/target-state: a v3 device object or balena's v2 `{ local: ... }`. */
-  async offerLocal(body: unknown): Promise<{ accepted: boolean; reason?: string }> {
-    return this.offer(() => this.parseDevice(body), 'local');
+  async offerLocal(body: unknown): Promise<Verdict> {
+    return this.inOrder(() => this.offer(() => this.parseDevice(body), 'local'));
   }
 
-  private async offer(parse: () => Candidate, source: TargetSource) {
+  /**
+   * Offers are handled one at a time, in the order they came: each persists before it is
+   * accepted, and two overlapping ones could otherwise store one target and apply the other.
+   */
+  private inOrder(offer: () => Promise<Verdict>): Promise<Verdict> {
+    const turn = this.offers.then(offer);
+    // The chain only orders offers; each caller sees its own outcome through `turn`.
+    this.offers = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  private async offer(parse: () => Candidate, source: TargetSource): Promise<Verdict> {
     let candidate: Candidate;
     try {
       candidate = parse();
@@ -130,8 +156,28 @@ export class TargetKeeper {
       this.reject(reason);
       return { accepted: false, reason };
     }
-    this.accept(candidate, source, {});
-    await this.persist();
+    return this.acceptDurably(candidate, source, undefined);
+  }
+
+  /**
+   * Stores the candidate, and only then accepts it (hands it to the loop). A target that cannot be
+   * stored is rejected and nothing changes: applied but unstored, it would run until the next
+   * restart and then silently give way to the older stored target.
+   */
+  private async acceptDurably(
+    candidate: Candidate,
+    source: TargetSource,
+    fileHash: string | undefined,
+  ): Promise<Verdict> {
+    const keptFileHash = fileHash ?? this.fileHash;
+    try {
+      await this.persist({ source, device: candidate.device, fileHash: keptFileHash });
+    } catch (err) {
+      const reason = `the target cannot be stored, so it is not applied: ${errorMessage(err)}`;
+      this.reject(reason);
+      return { accepted: false, reason };
+    }
+    this.accept(candidate, source, { fileHash: keptFileHash });
     return { accepted: true };
   }
 
@@ -186,14 +232,8 @@ export class TargetKeeper {
     this.deps.onRejected?.(reason);
   }
 
-  private async persist(): Promise<void> {
-    if (!this.accepted) return;
-    const stored: StoredTarget = {
-      source: this.accepted.source,
-      device: this.accepted.device,
-      acceptedAt: new Date().toISOString(),
-      fileHash: this.fileHash,
-    };
+  private async persist(target: Omit<StoredTarget, 'acceptedAt'>): Promise<void> {
+    const stored: StoredTarget = { ...target, acceptedAt: new Date().toISOString() };
     await this.deps.store.write(STORE_KEY, stored);
   }
 }

@@ -1,11 +1,14 @@
+import { checkTargetLimits } from '../target/limits.js';
+import { errorMessage } from '../util/errors.js';
 import { headerValue, type CloudResponse } from './http.js';
 
 export type ParsedTarget = { ok: true; doc: Record<string, unknown> } | { ok: false; reason: string };
 
 /**
  * Turns a 2xx target response into a JSON object, or a reason it is unusable. Catches what a proxy
- * or a broken backend sends with a 200: an HTML error page, a truncated body, an empty body. The
- * document's shape (uuid, apps, releases) is checked later, by the target validator.
+ * or a broken backend sends with a 200: an HTML error page, a truncated body, an empty body, a
+ * document beyond the caps of target/limits.ts. The document's shape (uuid, apps, releases) is
+ * checked later, by the target validator.
  */
 export function parseTargetResponse(res: CloudResponse): ParsedTarget {
   const contentType = headerValue(res.headers['content-type']);
@@ -29,6 +32,13 @@ export function parseTargetResponse(res: CloudResponse): ParsedTarget {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return { ok: false, reason: `target response is JSON but not an object (${describe(doc)})` };
+  }
+  // Before anything walks the document (the poller hashes it recursively): a value nested deep
+  // enough to overflow the stack must be a rejection, not a poll failure that reports nothing.
+  try {
+    checkTargetLimits(doc);
+  } catch (err) {
+    return { ok: false, reason: errorMessage(err) };
   }
   return { ok: true, doc: doc as Record<string, unknown> };
 }

@@ -69,14 +69,20 @@ export class DockerEngine implements Engine {
   }
 
   async listContainers(deviceUuid: string): Promise<ContainerInfo[]> {
+    return this.listLabelled(`${LABELS.deviceUuid}=${deviceUuid}`, `containers of device ${deviceUuid}`);
+  }
+
+  async listContainersOfAllDevices(): Promise<ContainerInfo[]> {
+    // A label filter without a value matches the label with any value.
+    return this.listLabelled(LABELS.deviceUuid, 'containers of every device');
+  }
+
+  private async listLabelled(labelFilter: string, what: string): Promise<ContainerInfo[]> {
     let summaries: Docker.ContainerInfo[];
     try {
-      summaries = await this.docker.listContainers({
-        all: true,
-        filters: { label: [`${LABELS.deviceUuid}=${deviceUuid}`] },
-      });
+      summaries = await this.docker.listContainers({ all: true, filters: { label: [labelFilter] } });
     } catch (err) {
-      throw this.fail(err, `containers of device ${deviceUuid}`);
+      throw this.fail(err, what);
     }
     // The list lacks StartedAt and the container's own image reference; one inspect per container,
     // in parallel, is cheap for the handful of services a device runs.

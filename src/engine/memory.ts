@@ -178,6 +178,17 @@ export class MemoryEngine implements Engine {
     return infos;
   }
 
+  async listContainersOfAllDevices(): Promise<ContainerInfo[]> {
+    this.enter('listContainersOfAllDevices');
+    const infos: ContainerInfo[] = [];
+    for (const container of this.containers.values()) {
+      if (container.spec.labels[LABELS.deviceUuid] === undefined) continue;
+      const info = this.toInfo(container);
+      if (info !== undefined) infos.push(info);
+    }
+    return infos;
+  }
+
   async inspectContainer(id: string): Promise<ContainerInfo> {
     this.enter('inspectContainer');
     const info = this.toInfo(this.mustGet(id));

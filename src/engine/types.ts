@@ -103,6 +103,11 @@ export interface Engine {
   ping(): Promise<void>;
   /** Containers labelled io.bosun.device-uuid=<deviceUuid>, in any state. */
   listContainers(deviceUuid: string): Promise<ContainerInfo[]>;
+  /**
+   * Containers labelled io.bosun.device-uuid with any value. Only for recovering a device's lost
+   * identity at start-up (agent/identity-recovery.ts): everything else works on its own device's.
+   */
+  listContainersOfAllDevices(): Promise<ContainerInfo[]>;
   inspectContainer(id: string): Promise<ContainerInfo>;
   /** True when the image reference is present locally. */
   hasImage(ref: string): Promise<boolean>;

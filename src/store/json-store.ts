@@ -29,19 +29,50 @@ export class JsonStore {
     }
   }
 
+  /**
+   * Throws when the value cannot be serialised (a cycle, a BigInt, nesting deep enough to
+   * overflow the stack) or written; the stored document is then the old one, and no temporary
+   * file is left behind.
+   */
   async write(name: string, value: unknown, mode = 0o600): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const file = this.fileFor(name);
+    // Serialised before anything touches the disk, so a value that cannot be leaves no trace.
+    const text = JSON.stringify(value);
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp-${process.pid}`;
-    const handle = await fs.open(tmp, 'w', mode);
     try {
-      await handle.writeFile(JSON.stringify(value));
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await fs.open(tmp, 'w', mode);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(tmp, file);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
     }
-    await fs.rename(tmp, file);
     await syncDir(this.dir);
+  }
+
+  /**
+   * The copies of a document that `read` moved aside because they failed to parse, newest first,
+   * with their text: what is left to recover from when a document must not be lost.
+   */
+  async corruptCopies(name: string): Promise<Array<{ file: string; text: string }>> {
+    const prefix = `${path.basename(this.fileFor(name))}.corrupt-`;
+    const names = await ifMissing(fs.readdir(this.dir), []);
+    const copies = names
+      .filter((entry) => entry.startsWith(prefix) && /^\d+$/.test(entry.slice(prefix.length)))
+      .sort((a, b) => Number(b.slice(prefix.length)) - Number(a.slice(prefix.length)));
+    const out: Array<{ file: string; text: string }> = [];
+    for (const entry of copies) {
+      const file = path.join(this.dir, entry);
+      const text = await ifMissing(fs.readFile(file, 'utf8'), undefined);
+      if (text !== undefined) out.push({ file, text });
+    }
+    return out;
   }
 
   async delete(name: string): Promise<void> {

@@ -90,6 +90,25 @@ export function expectStringArray(value: unknown, path: string): string[] {
 }
 
 /**
+ * `__proto__` cannot be a key of a record bosun builds: assigning it would set the record's
+ * prototype and the entry would vanish silently (or, read back, show Object.prototype). JSON.parse
+ * does make it an own key, so a document can carry it; such a name is rejected.
+ */
+export function checkRecordKey(key: string, path: string): void {
+  if (key === '__proto__') {
+    throw new TargetValidationError(join(path, key), '"__proto__" cannot be used as a name here');
+  }
+}
+
+/**
+ * Sets an own, enumerable property, `__proto__` included, as JSON.parse makes it: for documents
+ * built from a body before validation, so validation sees every key the body had.
+ */
+export function setOwn(record: JsonObject, key: string, value: unknown): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
  * A map of strings (environment, labels, config). Numbers and booleans are stringified, since YAML
  * and hand-written JSON produce them for values like `PORT: 80`; anything else is an error.
  */
@@ -98,6 +117,7 @@ export function stringMap(value: unknown, path: string): Record<string, string> 
   const out: Record<string, string> = {};
   for (const [key, v] of Object.entries(raw)) {
     if (key === '') throw new TargetValidationError(path, 'has an empty key');
+    checkRecordKey(key, path);
     if (typeof v === 'string') out[key] = v;
     else if (typeof v === 'number' || typeof v === 'boolean') out[key] = String(v);
     else fail(join(path, key), 'a string, number or boolean', v);

@@ -20,8 +20,10 @@ import {
   isPlainObject,
   join,
   optionalObject,
+  setOwn,
   type JsonObject,
 } from './fields.js';
+import { checkTargetLimits } from './limits.js';
 import { parseDeviceObject, type ParsedTarget } from './validate.js';
 
 /** Service fields that are not composition: the fixed v2 fields, and per-service copies of app fields. */
@@ -45,6 +47,9 @@ export function isV2LocalShape(body: unknown): boolean {
   return isPlainObject(body) && isPlainObject(body.local) && !Object.hasOwn(body, 'apps');
 }
 
+// Keys taken from the body are set with setOwn: a plain assignment of "__proto__" would drop the
+// entry before validation could see (and reject) it.
+
 /** A whole-number string becomes a number; anything else is passed on for validation to report. */
 function numeric(value: unknown): unknown {
   return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
@@ -65,10 +70,13 @@ function snakeCaseKeys(raw: JsonObject, path: string, intoHealthcheck: boolean):
         `the key is given twice, as "${snake}" and as "${key}"`,
       );
     }
-    out[snake] =
+    setOwn(
+      out,
+      snake,
       intoHealthcheck && snake === 'healthcheck' && isPlainObject(value)
         ? snakeCaseKeys(value, join(path, key), false)
-        : value;
+        : value,
+    );
   }
   return out;
 }
@@ -78,7 +86,7 @@ function convertService(serviceId: string, raw: unknown, path: string): [string,
   const name = expectNonEmptyString(service.serviceName, join(path, 'serviceName'));
   const composition: JsonObject = {};
   for (const [key, value] of Object.entries(service)) {
-    if (!SERVICE_FIELDS.has(key)) composition[key] = value;
+    if (!SERVICE_FIELDS.has(key)) setOwn(composition, key, value);
   }
   const converted: JsonObject = {
     id: numeric(/^\d+$/.test(serviceId) ? serviceId : service.serviceId),
@@ -110,14 +118,14 @@ function convertApp(appId: string, raw: unknown, path: string): JsonObject {
       if (Object.hasOwn(services, name)) {
         throw new TargetValidationError(servicesPath, `two services are named "${name}"`);
       }
-      services[name] = converted;
+      setOwn(services, name, converted);
     }
-    releases[commit] = {
+    setOwn(releases, commit, {
       id: numeric(app.releaseId),
       services,
       volumes: app.volumes ?? {},
       networks: app.networks ?? {},
-    };
+    });
   }
   return { id: Number(appId), name: app.name, class: 'fleet', releases };
 }
@@ -129,6 +137,8 @@ function convertApp(appId: string, raw: unknown, path: string): JsonObject {
  * written against the first sketch of this function (body, uuid) keep compiling.
  */
 export function convertV2LocalTarget(body: unknown, _deviceUuid?: string): JsonObject {
+  // Capped before conversion too: the conversion copies what it does not know into the result.
+  checkTargetLimits(body);
   const root = expectObject(body, '', 'a v2 local target state { "local": { ... } }');
   const local = expectObject(root.local, 'local', 'an object { "name", "config", "apps" }');
   const appsPath = 'local.apps';

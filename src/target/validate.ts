@@ -1,5 +1,6 @@
 import { parseBoolean } from '../config/schema.js';
 import { OBJECT_NAME, parseComposition } from './composition.js';
+import { checkEnvironment, checkLabels } from './container-strings.js';
 import {
   TargetValidationError,
   expectNonEmptyString,
@@ -13,6 +14,7 @@ import {
   optionalString,
   stringMap,
 } from './fields.js';
+import { checkTargetLimits } from './limits.js';
 import type {
   TargetApp,
   TargetRelease,
@@ -44,8 +46,9 @@ export const DEFAULT_HANDOVER_TIMEOUT_MS = 60_000;
  * for this device. The whole document is rejected on the first error: what runs stays as it is.
  */
 export function parseTargetDocument(body: unknown, deviceUuid: string): ParsedTarget {
+  checkTargetLimits(body);
   const doc = expectObject(body, '', 'a target state document { "<device uuid>": { ... } }');
-  if (Object.hasOwn(doc, deviceUuid)) return parseDeviceObject(doc[deviceUuid], deviceUuid);
+  if (Object.hasOwn(doc, deviceUuid)) return parseCheckedDevice(doc[deviceUuid], deviceUuid, '');
   const uuids = Object.keys(doc);
   if (uuids.length === 0) {
     throw new TargetValidationError(
@@ -65,6 +68,12 @@ export function parseTargetDocument(body: unknown, deviceUuid: string): ParsedTa
  * BOSUN_TARGET_STATE_FILE and of POST /v2/local/target-state. `path` prefixes error paths.
  */
 export function parseDeviceObject(device: unknown, deviceUuid: string, path = ''): ParsedTarget {
+  checkTargetLimits(device, path);
+  return parseCheckedDevice(device, deviceUuid, path);
+}
+
+/** A device object already within the limits of target/limits.ts. */
+function parseCheckedDevice(device: unknown, deviceUuid: string, path: string): ParsedTarget {
   const warnings: TargetWarning[] = [];
   const raw = expectObject(device, path, 'a device object { "name", "config", "apps" }');
   const target: TargetState = {
@@ -87,10 +96,31 @@ export function parseDeviceObject(device: unknown, deviceUuid: string, path = ''
     }
     target.apps[appUuid] = parseApp(appUuid, app, appPath, warnings);
   }
+  checkAppIdsUnique(target.apps, appsPath);
   return { target, warnings };
 }
 
+/**
+ * The numeric app id names an app's /data dir, its lock dirs and its API key: two apps with one
+ * id would share them, so such a target is rejected.
+ */
+function checkAppIdsUnique(apps: Record<string, TargetApp>, appsPath: string): void {
+  const byId = new Map<number, string>();
+  for (const app of Object.values(apps)) {
+    const first = byId.get(app.appId);
+    if (first !== undefined) {
+      throw new TargetValidationError(
+        join(join(appsPath, app.appUuid), 'id'),
+        `apps ${first} and ${app.appUuid} both have id ${app.appId}; each app needs an id of its ` +
+          `own (the id names its /data, lock dirs and API key)`,
+      );
+    }
+    byId.set(app.appId, app.appUuid);
+  }
+}
+
 function checkUuid(uuid: string, path: string, what: string): void {
+  if (uuid === '__proto__') throw new TargetValidationError(path, `${what} cannot be "__proto__"`);
   if (!UUID_LIKE.test(uuid)) {
     throw new TargetValidationError(
       path,
@@ -210,16 +240,11 @@ function parseService(name: string, value: unknown, path: string, warnings: Targ
     );
   }
   const raw = expectObject(value, path, 'a service object');
-  const environment = stringMap(raw.environment, join(path, 'environment'));
-  const labels = stringMap(raw.labels, join(path, 'labels'));
-  for (const key of Object.keys(environment)) {
-    if (key.includes('=')) {
-      throw new TargetValidationError(
-        join(path, 'environment'),
-        `variable name ${JSON.stringify(key)} contains "="`,
-      );
-    }
-  }
+  const environment = checkEnvironment(
+    stringMap(raw.environment, join(path, 'environment')),
+    join(path, 'environment'),
+  );
+  const labels = checkLabels(stringMap(raw.labels, join(path, 'labels')), join(path, 'labels'));
   return {
     serviceName: name,
     serviceId: expectPositiveInt(raw.id, join(path, 'id')),

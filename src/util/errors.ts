@@ -14,11 +14,14 @@ export class BosunError extends Error {
   }
 }
 
-/** Bad configuration or arguments: the process exits 2 with the message. */
+/**
+ * Bad configuration or arguments, or device state only an operator can sort out: the process
+ * exits 2 with the message. `code` is ECONFIG unless a subclass names its case.
+ */
 export class ConfigError extends BosunError {
   override name = 'ConfigError';
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('ECONFIG', message, options);
+  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+    super(options.code ?? 'ECONFIG', message, { cause: options.cause });
   }
 }
 

@@ -45,6 +45,7 @@ export class RecordingEngine implements Engine {
 
   ping = () => this.inner.ping();
   listContainers = (uuid: string) => this.inner.listContainers(uuid);
+  listContainersOfAllDevices = () => this.inner.listContainersOfAllDevices();
   inspectContainer = (id: string) => this.inner.inspectContainer(id);
   hasImage = (ref: string) => this.inner.hasImage(ref);
   listVolumes = (uuid: string) => this.inner.listVolumes(uuid);

@@ -270,6 +270,10 @@ describe('engine/docker containers', () => {
     expect(ids).not.toContain(unlabelled);
     expect(listed.find((info) => info.id === own)).toMatchObject({ status: 'created', serviceName: 'main' });
     expect((await engine.listContainers(OTHER_DEVICE)).map((info) => info.id)).toEqual([other]);
+    // Every device's, for recovering a lost identity (other tests' containers may be there too).
+    const everyDevice = (await engine.listContainersOfAllDevices()).map((info) => info.id);
+    expect(everyDevice).toEqual(expect.arrayContaining([own, other]));
+    expect(everyDevice).not.toContain(unlabelled);
     await expect(engine.inspectContainer(unlabelled)).rejects.toBeInstanceOf(NotFoundError);
 
     for (const id of [own, other, unlabelled]) await engine.removeContainer(id);

@@ -226,6 +226,7 @@ describe('engine/memory containers', () => {
     const listed = await engine.listContainers(DEVICE);
     expect(listed.map((info) => info.id)).toEqual([own]);
     expect((await engine.listContainers('device-two')).map((info) => info.name)).toEqual(['other']);
+    expect((await engine.listContainersOfAllDevices()).map((info) => info.name)).toEqual(['own', 'other']);
     await expect(engine.inspectContainer(bare)).rejects.toBeInstanceOf(NotFoundError);
 
     (listed[0] as { labels: Record<string, string> }).labels[LABELS.serviceName] = 'changed';

@@ -115,3 +115,131 @@ describe('agent/targets TargetKeeper', () => {
     expect(Object.values(a.k.target!.apps)[0]!.release!.uuid).toBe('cloud1');
   });
 });
+
+/** A store whose writes fail (a full disk, a read-only data dir) while reads work. */
+class FailingWrites extends JsonStore {
+  failing = true;
+  override async write(name: string, value: unknown, mode?: number): Promise<void> {
+    if (this.failing) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    return super.write(name, value, mode);
+  }
+}
+
+/** `[[[...]]]` `depth` arrays deep, built without recursion. */
+function nestedArrays(depth: number): unknown {
+  let value: unknown = 0;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+describe('agent/targets TargetKeeper persists before it accepts (#9)', () => {
+  const first = (k: TargetKeeper) => Object.values(k.target!.apps)[0]!.release!.uuid;
+
+  it('rejects a target with a 200,000-deep value under an ignored key; the stored one survives a restart', async () => {
+    const store = new JsonStore(await tmp());
+    const a = keeper(store);
+    await a.k.offerCloudDocument({ dev1: device('r1') });
+    const hostile = { ...device('r2'), junk: nestedArrays(200_000) };
+    const verdict = await a.k.offerCloudDocument({ dev1: hostile });
+    expect(verdict.accepted).toBe(false);
+    expect(a.k.targetError).toMatch(/nested deeper than 64 levels/);
+    expect(a.accepted).toHaveLength(1);
+    expect(first(a.k)).toBe('r1');
+
+    const local = await a.k.offerLocal(hostile);
+    expect(local.accepted).toBe(false);
+    expect(a.accepted).toHaveLength(1);
+
+    const b = keeper(store);
+    await b.k.load({ localMode: false });
+    expect(first(b.k)).toBe('r1');
+  });
+
+  it.each([
+    ['the cloud', (k: TargetKeeper, d: unknown) => k.offerCloudDocument({ dev1: d })],
+    ['the local API', (k: TargetKeeper, d: unknown) => k.offerLocal(d)],
+  ])(
+    'a target from %s that cannot be stored is rejected with the reason, and nothing changes',
+    async (_, offer) => {
+      const store = new FailingWrites(await tmp());
+      store.failing = false;
+      const a = keeper(store);
+      await offer(a.k, device('r1'));
+      store.failing = true;
+      const verdict = await offer(a.k, device('r2'));
+      expect(verdict).toEqual({ accepted: false, reason: expect.stringMatching(/cannot be stored.*ENOSPC/) });
+      expect(a.k.targetError).toMatch(/ENOSPC/);
+      expect(a.rejected).toHaveLength(1);
+      expect(a.accepted).toHaveLength(1);
+      expect(first(a.k)).toBe('r1');
+
+      store.failing = false;
+      const b = keeper(store);
+      await b.k.load({ localMode: false });
+      expect(first(b.k)).toBe('r1');
+    },
+  );
+
+  it('a preload file that cannot be stored is not applied; the stored target is', async () => {
+    const dir = await tmp();
+    const store = new FailingWrites(dir);
+    store.failing = false;
+    await keeper(store).k.offerLocal(device('stored'));
+    const file = path.join(dir, 'preload.json');
+    await fs.writeFile(file, JSON.stringify(device('file1')));
+    store.failing = true;
+    const a = keeper(store);
+    await a.k.load({ localMode: true, preloadFile: file });
+    expect(a.rejected[0]).toMatch(/ENOSPC/);
+    expect(a.accepted.map((t) => Object.values(t.apps)[0]!.release!.uuid)).toEqual(['stored']);
+  });
+
+  it('a preload file with a 200,000-deep value is rejected, not applied', async () => {
+    const dir = await tmp();
+    const file = path.join(dir, 'preload.json');
+    await fs.writeFile(file, `{"junk":${'['.repeat(200_000)}${']'.repeat(200_000)},"apps":{}}`);
+    const a = keeper(new JsonStore(dir));
+    await a.k.load({ localMode: true, preloadFile: file });
+    expect(a.accepted).toEqual([]);
+    expect(a.rejected[0]).toMatch(/nested deeper/);
+  });
+
+  it('handles overlapping offers in the order they came: the last one is stored and applied', async () => {
+    const store = new JsonStore(await tmp());
+    const a = keeper(store);
+    const verdicts = await Promise.all([
+      a.k.offerLocal(device('r1')),
+      a.k.offerCloudDocument({ dev1: device('r2') }),
+      a.k.offerLocal(device('r3')),
+    ]);
+    expect(verdicts.map((v) => v.accepted)).toEqual([true, true, true]);
+    expect(a.accepted.map((t) => Object.values(t.apps)[0]!.release!.uuid)).toEqual(['r1', 'r2', 'r3']);
+    const b = keeper(store);
+    await b.k.load({ localMode: false });
+    expect(first(b.k)).toBe('r3');
+  });
+});
+
+describe('store/json-store write failures', () => {
+  it('a value that cannot be serialised leaves the stored document and no temporary file', async () => {
+    const dir = await tmp();
+    const store = new JsonStore(dir);
+    await store.write('target', { a: 1 });
+    await expect(store.write('target', { n: 1n })).rejects.toThrow(TypeError);
+    expect(await store.read('target')).toEqual({ a: 1 });
+    expect(await fs.readdir(dir)).toEqual(['target.json']);
+  });
+
+  it('lists the copies read moved aside, newest first', async () => {
+    const dir = await tmp();
+    const store = new JsonStore(dir);
+    await fs.writeFile(path.join(dir, 'identity.json.corrupt-100'), 'old');
+    await fs.writeFile(path.join(dir, 'identity.json.corrupt-200'), 'new');
+    await fs.writeFile(path.join(dir, 'target.json.corrupt-300'), 'other');
+    expect(await store.corruptCopies('identity')).toEqual([
+      { file: path.join(dir, 'identity.json.corrupt-200'), text: 'new' },
+      { file: path.join(dir, 'identity.json.corrupt-100'), text: 'old' },
+    ]);
+    expect(await new JsonStore(path.join(dir, 'absent')).corruptCopies('identity')).toEqual([]);
+  });
+});
