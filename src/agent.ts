@@ -108,7 +108,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       appKeys: appKeys.all(),
     }),
     deviceOverride,
-    heldStopped: () => heldStopped.view,
+    heldStopped,
     pulledImages: await new PersistedSet(store, 'pulled-images').load(),
     lockWatch: config.lockWatch,
     ...options.loop,
@@ -220,18 +220,10 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   }
 
   const actions = new AppActions({
-    deviceUuid: identity.uuid,
-    engine,
-    locks,
-    layout,
-    quarantine,
     loop,
-    log,
     target: () => keeper.target,
-    deviceOverride,
     rebootCommand: config.rebootCommand,
     shutdownCommand: config.shutdownCommand,
-    heldStopped,
   });
   const facade = createDeviceFacade({
     actions,

@@ -7,18 +7,8 @@
 export type UpdateStatus =
   'downloading' | 'downloaded' | 'applying changes' | 'locked' | 'rejected' | 'aborted' | 'done';
 
-export interface LockEntry {
-  appUuid: string;
-  appId: number;
-  /** Service whose lock dir holds it; undefined for the app's /data lock. */
-  serviceName?: string;
-  /** Path as the app sees it inside its container, e.g. /tmp/balena/updates.lock. */
-  path: string;
-  hostPath: string;
-  holder: 'app' | 'agent';
-  /** ISO time the lock was first seen (or taken, for the agent's). */
-  since: string;
-}
+export type { LockEntry } from '../locks/manager.js';
+import type { LockEntry } from '../locks/manager.js';
 
 export interface ServiceView {
   serviceName: string;

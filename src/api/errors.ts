@@ -1,23 +1,7 @@
 import { BosunError } from '../util/errors.js';
 
-/** The app's update lock is held (by the app) and no override is in force. API answers 423. */
-export class LockedError extends BosunError {
-  override name = 'LockedError';
-  constructor(
-    message: string,
-    readonly paths: string[] = [],
-  ) {
-    super('ELOCKED', message, { transient: true });
-  }
-}
-
-/** No such app or service. API answers 404. */
-export class UnknownTargetError extends BosunError {
-  override name = 'UnknownTargetError';
-  constructor(message: string) {
-    super('EUNKNOWN', message);
-  }
-}
+// Raised below the API (by the loop and the agent); the API answers them 423 and 404.
+export { LockedError, UnknownTargetError } from '../util/errors.js';
 
 /** The request is well-formed but not allowed now (e.g. local target in managed mode). API answers 400. */
 export class BadRequestError extends BosunError {

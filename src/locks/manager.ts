@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
-import type { LockEntry } from '../api/device-facade.js';
 import { ifMissing } from '../util/fs.js';
 import { Quarantine } from '../host/quarantine.js';
 import type { Logger } from '../util/logger.js';
@@ -13,6 +12,20 @@ import {
   type LockPath,
 } from './paths.js';
 
+/** A lock present now, as GET /v2/locks and the state report show it. */
+export interface LockEntry {
+  appUuid: string;
+  appId: number;
+  /** Service whose lock dir holds it; undefined for the app's /data lock. */
+  serviceName?: string;
+  /** Path as the app sees it inside its container, e.g. /tmp/balena/updates.lock. */
+  path: string;
+  hostPath: string;
+  holder: 'app' | 'agent';
+  /** ISO time the lock was first seen (or taken, for the agent's). */
+  since: string;
+}
+
 /** The apps whose locks are asked about: their ids and every service that has or will have a container. */
 export interface LockSubject {
   appUuid: string;
@@ -23,20 +36,15 @@ export interface LockSubject {
 export interface AppLockFacts {
   /** Locks the app (or anyone but this agent) holds now. */
   userLocks: LockEntry[];
-  /** The asking part of this agent holds the app's locks now. */
+  /** This agent holds the app's locks now. */
   agentHolds: boolean;
 }
 
-export type TakeResult =
-  | { ok: true; removedUserLocks: LockEntry[] }
-  | { ok: false; blockers: LockEntry[] }
-  /** Another part of this agent (the apply loop, or an API action) holds the app's lock. */
-  | { ok: false; busyWith: string; blockers: [] };
+export type TakeResult = { ok: true; removedUserLocks: LockEntry[] } | { ok: false; blockers: LockEntry[] };
 
 interface HeldLocks {
   paths: LockPath[];
   since: string;
-  owner: string;
 }
 
 const AGENT_MARKER = 'bosun-agent';
@@ -72,19 +80,19 @@ export class LockManager {
     private readonly quarantine = new Quarantine([layout.lockDir, layout.dataDir], log),
   ) {}
 
-  /** Which part of the agent holds the app's lock ('loop', 'api'), if any. */
-  holder(appUuid: string): string | undefined {
-    return this.held.get(appUuid)?.owner;
+  /** Whether the agent holds the app's lock now. */
+  holds(appUuid: string): boolean {
+    return this.held.has(appUuid);
   }
 
-  /** Locks present for the app now, the agent's own excluded; agentHolds: `owner` holds it. */
-  async scan(subject: LockSubject, owner?: string): Promise<AppLockFacts> {
+  /** Locks present for the app now, the agent's own excluded; agentHolds: the agent holds it. */
+  async scan(subject: LockSubject): Promise<AppLockFacts> {
     const userLocks: LockEntry[] = [];
     for (const lockPath of appLockPaths(this.layout, subject.appId, subject.serviceNames)) {
       const found = await this.inspect(lockPath.hostPath);
       if (found && found.holder === 'app') userLocks.push(this.entry(subject, lockPath, 'app', found.since));
     }
-    return { userLocks, agentHolds: owner !== undefined && this.held.get(subject.appUuid)?.owner === owner };
+    return { userLocks, agentHolds: this.held.has(subject.appUuid) };
   }
 
   /** Every lock present now (user and agent) for the given apps, for GET /v2/locks and reports. */
@@ -104,13 +112,8 @@ export class LockManager {
    * logged) first; without it, the first user lock found makes this release whatever it took and
    * report the blockers: never half-locked.
    */
-  async take(
-    subject: LockSubject,
-    options: { override: boolean; reason: string; owner: string },
-  ): Promise<TakeResult> {
-    const current = this.held.get(subject.appUuid);
-    if (current?.owner === options.owner) return { ok: true, removedUserLocks: [] };
-    if (current) return { ok: false, busyWith: current.owner, blockers: [] };
+  async take(subject: LockSubject, options: { override: boolean; reason: string }): Promise<TakeResult> {
+    if (this.held.has(subject.appUuid)) return { ok: true, removedUserLocks: [] };
     const taken: LockPath[] = [];
     const removed: LockEntry[] = [];
     const since = new Date().toISOString();
@@ -149,11 +152,10 @@ export class LockManager {
       }
       taken.push(lockPath);
     }
-    this.held.set(subject.appUuid, { paths: taken, since, owner: options.owner });
+    this.held.set(subject.appUuid, { paths: taken, since });
     this.log.info(
       {
         appUuid: subject.appUuid,
-        owner: options.owner,
         reason: options.reason,
         paths: taken.map((p) => p.hostPath),
       },
@@ -162,17 +164,17 @@ export class LockManager {
     return { ok: true, removedUserLocks: removed };
   }
 
-  /** Releases the app's lock if `owner` holds it (a release by someone else is a no-op). */
-  async release(appUuid: string, owner: string): Promise<void> {
+  /** Releases the app's lock if the agent holds it. */
+  async release(appUuid: string): Promise<void> {
     const held = this.held.get(appUuid);
-    if (!held || held.owner !== owner) return;
+    if (!held) return;
     await this.removeOwn(held.paths);
     this.held.delete(appUuid);
     this.log.info({ appUuid, paths: held.paths.map((p) => p.hostPath) }, 'update lock released by agent');
   }
 
   async releaseAll(): Promise<void> {
-    for (const [appUuid, held] of [...this.held]) await this.release(appUuid, held.owner);
+    for (const appUuid of [...this.held.keys()]) await this.release(appUuid);
   }
 
   /**

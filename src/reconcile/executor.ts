@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { ifMissing } from '../util/fs.js';
 import { ImageInUseError } from '../engine/errors.js';
 import type { Engine, PullProgress } from '../engine/types.js';
 import type { Quarantine } from '../host/quarantine.js';
@@ -31,14 +35,6 @@ export interface ExecutorDeps {
   onInterrupt?: (step: StepOf<'kill'> | StepOf<'stop'>) => void;
 }
 
-/** The agent's lock for the app is held by an API action; the loop backs off and tries again. */
-export class LockBusyError extends BosunError {
-  override name = 'LockBusyError';
-  constructor(appUuid: string, owner: string) {
-    super('ELOCK_BUSY', `update lock of app ${appUuid} is held by the agent's ${owner}`, { transient: true });
-  }
-}
-
 /** The app's /data holds a user lock and no override is in force: removing it would delete the lock. */
 export class AppDataLockedError extends BosunError {
   override name = 'AppDataLockedError';
@@ -49,8 +45,7 @@ export class AppDataLockedError extends BosunError {
   }
 }
 
-/** The name the apply loop holds locks under (API actions use their own). */
-export const LOOP_OWNER = 'loop';
+const runCommand = promisify(execFile);
 
 type Executors = { [K in Action]: (step: StepOf<K>, signal: AbortSignal) => Promise<void> };
 
@@ -86,9 +81,8 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
     async takeLock(step) {
       const result = await locks.take(
         { appUuid: step.appUuid, appId: step.appId, serviceNames: step.serviceNames },
-        { override: step.override, reason: 'update', owner: LOOP_OWNER },
+        { override: step.override, reason: 'update' },
       );
-      if (!result.ok && 'busyWith' in result) throw new LockBusyError(step.appUuid, result.busyWith);
       if (!result.ok) {
         // Expected: an app took its lock between our scan and our take. The next pass waits for it.
         log.info(
@@ -103,7 +97,7 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       }
     },
     async releaseLock(step) {
-      await locks.release(step.appUuid, LOOP_OWNER);
+      await locks.release(step.appUuid);
     },
     async create(step) {
       const appId = Number(step.spec.labels['io.balena.app-id']);
@@ -149,6 +143,23 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       await removeImageIfUnused(engine, step.image, log);
       // Kept or gone, it is no longer bosun's to clean up: whatever still uses it is not bosun's.
       await deps.pulledImages.delete(step.image);
+    },
+    async wipeAppData(step) {
+      const dataDir = appDataDir(layout, step.appId);
+      for (const entry of await ifMissing(fs.readdir(dataDir), [])) {
+        // The agent holds the app's lock while it wipes: the lock file there is its own, and stays
+        // until the lock is released. Everything else goes, out of the app's reach first.
+        if (entry === 'resin-updates.lock') continue;
+        await quarantine.moveAside(path.join(dataDir, entry));
+      }
+      for (const volume of await engine.listVolumes(deps.deviceUuid)) {
+        if (volume.labels['io.balena.app-uuid'] === step.appUuid) await engine.removeVolume(volume.name);
+      }
+      log.warn({ appUuid: step.appUuid, dataDir }, 'app purged: /data and volumes wiped');
+    },
+    async hostCommand(step) {
+      log.warn({ command: step.command }, `running the host ${step.what} command`);
+      await runCommand('/bin/sh', ['-c', step.command]);
     },
     async wait() {
       // Waiting is the loop's business; a wait step is never executed.

@@ -6,7 +6,6 @@ import { handoverMarkerPaths, type LockLayout } from '../locks/paths.js';
 import type { TargetApp, TargetState } from '../target/types.js';
 import { ifMissing, pathExists } from '../util/fs.js';
 import type { SpecContext } from './container-spec.js';
-import { LOOP_OWNER } from './executor.js';
 import type { PlanFacts } from './plan.js';
 
 /** A target app as a lock subject: its id and the services of its release. */
@@ -60,7 +59,7 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
   const locks: Record<string, AppLockFacts> = {};
   const heldLockApps: Record<string, number> = {};
   for (const subject of subjects) {
-    locks[subject.appUuid] = await src.locks.scan(subject, LOOP_OWNER);
+    locks[subject.appUuid] = await src.locks.scan(subject);
     if (locks[subject.appUuid]!.agentHolds) heldLockApps[subject.appUuid] = subject.appId;
   }
   const handoverDone = new Set<string>();

@@ -22,8 +22,8 @@ export interface LoopDeps {
   deviceOverride: () => boolean;
   /** Images the agent pulled (persisted): the only ones it removes once nothing uses them. */
   pulledImages: PersistedSet;
-  /** Containers stopped through the API, which the loop must not start again. */
-  heldStopped?: () => ReadonlySet<string>;
+  /** Containers stopped through the API (persisted), which the loop must not start again. */
+  heldStopped: PersistedSet;
   onStatus?: (status: LoopStatus) => void;
   onInterrupt?: ExecutorDeps['onInterrupt'];
   onLockOverridden?: ExecutorDeps['onLockOverridden'];

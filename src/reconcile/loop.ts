@@ -1,18 +1,38 @@
 import { nextDelay } from '../cloud/backoff.js';
-import type { PullProgress } from '../engine/types.js';
+import type { ContainerInfo, PullProgress } from '../engine/types.js';
 import { ensureAppDataDir, ensureServiceLockDir } from '../locks/paths.js';
 import { LockWatcher } from '../locks/watcher.js';
 import { Quarantine } from '../host/quarantine.js';
 import type { TargetState } from '../target/types.js';
 import { errorMessage } from '../util/errors.js';
 import { Waker } from '../util/waker.js';
-import { LOOP_OWNER, createExecutor } from './executor.js';
+import { createExecutor } from './executor.js';
+import { bindContainers, type IntentOptions, type IntentRequest, type PlannedIntent } from './intents.js';
+import { LockedError } from '../util/errors.js';
 import { gatherFacts, lockSubjects } from './facts.js';
 import type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
-import { planSteps, type AppPlan } from './plan.js';
+import { planSteps, type AppPlan, type Plan } from './plan.js';
 import { isInterrupting, stepApp, stepKey, type Step } from './steps.js';
 
 export type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
+
+/** An API action in the loop's hands (see submit). */
+interface ActiveIntent {
+  planned: PlannedIntent;
+  /** Bound to its containers at the first pass that saw it. */
+  bound: boolean;
+  /** Past this, a user lock in the way makes it fail with LockedError. */
+  lockDeadline: number;
+  /** Past this, it is answered as it stands (an app that does not come back is the plan's business). */
+  settleBy: number;
+  resolve: (containerIds: string[]) => void;
+  reject: (err: Error) => void;
+}
+
+/** How long an API action waits for a user's lock before answering 423 (balena's 10 s). */
+const DEFAULT_INTENT_LOCK_WAIT_MS = 10_000;
+/** How long an API action waits for its app to be back after a restart or purge. */
+const INTENT_SETTLE_MS = 60_000;
 
 interface Failure {
   attempts: number;
@@ -60,10 +80,9 @@ export class ReconcileLoop {
   private progressPublishedAt = -Infinity;
   private statusValue: LoopStatus = { applying: false, converged: false, forced: false, apps: {} };
   private passListeners: Array<() => void> = [];
-  /** Settles when the pass now running ends (resolved when none runs). */
-  private currentPass: Promise<void> = Promise.resolve();
-  /** Set while an API action runs exclusively (runExclusive). */
-  private exclusive: Promise<void> | undefined;
+  /** What the local API asked for and waits on, by id (see intents.ts). */
+  private readonly intents = new Map<number, ActiveIntent>();
+  private intentSeq = 0;
 
   constructor(private readonly deps: LoopDeps) {
     this.watcher = new LockWatcher(() => this.wake(), deps.log, deps.lockWatch ?? true);
@@ -122,28 +141,34 @@ export class ReconcileLoop {
   }
 
   /**
-   * Runs `fn` (an API action on containers: restart, stop, purge...) with no pass running beside
-   * it: the pass in flight is cancelled (a pull stops; a step in progress finishes), the next one
-   * waits until `fn` is done. Without this a pass could act on facts read before the action
-   * changed the world (e.g. create a container while a purge removes its volume).
+   * Hands the loop an API action (restart, stop, start, purge, reboot, shutdown) and resolves with
+   * the containers it acted on once it is done, under the same lock rules as an update. Rejects
+   * with LockedError when a user lock (no force, no override) outlasts `lockTimeoutMs`. A pass
+   * in flight is cancelled (a pull stops; a step in progress finishes) so the intent is planned
+   * at once, never queued behind a download.
    */
-  async runExclusive<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.exclusive) await this.exclusive;
-    let done!: () => void;
-    this.exclusive = new Promise<void>((resolve) => (done = resolve));
-    try {
+  submit(request: IntentRequest, options: IntentOptions): Promise<string[]> {
+    const id = (this.intentSeq += 1);
+    const now = this.now();
+    return new Promise<string[]>((resolve, reject) => {
+      this.intents.set(id, {
+        planned: { id, request, force: options.force, containerIds: [], effectDone: false },
+        bound: false,
+        lockDeadline: now + (options.lockTimeoutMs ?? DEFAULT_INTENT_LOCK_WAIT_MS),
+        settleBy: now + INTENT_SETTLE_MS,
+        resolve,
+        reject,
+      });
       this.inFlight?.abort();
-      await this.currentPass;
-      return await fn();
-    } finally {
-      this.exclusive = undefined;
-      done();
       this.wake();
-    }
+    });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const id of [...this.intents.keys()]) {
+      this.finishIntent(id, { error: new Error('the agent is stopping') });
+    }
     this.inFlight?.abort();
     this.wake();
     await this.running;
@@ -154,17 +179,12 @@ export class ReconcileLoop {
   private async run(): Promise<void> {
     let idleErrors = 0;
     while (!this.stopped) {
-      while (this.exclusive) await this.exclusive;
-      if (this.stopped) break;
       let sleepMs: number;
       this.waker.clear();
       try {
-        const pass = this.target ? this.pass(this.target) : Promise.resolve(Infinity);
-        this.currentPass = pass.then(
-          () => undefined,
-          () => undefined,
-        );
-        sleepMs = await pass;
+        // Without a target there is nothing to apply, but an API reboot still runs.
+        const target = this.target ?? (this.intents.size > 0 ? this.emptyTarget() : undefined);
+        sleepMs = target ? await this.pass(target) : Infinity;
         idleErrors = 0;
         if (this.statusValue.failingSince !== undefined) this.publish({ failingSince: undefined });
       } catch (err) {
@@ -202,7 +222,7 @@ export class ReconcileLoop {
       context: this.deps.specContext(),
       now,
       override: { device: this.deps.deviceOverride(), force: this.forced },
-      heldStopped: this.deps.heldStopped?.() ?? new Set(),
+      heldStopped: this.deps.heldStopped.view,
       pulledImages: this.deps.pulledImages.view,
       lockedApps: this.lockedApps,
     });
@@ -210,11 +230,15 @@ export class ReconcileLoop {
       if (!(appUuid in (facts.heldLockApps ?? {}))) this.lockedApps.delete(appUuid);
     }
     await this.watcher.watchDirs(await this.watchedDirs(target, facts.containers));
-    const plan = planSteps(target, facts);
+    await this.bindIntents(facts.containers);
+    const plan = planSteps(target, {
+      ...facts,
+      heldStopped: new Set(this.deps.heldStopped.view),
+      intents: [...this.intents.values()].map((i) => i.planned),
+    });
     this.forgetFailuresNotIn(plan.steps);
-    const runnable = plan.steps.filter(
-      (s) => s.action !== 'wait' && !this.inBackoff(s, now) && !this.heldByAnotherPart(s),
-    );
+    const intentWakeMs = this.settleIntents(plan, now);
+    const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
     const converged = plan.steps.length === 0;
     // A force (or a new target) that came in while this pass was reading the world was not
     // planned with; only a force this pass applied ends when the device converges.
@@ -230,15 +254,14 @@ export class ReconcileLoop {
     }
     if (runnable.length === 0) {
       this.inFlight = undefined;
-      return this.sleepAfter(plan.steps, now, converged);
+      return Math.min(this.sleepAfter(plan.steps, now, converged && this.intents.size === 0), intentWakeMs);
     }
     // Locks first. Then the rest, where a kill or stop runs only if the loop holds its app's lock
     // now: whatever the plan said, nothing is ever interrupted without the lock.
     const locking = runnable.filter((s) => s.action === 'takeLock');
     await this.runBatch(locking, abort.signal);
     const rest = runnable.filter(
-      (s) =>
-        s.action !== 'takeLock' && (!isInterrupting(s) || this.deps.locks.holder(s.appUuid) === LOOP_OWNER),
+      (s) => s.action !== 'takeLock' && (!isInterrupting(s) || this.deps.locks.holds(s.appUuid)),
     );
     await this.runBatch(rest, abort.signal);
     this.inFlight = undefined;
@@ -283,10 +306,19 @@ export class ReconcileLoop {
     const key = stepKey(step);
     if (result.status === 'fulfilled') {
       this.failures.delete(key);
+      if (step.action === 'wipeAppData' || step.action === 'hostCommand') {
+        const intent = this.intents.get(step.intentId);
+        if (intent) intent.planned.effectDone = true;
+      }
       if (step.action === 'takeLock') this.lockedApps.set(step.appUuid, step.appId);
       return;
     }
     if (aborted) return; // cancelled by a newer target: not a failure of the step
+    if (step.action === 'hostCommand') {
+      // Not retried: the API caller hears the command failed and decides.
+      this.finishIntent(step.intentId, { error: result.reason as Error });
+      return;
+    }
     const previous = this.failures.get(key);
     const attempts = (previous?.attempts ?? 0) + 1;
     const delay = nextDelay(attempts, { ...this.backoffOptions(), random: this.deps.random });
@@ -296,17 +328,6 @@ export class ReconcileLoop {
       { step: key, attempts, retryInMs: delay, err: result.reason },
       'step failed; backing off',
     );
-  }
-
-  /**
-   * While another part of the agent (an API restart or purge) holds the app's lock, the loop
-   * leaves the app alone except for downloads: recreating a container the purge just killed would
-   * let it run on the /data and volumes being wiped. The action wakes the loop when it is done.
-   */
-  private heldByAnotherPart(step: Step): boolean {
-    if (step.action === 'fetch' || step.action === 'removeImage') return false;
-    const holder = this.deps.locks.holder(step.appUuid);
-    return holder !== undefined && holder !== LOOP_OWNER;
   }
 
   private inBackoff(step: Step, now: number): boolean {
@@ -394,6 +415,80 @@ export class ReconcileLoop {
       else log.warn({ err: result.reason }, 'lock dir not watched');
     }
     return made;
+  }
+
+  /**
+   * Binds each new intent to the containers it acts on, as the world is now. A stop is recorded
+   * as held-stopped first (persisted, so the loop never starts them again, across restarts too);
+   * a start lifts that record.
+   */
+  private async bindIntents(containers: ContainerInfo[]): Promise<void> {
+    const heldStopped = this.deps.heldStopped;
+    for (const intent of this.intents.values()) {
+      if (intent.bound) continue;
+      intent.bound = true;
+      const ids = bindContainers(intent.planned.request, containers);
+      intent.planned.containerIds = ids;
+      if (intent.planned.request.kind === 'stop') {
+        // Records of containers that are gone (replaced by a release since) can never match again.
+        await heldStopped.retain((id) => containers.some((c) => c.id === id));
+        for (const id of ids) await heldStopped.add(id);
+      } else if (intent.planned.request.kind === 'start' || intent.planned.request.kind === 'restart') {
+        for (const id of ids) await heldStopped.delete(id);
+      }
+    }
+  }
+
+  /**
+   * Settles the intents the plan says are done, gives up on those a user lock held past their
+   * wait, and returns how soon the loop must look again for the others' deadlines.
+   */
+  private settleIntents(plan: Plan, now: number): number {
+    let wakeMs = Infinity;
+    for (const [id, intent] of this.intents) {
+      const progress = plan.intents[id] ?? { state: 'working' };
+      if (progress.state === 'done') {
+        this.finishIntent(id, {});
+      } else if (progress.state === 'locked' && now >= intent.lockDeadline) {
+        const request = intent.planned.request;
+        const subject =
+          request.kind === 'hostCommand'
+            ? 'the device'
+            : `app ${plan.apps[request.appUuid]?.appId ?? request.appUuid}`;
+        this.finishIntent(id, {
+          error: new LockedError(`${subject} is locked by ${progress.paths.join(', ')}`, progress.paths),
+          undoStop: true,
+        });
+      } else if (now >= intent.settleBy) {
+        this.deps.log.warn({ request: intent.planned.request }, 'API action not complete within 60 s');
+        this.finishIntent(id, {});
+      } else {
+        const deadline = progress.state === 'locked' ? intent.lockDeadline : intent.settleBy;
+        wakeMs = Math.min(wakeMs, Math.max(deadline - now, 10));
+      }
+    }
+    return wakeMs;
+  }
+
+  private finishIntent(id: number, how: { error?: Error; undoStop?: boolean }): void {
+    const intent = this.intents.get(id);
+    if (!intent) return;
+    this.intents.delete(id);
+    if (how.error === undefined) {
+      intent.resolve(intent.planned.containerIds);
+      return;
+    }
+    if (how.undoStop && intent.planned.request.kind === 'stop') {
+      // The stop never happened: the containers are not held stopped.
+      void Promise.all(intent.planned.containerIds.map((c) => this.deps.heldStopped.delete(c))).catch((err) =>
+        this.deps.log.error({ err }, 'cannot persist the held-stopped record'),
+      );
+    }
+    intent.reject(how.error);
+  }
+
+  private emptyTarget(): TargetState {
+    return { uuid: this.deps.deviceUuid, config: {}, apps: {} };
   }
 
   private wake(): void {

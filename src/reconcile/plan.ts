@@ -3,6 +3,7 @@ import type { AppLockFacts } from '../locks/manager.js';
 import { serviceConfigHash } from '../target/config-hash.js';
 import type { TargetApp, TargetService, TargetState } from '../target/types.js';
 import { containerSpecFor, volumeName, type SpecContext } from './container-spec.js';
+import { intentApp, type IntentProgress, type PlannedIntent } from './intents.js';
 import type { Step } from './steps.js';
 
 /** Everything the planner knows, gathered before it runs. Plain data: no clocks, no I/O. */
@@ -30,6 +31,8 @@ export interface PlanFacts {
    * released. Its `locks` entry says `agentHolds`.
    */
   heldLockApps?: Readonly<Record<string, number>>;
+  /** What the local API asked for and is waiting on (restart, stop, start, purge, reboot). */
+  intents?: readonly PlannedIntent[];
   context: SpecContext;
 }
 
@@ -46,6 +49,8 @@ export interface AppPlan {
 export interface Plan {
   steps: Step[];
   apps: Record<string, AppPlan>;
+  /** Where each intent stands, by id. */
+  intents: Record<number, IntentProgress>;
 }
 
 const ALIVE = new Set(['running', 'restarting', 'paused']);
@@ -69,15 +74,56 @@ export function planSteps(target: TargetState, facts: PlanFacts): Plan {
   }
   for (const c of facts.containers) appIds.set(c.appUuid, c.appId);
   for (const app of Object.values(target.apps)) appIds.set(app.appUuid, app.appId);
+  const intents: Record<number, IntentProgress> = {};
+  const hostCommands = (facts.intents ?? []).filter((i) => i.request.kind === 'hostCommand' && !i.effectDone);
   for (const appUuid of [...appIds.keys()].sort()) {
-    const appPlan = planApp(appUuid, appIds.get(appUuid)!, target.apps[appUuid], facts);
+    const appPlan = planApp(appUuid, appIds.get(appUuid)!, target.apps[appUuid], facts, hostCommands);
     steps.push(...appPlan.steps);
     apps[appUuid] = appPlan.summary;
+    Object.assign(intents, appPlan.intents);
   }
   steps.push(...planOrphanAppData(target, facts));
+  Object.assign(intents, planHostCommands(hostCommands, appIds, apps, steps, facts));
   // Clean-up waits until nothing else is to be done, so it never slows an update down.
   if (!steps.some((s) => s.action !== 'wait')) steps.push(...planImageCleanup(target, facts));
-  return { steps, apps };
+  return { steps, apps, intents };
+}
+
+/**
+ * A reboot or shutdown runs once the agent holds every app's lock (each app took it in its own
+ * plan) and the app has nothing else to do; it is done once it ran and every lock is released.
+ */
+function planHostCommands(
+  hostCommands: PlannedIntent[],
+  appIds: Map<string, number>,
+  apps: Record<string, AppPlan>,
+  steps: Step[],
+  facts: PlanFacts,
+): Record<number, IntentProgress> {
+  const progress: Record<number, IntentProgress> = {};
+  for (const intent of facts.intents ?? []) {
+    if (intent.request.kind !== 'hostCommand') continue;
+    if (intent.effectDone) {
+      const released = [...appIds.keys()].every((appUuid) => !facts.locks[appUuid]?.agentHolds);
+      progress[intent.id] = released ? { state: 'done' } : { state: 'working' };
+      continue;
+    }
+    const lockPaths = Object.values(apps).flatMap((a) => a.lockPaths);
+    if (lockPaths.length > 0) {
+      progress[intent.id] = { state: 'locked', paths: lockPaths };
+      continue;
+    }
+    progress[intent.id] = { state: 'working' };
+    const allHeld = [...appIds.keys()].every((appUuid) => facts.locks[appUuid]?.agentHolds);
+    const quiet = !steps.some(
+      (s) => s.action !== 'wait' && s.action !== 'fetch' && s.action !== 'removeImage',
+    );
+    if (allHeld && quiet && hostCommands.includes(intent)) {
+      const { what, command } = intent.request;
+      steps.push({ action: 'hostCommand', what, command, intentId: intent.id });
+    }
+  }
+  return progress;
 }
 
 /**
@@ -110,14 +156,17 @@ function planApp(
   appId: number,
   app: TargetApp | undefined,
   facts: PlanFacts,
-): { steps: Step[]; summary: AppPlan } {
+  hostCommands: PlannedIntent[],
+): { steps: Step[]; summary: AppPlan; intents: Record<number, IntentProgress> } {
   const containers = facts.containers.filter((c) => c.appUuid === appUuid);
   const release = app?.release;
   const lock = facts.locks[appUuid] ?? { userLocks: [], agentHolds: false };
+  const appIntents = (facts.intents ?? []).filter((i) => intentApp(i) === appUuid);
   const overridden =
     facts.override.device ||
     facts.override.force ||
-    Object.values(release?.services ?? {}).some((s) => s.overrideLock);
+    Object.values(release?.services ?? {}).some((s) => s.overrideLock) ||
+    [...appIntents, ...hostCommands].some((i) => i.force);
 
   // Sort the app's containers into: the current one per target service, and everything stale.
   const services = new Map<string, ServiceState>();
@@ -196,9 +245,15 @@ function planApp(
     }
   }
 
+  const intentSteps = planIntentSteps(appUuid, appId, appIntents, containers, facts);
+  interrupting.push(...intentSteps.interrupting);
+  steps.push(...intentSteps.free);
+  // A reboot or shutdown waits for every app's lock: this app takes its own.
+  const lockWanted = interrupting.length > 0 || (hostCommands.length > 0 && !lock.agentHolds);
+
   // Interrupting steps need the app's lock; a user lock without an override means wait.
   let lockPaths: string[] = [];
-  if (interrupting.length > 0) {
+  if (lockWanted) {
     if (lock.agentHolds) {
       steps.push(...interrupting);
     } else if (lock.userLocks.length > 0 && !overridden) {
@@ -218,8 +273,9 @@ function planApp(
     }
   }
 
-  // New containers: volumes first, then create, then start in depends_on order.
-  if (app && release) {
+  // New containers: volumes first, then create, then start in depends_on order. Not while a purge
+  // is on its way: nothing may run on the /data and volumes it is about to wipe.
+  if (app && release && !intentSteps.holdsCreation) {
     const allCurrent = orphans.length === 0 && [...services.values()].every((s) => s.stale.length === 0);
     const volumeSteps = planVolumes(app, facts, allCurrent);
     steps.push(...volumeSteps.steps);
@@ -249,7 +305,7 @@ function planApp(
   }
 
   steps.push(...fetches);
-  const busy = steps.length > 0 || waitingOn !== undefined;
+  const busy = steps.length > 0 || waitingOn !== undefined || intentSteps.holdLock || hostCommands.length > 0;
   // The agent's own lock goes last; until it is gone the app is not `done` (an app that takes its
   // lock the moment it reads `done` must not meet the agent's file).
   const releasing = !busy && lock.agentHolds;
@@ -263,7 +319,100 @@ function planApp(
       : busy || releasing
         ? 'applying changes'
         : 'done';
-  return { steps, summary: { appUuid, appId, phase, lockPaths } };
+  const intents: Record<number, IntentProgress> = {};
+  for (const intent of appIntents) {
+    intents[intent.id] = intentProgress(intent, containers, phase, lock.agentHolds, lockPaths);
+  }
+  return { steps, summary: { appUuid, appId, phase, lockPaths }, intents };
+}
+
+interface IntentSteps {
+  /** Steps that interrupt a service: they need the app's lock. */
+  interrupting: Step[];
+  /** Steps that need no lock (starting a container). */
+  free: Step[];
+  /** A purge has yet to wipe: create nothing for the app meanwhile. */
+  holdsCreation: boolean;
+  /** An intent still needs the lock held (a purge between its kills and its wipe). */
+  holdLock: boolean;
+}
+
+/** The steps the API's intents for one app ask for now (contract section 8 actions). */
+function planIntentSteps(
+  appUuid: string,
+  appId: number,
+  intents: PlannedIntent[],
+  containers: ContainerInfo[],
+  facts: PlanFacts,
+): IntentSteps {
+  const out: IntentSteps = { interrupting: [], free: [], holdsCreation: false, holdLock: false };
+  const byId = new Map(containers.map((c) => [c.id, c]));
+  for (const intent of intents) {
+    const mine = intent.containerIds.map((id) => byId.get(id)).filter((c) => c !== undefined);
+    switch (intent.request.kind) {
+      case 'restart':
+        for (const c of mine) out.interrupting.push(killStep(c));
+        break;
+      case 'stop':
+        for (const c of mine.filter(isAlive)) {
+          // No timeout: the container's own, from its release (never the target's).
+          out.interrupting.push({ action: 'stop', appUuid, serviceName: c.serviceName, containerId: c.id });
+        }
+        break;
+      case 'start':
+        for (const c of mine.filter((c) => !isAlive(c) && !facts.heldStopped.has(c.id))) {
+          out.free.push({ action: 'start', appUuid, serviceName: c.serviceName, containerId: c.id });
+        }
+        break;
+      case 'purge':
+        if (intent.effectDone) break;
+        out.holdsCreation = true;
+        out.holdLock = true;
+        for (const c of containers) out.interrupting.push(killStep(c));
+        if (containers.length === 0) {
+          out.interrupting.push({ action: 'wipeAppData', appUuid, appId, intentId: intent.id });
+        }
+        break;
+      case 'hostCommand':
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether an intent has done what it was asked, judged from the world: the containers it acted on
+ * are gone (restart, purge), stopped (stop) or running (start); a restart or purge also waits for
+ * the app to be back (done); and the agent has let go of the app's lock again.
+ */
+function intentProgress(
+  intent: PlannedIntent,
+  containers: ContainerInfo[],
+  phase: AppPhase,
+  agentHolds: boolean,
+  lockPaths: string[],
+): IntentProgress {
+  if (lockPaths.length > 0) return { state: 'locked', paths: lockPaths };
+  const mine = containers.filter((c) => intent.containerIds.includes(c.id));
+  let achieved: boolean;
+  switch (intent.request.kind) {
+    case 'restart':
+      achieved = mine.length === 0 && phase === 'done';
+      break;
+    case 'purge':
+      achieved = intent.effectDone && mine.length === 0 && phase === 'done';
+      break;
+    case 'stop':
+      achieved = !mine.some(isAlive);
+      break;
+    case 'start':
+      achieved = mine.every(isAlive);
+      break;
+    case 'hostCommand':
+      achieved = intent.effectDone;
+      break;
+  }
+  return achieved && !agentHolds ? { state: 'done' } : { state: 'working' };
 }
 
 function removeStep(c: ContainerInfo): Step {

@@ -17,8 +17,11 @@ export interface StepArgs {
   /** `start`: start it right after creating it (the target wants it running, no dependency pending). */
   create: { appUuid: string; serviceName: string; spec: ContainerSpec; start: boolean };
   start: { appUuid: string; serviceName: string; containerId: string };
-  /** Stop a running container and leave it (target says running: false). */
-  stop: { appUuid: string; serviceName: string; containerId: string; timeoutSec: number };
+  /**
+   * Stop a running container and leave it (target says running: false, or an API stop). Without
+   * `timeoutSec` the engine uses the container's own stop timeout (its release's grace period).
+   */
+  stop: { appUuid: string; serviceName: string; containerId: string; timeoutSec?: number };
   /**
    * Stop (grace period, then SIGKILL) and remove a container. `removeImage` (delete-then-download)
    * also deletes its image once unused; `clearHandover` deletes the hand-over markers it obeyed.
@@ -42,6 +45,10 @@ export interface StepArgs {
    * uses it (the device is not a cache of every release it ran). Device-wide: no app, no lock.
    */
   removeImage: { image: string };
+  /** An API purge: wipe the app's /data (the agent's own lock file stays) and its volumes. */
+  wipeAppData: { appUuid: string; appId: number; intentId: number };
+  /** An API reboot or shutdown, run once the agent holds every app's lock. */
+  hostCommand: { what: 'reboot' | 'shutdown'; command: string; intentId: number };
   /** Nothing can happen for this app until something changes. */
   wait: WaitReason;
 }
@@ -56,8 +63,8 @@ export type Step = { [K in Action]: { action: K } & StepArgs[K] }[Action];
 export type StepOf<K extends Action> = Extract<Step, { action: K }>;
 
 /** Steps that interrupt a running service: the agent must hold the app's lock for them. */
-export function isInterrupting(step: Step): step is StepOf<'kill'> | StepOf<'stop'> {
-  return step.action === 'kill' || step.action === 'stop';
+export function isInterrupting(step: Step): step is StepOf<'kill'> | StepOf<'stop'> | StepOf<'wipeAppData'> {
+  return step.action === 'kill' || step.action === 'stop' || step.action === 'wipeAppData';
 }
 
 /** A stable identity for a step, used to track retries and backoff across passes. */
@@ -71,6 +78,7 @@ export function stepKey(step: Step): string {
     case 'removeVolume':
       return `${step.action}:${step.volume}`;
     case 'removeAppData':
+    case 'wipeAppData':
     case 'takeLock':
     case 'releaseLock':
       return `${step.action}:${step.appUuid}`;
@@ -81,6 +89,8 @@ export function stepKey(step: Step): string {
     case 'kill':
     case 'remove':
       return `${step.action}:${step.containerId}`;
+    case 'hostCommand':
+      return `hostCommand:${step.intentId}`;
     case 'wait':
       return `wait:${step.appUuid}:${step.reason}`;
   }

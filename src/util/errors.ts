@@ -25,6 +25,25 @@ export class ConfigError extends BosunError {
   }
 }
 
+/** The app's update lock is held (by the app) and no override is in force. The local API answers 423. */
+export class LockedError extends BosunError {
+  override name = 'LockedError';
+  constructor(
+    message: string,
+    readonly paths: string[] = [],
+  ) {
+    super('ELOCKED', message, { transient: true });
+  }
+}
+
+/** No such app or service. The local API answers 404. */
+export class UnknownTargetError extends BosunError {
+  override name = 'UnknownTargetError';
+  constructor(message: string) {
+    super('EUNKNOWN', message);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

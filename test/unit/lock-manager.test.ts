@@ -90,11 +90,11 @@ describe('locks/manager: what counts as a user lock', () => {
       it(`${kind} at ${['updates.lock', 'resin-updates.lock', '', '', '/data/resin-updates.lock'][index]} locks the app`, async () => {
         const file = hostPaths()[index]!;
         await make(file);
-        const facts = await manager.scan(subject, 'loop');
+        const facts = await manager.scan(subject);
         expect(facts.userLocks.map((l) => l.hostPath)).toEqual([file]);
         expect(facts.userLocks[0]!.holder).toBe('app');
         expect(facts.agentHolds).toBe(false);
-        const result = await manager.take(subject, { override: false, reason: 'test', owner: 'loop' });
+        const result = await manager.take(subject, { override: false, reason: 'test' });
         expect(result).toEqual({ ok: false, blockers: [expect.objectContaining({ hostPath: file })] });
       });
     }
@@ -121,44 +121,44 @@ describe('locks/manager: what counts as a user lock', () => {
 
 describe('locks/manager: take and release', () => {
   it('a held marker file whose content was rewritten in place is no longer taken for the agent', async () => {
-    expect((await manager.take(subject, { override: false, reason: 'test', owner: 'loop' })).ok).toBe(true);
+    expect((await manager.take(subject, { override: false, reason: 'test' })).ok).toBe(true);
     expect((await manager.list([subject])).every((l) => l.holder === 'agent')).toBe(true);
     const first = hostPaths()[0]!;
     await fs.writeFile(first, 'rewritten by the app');
     const listed = await manager.list([subject]);
     expect(listed.find((l) => l.hostPath === first)?.holder).toBe('app');
     expect(listed.filter((l) => l.holder === 'agent')).toHaveLength(4);
-    await manager.release(subject.appUuid, 'loop');
+    await manager.release(subject.appUuid);
     expect(await filesUnder()).toEqual([first]);
   });
   it('takes every path of the app with its marker, and release removes them all', async () => {
-    const result = await manager.take(subject, { override: false, reason: 'test', owner: 'loop' });
+    const result = await manager.take(subject, { override: false, reason: 'test' });
     expect(result).toEqual({ ok: true, removedUserLocks: [] });
     for (const file of hostPaths()) {
       const marker = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
       expect(marker).toMatchObject({ holder: 'bosun-agent', deviceUuid: DEVICE, pid: process.pid });
     }
-    expect(manager.holder(subject.appUuid)).toBe('loop');
-    const facts = await manager.scan(subject, 'loop');
+    expect(manager.holds(subject.appUuid)).toBe(true);
+    const facts = await manager.scan(subject);
     expect(facts).toEqual({ userLocks: [], agentHolds: true });
     const listed = await manager.list([subject]);
     expect(listed.map((l) => l.holder)).toEqual(['agent', 'agent', 'agent', 'agent', 'agent']);
 
-    await manager.release(subject.appUuid, 'loop');
+    await manager.release(subject.appUuid);
     expect(await filesUnder()).toEqual([]);
-    expect(manager.holder(subject.appUuid)).toBeUndefined();
+    expect(manager.holds(subject.appUuid)).toBe(false);
   });
 
   it('is all-or-nothing: a user lock on the last path rolls back the ones taken before it', async () => {
     const paths = hostPaths();
     const last = paths[paths.length - 1]!;
     await userFile(last, 'app holds /data lock');
-    const result = await manager.take(subject, { override: false, reason: 'test', owner: 'loop' });
+    const result = await manager.take(subject, { override: false, reason: 'test' });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.blockers.map((b) => b.hostPath)).toEqual([last]);
     expect(await filesUnder()).toEqual([last]); // no agent marker, no temp file left behind
     expect(await fs.readFile(last, 'utf8')).toBe('app holds /data lock');
-    expect(manager.holder(subject.appUuid)).toBeUndefined();
+    expect(manager.holds(subject.appUuid)).toBe(false);
   });
 
   it('with override removes user locks (a symlink, not its target), reports them, and takes every path', async () => {
@@ -171,7 +171,7 @@ describe('locks/manager: take and release', () => {
     await fs.writeFile(path.join(resin!, 'inside'), 'x');
     await userFile(data!, 'app');
 
-    const result = await manager.take(subject, { override: true, reason: 'test', owner: 'loop' });
+    const result = await manager.take(subject, { override: true, reason: 'test' });
     expect(result.ok).toBe(true);
     if (result.ok) {
       expect(result.removedUserLocks.map((l) => l.path)).toEqual([
@@ -189,40 +189,27 @@ describe('locks/manager: take and release', () => {
 
   it('release removes only its own files: a user file at a path the agent never took survives', async () => {
     const taken: LockSubject = { ...subject, serviceNames: ['main'] };
-    expect((await manager.take(taken, { override: false, reason: 'test', owner: 'loop' })).ok).toBe(true);
+    expect((await manager.take(taken, { override: false, reason: 'test' })).ok).toBe(true);
     // worker joined the app after the take: its lock dir was never the agent's
     const workerLock = hostPaths()[2]!;
     await userFile(workerLock, 'worker lock');
-    await manager.release(subject.appUuid, 'loop');
+    await manager.release(subject.appUuid);
     expect(await filesUnder()).toEqual([workerLock]);
     expect(await fs.readFile(workerLock, 'utf8')).toBe('worker lock');
   });
 
   it('release leaves a user lock that replaced an agent file (removed by hand) alone', async () => {
-    expect((await manager.take(subject, { override: false, reason: 'test', owner: 'loop' })).ok).toBe(true);
+    expect((await manager.take(subject, { override: false, reason: 'test' })).ok).toBe(true);
     const first = hostPaths()[0]!;
     await fs.rm(first);
     await userFile(first, 'mine now');
-    await manager.release(subject.appUuid, 'loop');
+    await manager.release(subject.appUuid);
     expect(await filesUnder()).toEqual([first]);
   });
 
-  it("an owner holding the app's lock blocks the other owner (busyWith), and only it can release", async () => {
-    expect((await manager.take(subject, { override: false, reason: 'restart', owner: 'api' })).ok).toBe(true);
-    const loopTry = await manager.take(subject, { override: true, reason: 'update', owner: 'loop' });
-    expect(loopTry).toEqual({ ok: false, busyWith: 'api', blockers: [] });
-    expect((await manager.scan(subject, 'loop')).agentHolds).toBe(false);
-    expect((await manager.scan(subject, 'api')).agentHolds).toBe(true);
-    await manager.release(subject.appUuid, 'loop'); // not the holder: no-op
-    expect(await exists(hostPaths()[0]!)).toBe(true);
-    await manager.release(subject.appUuid, 'api');
-    expect(await filesUnder()).toEqual([]);
-    expect((await manager.take(subject, { override: false, reason: 'update', owner: 'loop' })).ok).toBe(true);
-  });
-
-  it('taking again as the same owner is a no-op success', async () => {
-    expect((await manager.take(subject, { override: false, reason: 'a', owner: 'loop' })).ok).toBe(true);
-    expect(await manager.take(subject, { override: false, reason: 'b', owner: 'loop' })).toEqual({
+  it('taking again while held is a no-op success', async () => {
+    expect((await manager.take(subject, { override: false, reason: 'a' })).ok).toBe(true);
+    expect(await manager.take(subject, { override: false, reason: 'b' })).toEqual({
       ok: true,
       removedUserLocks: [],
     });
@@ -230,8 +217,8 @@ describe('locks/manager: take and release', () => {
 
   it('releaseAll drops every app the agent holds', async () => {
     const other: LockSubject = { appUuid: 'app-2', appId: 12, serviceNames: ['x'] };
-    await manager.take(subject, { override: false, reason: 'a', owner: 'loop' });
-    await manager.take(other, { override: false, reason: 'a', owner: 'api' });
+    await manager.take(subject, { override: false, reason: 'a' });
+    await manager.take(other, { override: false, reason: 'a' });
     await manager.releaseAll();
     expect(await manager.list([subject, other])).toEqual([]);
   });
@@ -240,7 +227,7 @@ describe('locks/manager: take and release', () => {
 describe('locks/manager: removeStaleAgentLocks after a crash', () => {
   it('removes the markers a killed agent of this device left, and its temp files', async () => {
     const killed = new LockManager(layout, DEVICE, silentLogger());
-    expect((await killed.take(subject, { override: false, reason: 'update', owner: 'loop' })).ok).toBe(true);
+    expect((await killed.take(subject, { override: false, reason: 'update' })).ok).toBe(true);
     const temp = path.join(path.dirname(hostPaths()[0]!), '.bosun-lock-deadbeef0000');
     await fs.writeFile(temp, '{"holder":"bosun-agent"');
     // "killed": never released. A new manager (a new process) starts up.
@@ -263,9 +250,9 @@ describe('locks/manager: removeStaleAgentLocks after a crash', () => {
 
   it('stale markers of this agent do not block a take (adopted even before cleanup)', async () => {
     await agentMarker(hostPaths()[0]!, DEVICE);
-    const result = await manager.take(subject, { override: false, reason: 'update', owner: 'loop' });
+    const result = await manager.take(subject, { override: false, reason: 'update' });
     expect(result).toEqual({ ok: true, removedUserLocks: [] });
-    await manager.release(subject.appUuid, 'loop');
+    await manager.release(subject.appUuid);
     expect(await filesUnder()).toEqual([]);
   });
 });

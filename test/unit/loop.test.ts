@@ -11,6 +11,7 @@ import { PersistedSet } from '../../src/store/persisted-set.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { app, service, target } from '../helpers/builders.js';
 import { waitFor } from '../helpers/agent.js';
+import { LockedError } from '../../src/util/errors.js';
 import { pathExists } from '../../src/util/fs.js';
 
 /** The real loop, planner, executor and lock code over the in-memory engine and real lock files. */
@@ -26,8 +27,10 @@ async function setup(
   const locks = makeLocks(layout);
   const interrupted: string[] = [];
   const pulledImages = await new PersistedSet(new JsonStore(layout.dataDir), 'pulled-images').load();
+  const heldStopped = await new PersistedSet(new JsonStore(layout.dataDir), 'held-stopped').load();
   const loop = new ReconcileLoop({
     pulledImages,
+    heldStopped,
     deviceUuid: 'device-1',
     engine,
     locks,
@@ -45,7 +48,7 @@ async function setup(
     (await engine.listContainers('device-1')).filter(
       (c) => c.releaseUuid === releaseUuid && c.status === 'running',
     );
-  return { root, layout, engine, locks, loop, interrupted, running, pulledImages };
+  return { root, layout, engine, locks, loop, interrupted, running, pulledImages, heldStopped };
 }
 
 const main1 = service('main', { image: 'reg/main:1', imageId: 1 });
@@ -250,26 +253,74 @@ describe('reconcile/loop (memory engine, real lock files)', () => {
     expect(t.loop.status.failingSince).toBeUndefined();
   });
 
-  it('runs an exclusive action with no pass beside it, cancelling a pull in flight', async () => {
-    const t = await setup({ pullDelayMs: 5_000 });
+  it('an API restart is planned by the loop: the container is killed under the lock and made anew', async () => {
+    const t = await setup();
     cleanup = async () => t.loop.stop();
     t.loop.setTarget(rel1);
-    await waitFor('pulling', () => t.loop.status.apps.a1?.phase === 'downloading', 5_000);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    const [before] = await t.running('rel1');
+    const acted = await t.loop.submit({ kind: 'restart', appUuid: 'a1' }, { force: false });
+    expect(acted).toEqual([before!.id]);
+    expect(t.interrupted).toEqual([before!.id]); // through the executor's lock-checked kill
+    const [after] = await t.running('rel1');
+    expect(after!.id).not.toBe(before!.id);
+    expect(await fs.readdir(path.join(t.layout.lockDir, '1', 'main'))).toEqual([]); // lock released
+  });
+
+  it('an API stop holds the container stopped (persisted) until an API start', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    const [c] = await t.running('rel1');
+    expect(await t.loop.submit({ kind: 'stop', appUuid: 'a1' }, { force: false })).toEqual([c!.id]);
+    expect((await t.engine.inspectContainer(c!.id)).status).toBe('exited');
+    expect(t.heldStopped.view.has(c!.id)).toBe(true);
+    for (let i = 0; i < 3; i += 1) {
+      t.loop.trigger();
+      await t.loop.nextPass();
+    }
+    expect((await t.engine.inspectContainer(c!.id)).status).toBe('exited');
+    await t.loop.submit({ kind: 'start', appUuid: 'a1' }, { force: false });
+    expect((await t.engine.inspectContainer(c!.id)).status).toBe('running');
+    expect(t.heldStopped.view.has(c!.id)).toBe(false);
+  });
+
+  it('an API action waits on a user lock, then fails with LockedError and changes nothing', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    const [c] = await t.running('rel1');
+    await fs.writeFile(userLockPath(t.layout), '');
     const started = Date.now();
-    const passesDuring = await t.loop.runExclusive(async () => {
-      const before = t.engine.callCount('listContainers');
-      for (let i = 0; i < 5; i += 1) {
-        t.loop.trigger();
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return t.engine.callCount('listContainers') - before;
-    });
-    expect(Date.now() - started).toBeLessThan(2_000); // did not wait for the 5 s pull
-    expect(passesDuring).toBe(0);
-    await waitFor(
-      'pulling again after the action',
-      () => t.loop.status.apps.a1?.phase === 'downloading',
-      5_000,
-    );
+    const err = await t.loop
+      .submit({ kind: 'stop', appUuid: 'a1' }, { force: false, lockTimeoutMs: 300 })
+      .catch((e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(err).toBeInstanceOf(LockedError);
+    expect((err as LockedError).paths).toEqual(['/tmp/balena/updates.lock']);
+    expect((await t.engine.inspectContainer(c!.id)).status).toBe('running');
+    expect(t.heldStopped.view.has(c!.id)).toBe(false);
+    expect(t.interrupted).toEqual([]);
+    // With force the same action goes past the lock (and removes it).
+    await t.loop.submit({ kind: 'stop', appUuid: 'a1' }, { force: true });
+    expect((await t.engine.inspectContainer(c!.id)).status).toBe('exited');
+    expect(await pathExists(userLockPath(t.layout))).toBe(false);
+  });
+
+  it('an API purge kills, wipes /data (moved out of reach) and brings the app back', async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    t.loop.setTarget(rel1);
+    await waitFor('release 1 running', async () => (await t.running('rel1')).length === 1, 5_000);
+    const dataDir = path.join(t.layout.dataDir, 'apps', '1', 'data');
+    await fs.mkdir(path.join(dataDir, 'tree'), { recursive: true });
+    await fs.writeFile(path.join(dataDir, 'tree', 'file'), 'x');
+    const [before] = await t.running('rel1');
+    await t.loop.submit({ kind: 'purge', appUuid: 'a1' }, { force: false });
+    expect(await fs.readdir(dataDir)).toEqual([]);
+    const [after] = await t.running('rel1');
+    expect(after!.id).not.toBe(before!.id);
   });
 });
