@@ -30,16 +30,6 @@ function hostPaths(s: LockSubject = subject): string[] {
   return appLockPaths(layout, s.appId, s.serviceNames).map((p) => p.hostPath);
 }
 
-async function exists(file: string): Promise<boolean> {
-  return fs.lstat(file).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
-}
-
 /** Every file left in the app's lock dirs and /data dir (agent temp files included). */
 async function filesUnder(): Promise<string[]> {
   const out: string[] = [];
