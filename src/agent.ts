@@ -228,11 +228,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     localMode,
     view,
     locks: async () => locks.list(lockSubjects(keeper.target, await engine.listContainers(identity.uuid))),
-    triggerUpdate: ({ force, cancel }) => {
+    triggerUpdate: ({ force, cancel, caller }) => {
       const instant = cloudSettings().instantUpdateTrigger;
       if (!force && !instant) return false;
       if (poller) poller.triggerPoll({ force });
-      loop.trigger({ force, cancel });
+      // An app's key forces past its own app's locks only; the other apps keep honouring theirs.
+      const scopedForce = caller.scope === 'global' ? { force } : { forceApps: force ? [caller.appId] : [] };
+      loop.trigger({ ...scopedForce, cancel });
       return true;
     },
     healthy: () => {

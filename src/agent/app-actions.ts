@@ -162,6 +162,7 @@ export class AppActions {
                 ? `app ${subject.appId} is being updated; try again shortly`
                 : `app ${subject.appId} is locked by ${paths.join(', ')}`,
               paths,
+              subject.appId,
             );
           }
           await sleep(LOCK_RETRY_MS);

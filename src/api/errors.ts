@@ -6,6 +6,8 @@ export class LockedError extends BosunError {
   constructor(
     message: string,
     readonly paths: string[] = [],
+    /** The locked app, so an answer to another app's key can leave its name and paths out. */
+    readonly appId?: number,
   ) {
     super('ELOCKED', message, { transient: true });
   }
@@ -32,5 +34,13 @@ export class UnauthorizedError extends BosunError {
   override name = 'UnauthorizedError';
   constructor(message: string) {
     super('EUNAUTHORIZED', message);
+  }
+}
+
+/** A valid key asking for more than it may (an app's key forcing a reboot). API answers 403. */
+export class ForbiddenError extends BosunError {
+  override name = 'ForbiddenError';
+  constructor(message: string) {
+    super('EFORBIDDEN', message);
   }
 }

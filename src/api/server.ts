@@ -56,10 +56,10 @@ export async function createApiServer(deps: ApiServerDeps): Promise<FastifyInsta
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
   }) as unknown as FastifyInstance;
 
-  installErrorHandling(app);
+  const auth = createApiAuth(deps.facade);
+  installErrorHandling(app, (request) => auth.scopedAppOf(request));
   installBodyParser(app);
 
-  const auth = createApiAuth(deps.facade);
   app.addHook('onRequest', async (request) => auth.authenticate(request));
 
   const ctx: RouteContext = {

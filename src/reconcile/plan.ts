@@ -19,7 +19,7 @@ export interface PlanFacts {
   /** Lock facts per app uuid; an app missing here has no locks. */
   locks: Readonly<Record<string, AppLockFacts>>;
   /** Device-wide override (BOSUN_OVERRIDE_LOCK or the cloud vars), and the API's per-call force. */
-  override: { device: boolean; force: boolean };
+  override: LockOverrideFacts;
   /** `${appUuid}/${serviceName}` for which a hand-over marker exists. */
   handoverDone: ReadonlySet<string>;
   /** Containers stopped through the local API: left stopped until started again or replaced. */
@@ -31,6 +31,22 @@ export interface PlanFacts {
    */
   heldLockApps?: Readonly<Record<string, number>>;
   context: SpecContext;
+}
+
+/**
+ * The overrides in force. `force` is a force sent with the device-wide API key (every app);
+ * `forceApps` holds the app ids of forces sent with app-scoped keys, each of which overrides only
+ * its own app's locks (contract section 8): app A's key must never remove app B's lock.
+ */
+export interface LockOverrideFacts {
+  device: boolean;
+  force: boolean;
+  forceApps?: ReadonlySet<number>;
+}
+
+/** Whether an override of the device or the API covers `appId`'s locks. */
+export function overridesApp(override: LockOverrideFacts, appId: number): boolean {
+  return override.device || override.force || (override.forceApps?.has(appId) ?? false);
 }
 
 export type AppPhase = 'downloading' | 'locked' | 'applying changes' | 'done';
@@ -115,9 +131,7 @@ function planApp(
   const release = app?.release;
   const lock = facts.locks[appUuid] ?? { userLocks: [], agentHolds: false };
   const overridden =
-    facts.override.device ||
-    facts.override.force ||
-    Object.values(release?.services ?? {}).some((s) => s.overrideLock);
+    overridesApp(facts.override, appId) || Object.values(release?.services ?? {}).some((s) => s.overrideLock);
 
   // Sort the app's containers into: the current one per target service, and everything stale.
   const services = new Map<string, ServiceState>();
@@ -377,7 +391,7 @@ function planOrphanAppData(target: TargetState, facts: PlanFacts): Step[] {
       action: 'removeAppData',
       appUuid: appUuid ?? String(appId),
       appId,
-      override: facts.override.device || facts.override.force,
+      override: overridesApp(facts.override, appId),
     });
   }
   return steps;
