@@ -36,6 +36,8 @@ export interface AgentOptions {
   loop?: { fallbackPollMs?: number; resyncMs?: number; backoff?: { baseMs: number; capMs: number } };
   /** Host address containers reach the local API at (default 127.0.0.1, for host networking). */
   apiHost?: string;
+  /** Least time between polls that /v1/update triggers (tests); see MIN_TRIGGERED_POLL_GAP_MS. */
+  pollTriggerGapMs?: number;
 }
 
 /** A running agent: what tests and the simulated fleet hold on to. */
@@ -298,6 +300,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         },
         intervalMs: () => cloudSettings().pollIntervalMs ?? config.pollIntervalMs,
         instantUpdates: () => cloudSettings().instantUpdateTrigger,
+        triggerGapMs: options.pollTriggerGapMs,
         onPollResult: (result) => {
           metrics.recordPoll(result);
           if (result === 'unchanged' && keeper.targetError !== null) {
