@@ -37,6 +37,8 @@ export interface AgentOptions {
   loop?: { fallbackPollMs?: number; resyncMs?: number; backoff?: { baseMs: number; capMs: number } };
   /** Host address containers reach the local API at (default 127.0.0.1, for host networking). */
   apiHost?: string;
+  /** Least time between polls that /v1/update triggers (tests); see MIN_TRIGGERED_POLL_GAP_MS. */
+  pollTriggerGapMs?: number;
 }
 
 /** A running agent: what tests and the simulated fleet hold on to. */
@@ -233,11 +235,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     localMode,
     view,
     locks: async () => locks.list(lockSubjects(keeper.target, await engine.listContainers(identity.uuid))),
-    triggerUpdate: ({ force, cancel }) => {
+    triggerUpdate: ({ force, cancel, caller }) => {
       const instant = cloudSettings().instantUpdateTrigger;
       if (!force && !instant) return false;
       if (poller) poller.triggerPoll({ force });
-      loop.trigger({ force, cancel });
+      // An app's key forces past its own app's locks only; the other apps keep honouring theirs.
+      const scopedForce = caller.scope === 'global' ? { force } : { forceApps: force ? [caller.appId] : [] };
+      loop.trigger({ ...scopedForce, cancel });
       return true;
     },
     healthy: () => {
@@ -301,6 +305,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         },
         intervalMs: () => cloudSettings().pollIntervalMs ?? config.pollIntervalMs,
         instantUpdates: () => cloudSettings().instantUpdateTrigger,
+        triggerGapMs: options.pollTriggerGapMs,
         onPollResult: (result) => {
           metrics.recordPoll(result);
           if (result === 'unchanged' && keeper.targetError !== null) {

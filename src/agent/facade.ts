@@ -1,4 +1,4 @@
-import type { DeviceFacade, DeviceView, LockEntry } from '../api/device-facade.js';
+import type { DeviceFacade, DeviceView, LockEntry, UpdateTrigger } from '../api/device-facade.js';
 import { BadRequestError } from '../api/errors.js';
 import type { AppActions } from './app-actions.js';
 import { keysEqual, type AppKeys } from './identity.js';
@@ -12,7 +12,7 @@ export interface FacadeDeps {
   localMode: boolean;
   view: () => Promise<DeviceView>;
   locks: () => Promise<LockEntry[]>;
-  triggerUpdate: (options: { force: boolean; cancel: boolean }) => boolean;
+  triggerUpdate: (options: UpdateTrigger) => boolean;
   healthy: () => { healthy: boolean; reason?: string };
 }
 

@@ -1,9 +1,8 @@
 import type { FastifyRequest } from 'fastify';
-import type { DeviceFacade } from './device-facade.js';
+import type { DeviceFacade, KeyScope } from './device-facade.js';
 import { UnauthorizedError } from './errors.js';
 
-/** What a valid key may reach: the whole device, or one app's own routes. */
-export type KeyScope = NonNullable<ReturnType<DeviceFacade['keyScope']>>;
+export type { KeyScope } from './device-facade.js';
 
 /** Routes anyone on the device may call, as balena-supervisor leaves them open. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/ping', '/v1/healthy']);
@@ -39,6 +38,11 @@ export interface ApiAuth {
   requireGlobal(request: FastifyRequest): void;
   /** Whether the request may see `appId`'s state (filters listings for app-scoped keys). */
   canSee(request: FastifyRequest, appId: number): boolean;
+  /**
+   * The app an app-scoped request speaks for; undefined for the global key and for requests not
+   * (yet) authenticated. Never throws: the error handler uses it to word failures.
+   */
+  scopedAppOf(request: FastifyRequest): number | undefined;
 }
 
 /**
@@ -73,6 +77,10 @@ export function createApiAuth(facade: DeviceFacade): ApiAuth {
     },
     scopeOf,
     canSee,
+    scopedAppOf(request) {
+      const scope = scopes.get(request);
+      return scope?.scope === 'app' ? scope.appId : undefined;
+    },
     requireApp(request, appId) {
       if (!canSee(request, appId)) {
         throw new UnauthorizedError(`this API key is not allowed to act on app ${appId}`);

@@ -59,11 +59,21 @@ export interface ActionOptions {
   lockTimeoutMs?: number;
 }
 
+/** Who a request speaks for: the device-wide key, or one app's key (contract section 8). */
+export type KeyScope = { scope: 'global' } | { scope: 'app'; appId: number };
+
+export interface UpdateTrigger {
+  force: boolean;
+  cancel: boolean;
+  /** Whose key sent it: an app's key forces past its own app's locks only. */
+  caller: KeyScope;
+}
+
 export interface DeviceFacade {
   view(): Promise<DeviceView>;
   locks(): Promise<LockEntry[]>;
   /** Trigger a poll (managed) or re-apply (local) and an apply. Returns false when ignored. */
-  triggerUpdate(options: { force: boolean; cancel: boolean }): Promise<boolean>;
+  triggerUpdate(options: UpdateTrigger): Promise<boolean>;
   /** Resolves with whether polling and applying are healthy. */
   healthy(): Promise<{ healthy: boolean; reason?: string }>;
   restartApp(appId: number, options: ActionOptions): Promise<void>;
@@ -78,5 +88,5 @@ export interface DeviceFacade {
   /** The target as the GET /v2/local/target-state answer's `state.local`. */
   localTarget(): Promise<unknown>;
   /** Resolve an API key to its scope: 'global', an app id, or undefined when unknown. */
-  keyScope(key: string): { scope: 'global' } | { scope: 'app'; appId: number } | undefined;
+  keyScope(key: string): KeyScope | undefined;
 }

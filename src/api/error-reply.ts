@@ -8,7 +8,13 @@ import type {
 import type { Socket } from 'node:net';
 import { BosunError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { BadRequestError, LockedError, UnauthorizedError, UnknownTargetError } from './errors.js';
+import {
+  BadRequestError,
+  ForbiddenError,
+  LockedError,
+  UnauthorizedError,
+  UnknownTargetError,
+} from './errors.js';
 
 /** The one error shape of the local API (contract section 8). */
 export interface FailureBody {
@@ -39,6 +45,7 @@ const FASTIFY_OVERRIDES: Record<string, { statusCode: number; message: string }>
  */
 export function classifyError(err: unknown): { statusCode: number; message: string } {
   if (err instanceof UnauthorizedError) return { statusCode: 401, message: err.message };
+  if (err instanceof ForbiddenError) return { statusCode: 403, message: err.message };
   if (err instanceof BadRequestError) return { statusCode: 400, message: err.message };
   if (err instanceof UnknownTargetError) return { statusCode: 404, message: err.message };
   if (err instanceof LockedError) return { statusCode: 423, message: err.message };
@@ -60,8 +67,31 @@ export function classifyError(err: unknown): { statusCode: number; message: stri
   return { statusCode: 503, message: `internal error: ${message}` };
 }
 
-function sendFailure(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const { statusCode, message } = classifyError(err);
+/** Said to an app's key that a device-wide action (reboot, shutdown) met another app's lock. */
+export const OTHER_APP_LOCKED_MESSAGE =
+  "another app's update lock blocks this; the device-wide API key sees which";
+
+/**
+ * The message for the app a request speaks for (`viewerAppId`, undefined for the global key): an
+ * app's key must not learn another app's id or lock paths from a 423 (contract section 8).
+ */
+export function messageFor(err: unknown, message: string, viewerAppId: number | undefined): string {
+  if (viewerAppId === undefined || !(err instanceof LockedError)) return message;
+  return err.appId === viewerAppId ? message : OTHER_APP_LOCKED_MESSAGE;
+}
+
+/** Which app a request speaks for; undefined for the device-wide key. */
+export type ViewerOf = (request: FastifyRequest) => number | undefined;
+
+function sendFailure(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  viewerOf: ViewerOf = () => undefined,
+): FastifyReply {
+  const classified = classifyError(err);
+  const statusCode = classified.statusCode;
+  const message = messageFor(err, classified.message, viewerOf(request));
   // The route pattern, never the raw URL: the query may carry an API key.
   const route = request.routeOptions.url ?? '(no route)';
   if (statusCode >= 500) {
@@ -141,15 +171,16 @@ function routePattern(url: string): RegExp {
 /**
  * Error handler, 404 and 405 for `app`. Routes are collected as they are registered so that a
  * known path asked with the wrong method answers 405 with `Allow`, not a misleading 404.
+ * `viewerOf` names the app an app-scoped request speaks for, so failures are worded for it.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, viewerOf?: ViewerOf): void {
   const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) routes.push({ method: String(method), url: route.url });
   });
 
-  app.setErrorHandler((err, request, reply) => sendFailure(err, request, reply));
+  app.setErrorHandler((err, request, reply) => sendFailure(err, request, reply, viewerOf));
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '';

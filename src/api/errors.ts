@@ -18,3 +18,11 @@ export class UnauthorizedError extends BosunError {
     super('EUNAUTHORIZED', message);
   }
 }
+
+/** A valid key asking for more than it may (an app's key forcing a reboot). API answers 403. */
+export class ForbiddenError extends BosunError {
+  override name = 'ForbiddenError';
+  constructor(message: string) {
+    super('EFORBIDDEN', message);
+  }
+}

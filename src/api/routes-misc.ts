@@ -2,6 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { errorMessage } from '../util/errors.js';
 import type { RouteContext } from './context.js';
 import { failure } from './error-reply.js';
+import { keepSeriesOf } from './metrics-filter.js';
+
+/** The label bosun's per-app series carry (src/api/metrics.ts). */
+const APP_LABEL = 'app';
 
 /** /ping, /v1/healthy (both open) and /metrics. */
 export function registerMiscRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -21,8 +25,14 @@ export function registerMiscRoutes(app: FastifyInstance, ctx: RouteContext): voi
     return reply.code(500).send(failure(verdict.reason ?? 'unhealthy'));
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  // An app's key sees its own app's series and the device-wide ones (no `app` label) only.
+  app.get('/metrics', async (request, reply) => {
     const text = await ctx.metrics.metrics();
-    return reply.type(ctx.metrics.contentType).send(text);
+    const appId = ctx.auth.scopedAppOf(request);
+    if (appId === undefined) return reply.type(ctx.metrics.contentType).send(text);
+    // Series are labelled with app uuids; an app not on the device now has none to show.
+    const device = await ctx.facade.view();
+    const own = new Set(device.apps.filter((a) => a.appId === appId).map((a) => a.appUuid));
+    return reply.type(ctx.metrics.contentType).send(keepSeriesOf(text, APP_LABEL, own));
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { actionOptions, appIdParam, type RouteContext } from './context.js';
-import { UnknownTargetError } from './errors.js';
+import type { ActionOptions } from './device-facade.js';
+import { ForbiddenError, UnknownTargetError } from './errors.js';
 import { readBodyId, readFlag } from './input.js';
 import { appActionBody, forceBody, updateBody } from './schemas.js';
 import { v1Device } from './views.js';
@@ -22,11 +23,22 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   const { facade, auth } = ctx;
   const optionsOf = (body: Body) => actionOptions(ctx, body);
   const paramAppId = (request: FastifyRequest<WithApp>): number => appIdParam(ctx, request);
+  /** Reboot and shutdown interrupt every app: only the device-wide key may force past their locks. */
+  const hostActionOptions = (request: FastifyRequest<WithBody>, what: string): ActionOptions => {
+    const options = optionsOf(request.body);
+    if (options.force && auth.scopeOf(request).scope !== 'global') {
+      throw new ForbiddenError(
+        `force on ${what} needs the device-wide API key: an app's key may not override other apps' update locks`,
+      );
+    }
+    return options;
+  };
 
   app.post<WithBody>('/v1/update', { schema: { body: updateBody } }, async (request, reply) => {
     const force = readFlag(request.body, 'force');
     const cancel = readFlag(request.body, 'cancel');
-    const triggered = await facade.triggerUpdate({ force, cancel });
+    // The caller's scope goes along: an app's key forces past its own app's locks only.
+    const triggered = await facade.triggerUpdate({ force, cancel, caller: auth.scopeOf(request) });
     return reply.code(triggered ? 204 : 202).send();
   });
 
@@ -45,12 +57,12 @@ export function registerV1Routes(app: FastifyInstance, ctx: RouteContext): void 
   });
 
   app.post<WithBody>('/v1/reboot', { schema: { body: forceBody } }, async (request, reply) => {
-    await facade.reboot(optionsOf(request.body));
+    await facade.reboot(hostActionOptions(request, 'reboot'));
     return reply.code(202).send(V1_OK);
   });
 
   app.post<WithBody>('/v1/shutdown', { schema: { body: forceBody } }, async (request, reply) => {
-    await facade.shutdown(optionsOf(request.body));
+    await facade.shutdown(hostActionOptions(request, 'shutdown'));
     return reply.code(202).send(V1_OK);
   });
 

@@ -3,6 +3,12 @@ import type { Registry } from 'prom-client';
 import { BosunError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { createApiAuth } from './auth.js';
+import {
+  capConnections,
+  connectionOptions,
+  DEFAULT_CONNECTION_LIMITS,
+  type ConnectionLimits,
+} from './connection-limits.js';
 import { installBodyParser } from './body-parser.js';
 import type { RouteContext } from './context.js';
 import type { DeviceFacade } from './device-facade.js';
@@ -33,6 +39,8 @@ export interface ApiServerDeps {
   lockTimeoutMs?: number;
   /** OS version and addresses for GET /v1/device; read from node:os by default. */
   hostInfo?: () => HostInfo;
+  /** Connection cap and timeouts (tests use small ones); DEFAULT_CONNECTION_LIMITS otherwise. */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 /**
@@ -44,7 +52,9 @@ export interface ApiServerDeps {
  */
 export async function createApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
   const log = deps.log.child({ module: 'api' });
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...deps.connectionLimits };
   const app = Fastify({
+    ...connectionOptions(limits),
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -55,11 +65,12 @@ export async function createApiServer(deps: ApiServerDeps): Promise<FastifyInsta
     // The schemas check JSON types only; coercion is input.ts's job, with field-named errors.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
   }) as unknown as FastifyInstance;
-
-  installErrorHandling(app);
-  installBodyParser(app);
+  capConnections(app.server, limits.maxConnections, log);
 
   const auth = createApiAuth(deps.facade);
+  installErrorHandling(app, (request) => auth.scopedAppOf(request));
+  installBodyParser(app);
+
   app.addHook('onRequest', async (request) => auth.authenticate(request));
 
   const ctx: RouteContext = {

@@ -75,6 +75,11 @@ export interface TargetPollerDeps {
   storeKey?: string;
   /** A got instance to use instead of creating one (tests, a shared client). */
   http?: Got;
+  /**
+   * Least time from the start of one poll to a triggered one; default the poll interval, at most
+   * MIN_TRIGGERED_POLL_GAP_MS. Triggers within it wait for its end and share that one poll.
+   */
+  triggerGapMs?: number;
 }
 
 interface Outcome {
@@ -87,10 +92,22 @@ interface Outcome {
 const FALLBACK_INTERVAL_MS = 900_000;
 
 /**
+ * A triggered poll starts at least this long after the previous poll started (or one interval,
+ * when the interval is shorter). Coalescing per poll alone is not enough: a stream of
+ * /v1/update calls lands in every poll and keeps a follow-up queued behind each, so 28,000
+ * calls made 885 back-to-back polls (attack review #12). 10 s is the floor the cloud may set for
+ * the poll interval (contract section 4): triggers never poll faster than the cloud may ask.
+ */
+export const MIN_TRIGGERED_POLL_GAP_MS = 10_000;
+
+/**
  * Polls the device's v3 target with its ETag (contract section 3).
  *
  * Invariants:
  * - At most one request is in flight. A trigger during a poll causes at most one follow-up poll.
+ * - A triggered poll starts no sooner than the trigger gap after the previous poll started, and
+ *   never later than the poll already scheduled: any number of triggers within one gap, during
+ *   a poll or not, make one poll.
  * - Exactly one timer is pending while started and idle; none after stop().
  * - The ETag is stored only with a document onTarget accepted, so a rejected one is refetched.
  * - Nothing escapes the timer callback: every failure is logged and turned into a schedule.
@@ -104,6 +121,10 @@ export class TargetPoller {
   private storedLoaded = false;
   private started = false;
   private timer: NodeJS.Timeout | undefined;
+  /** When the pending timer fires (meaningful while `timer` is set). */
+  private timerDueAt = 0;
+  /** When the last poll started; a triggered poll keeps the trigger gap from it. */
+  private lastPollStartedAt = -Infinity;
   private inFlight: Promise<void> | undefined;
   private abort: AbortController | undefined;
   private followUp = false;
@@ -160,7 +181,10 @@ export class TargetPoller {
       this.followUp = true;
       return true;
     }
-    this.schedule(Math.max(0, this.notBefore - this.now()));
+    const delay = this.triggeredPollDelay();
+    // A poll already due by then serves this trigger too; never postpone it.
+    if (this.timer && this.timerDueAt <= this.now() + delay) return true;
+    this.schedule(delay);
     return true;
   }
 
@@ -175,10 +199,19 @@ export class TargetPoller {
     return now - since <= staleAfterMs(this.interval());
   }
 
+  /** How long until a triggered poll may start: after the trigger gap and any Retry-After hold. */
+  private triggeredPollDelay(): number {
+    const now = this.now();
+    const gap = this.deps.triggerGapMs ?? Math.min(this.interval(), MIN_TRIGGERED_POLL_GAP_MS);
+    return Math.max(0, this.notBefore - now, this.lastPollStartedAt + gap - now);
+  }
+
   private schedule(delayMs: number): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timerDueAt = this.now() + delayMs;
     this.timer = setClampedTimeout(() => {
       this.timer = undefined;
+      this.lastPollStartedAt = this.now();
       this.inFlight = this.runPoll().finally(() => {
         this.inFlight = undefined;
         this.afterPoll();
@@ -190,7 +223,8 @@ export class TargetPoller {
     if (!this.started) return;
     if (this.followUp) {
       this.followUp = false;
-      this.schedule(Math.max(0, this.notBefore - this.now()));
+      // The regular schedule wins when it is sooner (a quick retry after a failure).
+      this.schedule(Math.min(this.nextDelayMs, this.triggeredPollDelay()));
       return;
     }
     this.schedule(this.nextDelayMs);

@@ -6,7 +6,7 @@ import { handoverMarkerPaths, type LockLayout } from '../locks/paths.js';
 import type { TargetApp, TargetState } from '../target/types.js';
 import { ifMissing, pathExists } from '../util/fs.js';
 import type { SpecContext } from './container-spec.js';
-import type { PlanFacts } from './plan.js';
+import type { LockOverrideFacts, PlanFacts } from './plan.js';
 
 /** A target app as a lock subject: its id and the services of its release. */
 export function appLockSubject(app: TargetApp): LockSubject {
@@ -37,7 +37,7 @@ export interface FactSources {
   layout: LockLayout;
   context: SpecContext;
   now: number;
-  override: { device: boolean; force: boolean };
+  override: LockOverrideFacts;
   heldStopped: ReadonlySet<string>;
   pulledImages: ReadonlySet<string>;
   /** Apps the loop took the lock of (app uuid -> app id), asked about even once they have vanished. */

@@ -48,6 +48,7 @@ export interface AppStatus extends AppPlan {
 export interface LoopStatus {
   applying: boolean;
   converged: boolean;
+  /** An API force (of the device-wide key, or of some app's key) is in effect. */
   forced: boolean;
   apps: Record<string, AppStatus>;
   /** When the pass now running started (undefined when idle). */

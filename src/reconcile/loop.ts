@@ -55,12 +55,15 @@ const PROGRESS_PUBLISH_MS = 500;
  *   progress finishes) and the next pass plans against the newest target;
  * - trigger({force}) wakes a pass that waits on a lock and plans it with the override, so a force
  *   is never queued behind the wait (balena-supervisor #2541); it lasts until the device converges;
+ *   trigger({forceApps}) does the same for those apps only (a force sent with an app's own key);
  * - a failing step backs off on its own; every other step keeps going.
  */
 export class ReconcileLoop {
   private target: TargetState | undefined;
   private stopped = false;
   private forced = false;
+  /** Apps forced by app-scoped keys: their locks are overridden, the other apps' are honoured. */
+  private forcedApps = new Set<number>();
   /** Counts force triggers, so a pass only ends a force that was in effect when it read the world. */
   private forceCount = 0;
   /** Woken by anything that may change the plan: targets, triggers, lock dir events. */
@@ -123,9 +126,13 @@ export class ReconcileLoop {
     this.wake();
   }
 
-  trigger(options: { force?: boolean; cancel?: boolean } = {}): void {
+  trigger(options: { force?: boolean; forceApps?: Iterable<number>; cancel?: boolean } = {}): void {
     if (options.force) {
       this.forced = true;
+      this.forceCount += 1;
+    }
+    for (const appId of options.forceApps ?? []) {
+      this.forcedApps.add(appId);
       this.forceCount += 1;
     }
     if (options.cancel) {
@@ -221,7 +228,11 @@ export class ReconcileLoop {
       layout: this.deps.layout,
       context: this.deps.specContext(),
       now,
-      override: { device: this.deps.deviceOverride(), force: this.forced },
+      override: {
+        device: this.deps.deviceOverride(),
+        force: this.forced,
+        forceApps: new Set(this.forcedApps),
+      },
       heldStopped: this.deps.heldStopped.view,
       pulledImages: this.deps.pulledImages.view,
       lockedApps: this.lockedApps,
@@ -242,8 +253,9 @@ export class ReconcileLoop {
     const converged = plan.steps.length === 0;
     // A force (or a new target) that came in while this pass was reading the world was not
     // planned with; only a force this pass applied ends when the device converges.
-    if (converged && this.forced && forceCountAtStart === this.forceCount && target === this.target) {
+    if (converged && this.isForced() && forceCountAtStart === this.forceCount && target === this.target) {
       this.forced = false;
+      this.forcedApps.clear();
     }
     this.publishPlan(plan.apps, { applying: runnable.length > 0, converged, passStartedAt });
     this.logWaits(plan.steps);
@@ -370,7 +382,7 @@ export class ReconcileLoop {
         error: failure?.error,
       };
     }
-    this.publish({ ...partial, apps: statusApps, forced: this.forced, lastError: undefined });
+    this.publish({ ...partial, apps: statusApps, forced: this.isForced(), lastError: undefined });
   }
 
   private publish(partial: Partial<LoopStatus>): void {
@@ -456,7 +468,11 @@ export class ReconcileLoop {
             ? 'the device'
             : `app ${plan.apps[request.appUuid]?.appId ?? request.appUuid}`;
         this.finishIntent(id, {
-          error: new LockedError(`${subject} is locked by ${progress.paths.join(', ')}`, progress.paths),
+          error: new LockedError(
+            `${subject} is locked by ${progress.paths.join(', ')}`,
+            progress.paths,
+            request.kind === 'hostCommand' ? undefined : plan.apps[request.appUuid]?.appId,
+          ),
           undoStop: true,
         });
       } else if (now >= intent.settleBy) {
@@ -489,6 +505,11 @@ export class ReconcileLoop {
 
   private emptyTarget(): TargetState {
     return { uuid: this.deps.deviceUuid, config: {}, apps: {} };
+  }
+
+  /** A force of any scope is in effect. */
+  private isForced(): boolean {
+    return this.forced || this.forcedApps.size > 0;
   }
 
   private wake(): void {

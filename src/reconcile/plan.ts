@@ -20,7 +20,7 @@ export interface PlanFacts {
   /** Lock facts per app uuid; an app missing here has no locks. */
   locks: Readonly<Record<string, AppLockFacts>>;
   /** Device-wide override (BOSUN_OVERRIDE_LOCK or the cloud vars), and the API's per-call force. */
-  override: { device: boolean; force: boolean };
+  override: LockOverrideFacts;
   /** `${appUuid}/${serviceName}` for which a hand-over marker exists. */
   handoverDone: ReadonlySet<string>;
   /** Containers stopped through the local API: left stopped until started again or replaced. */
@@ -34,6 +34,22 @@ export interface PlanFacts {
   /** What the local API asked for and is waiting on (restart, stop, start, purge, reboot). */
   intents?: readonly PlannedIntent[];
   context: SpecContext;
+}
+
+/**
+ * The overrides in force. `force` is a force sent with the device-wide API key (every app);
+ * `forceApps` holds the app ids of forces sent with app-scoped keys, each of which overrides only
+ * its own app's locks (contract section 8): app A's key must never remove app B's lock.
+ */
+export interface LockOverrideFacts {
+  device: boolean;
+  force: boolean;
+  forceApps?: ReadonlySet<number>;
+}
+
+/** Whether an override of the device or the API covers `appId`'s locks. */
+export function overridesApp(override: LockOverrideFacts, appId: number): boolean {
+  return override.device || override.force || (override.forceApps?.has(appId) ?? false);
 }
 
 export type AppPhase = 'downloading' | 'locked' | 'applying changes' | 'done';
@@ -163,8 +179,7 @@ function planApp(
   const lock = facts.locks[appUuid] ?? { userLocks: [], agentHolds: false };
   const appIntents = (facts.intents ?? []).filter((i) => intentApp(i) === appUuid);
   const overridden =
-    facts.override.device ||
-    facts.override.force ||
+    overridesApp(facts.override, appId) ||
     Object.values(release?.services ?? {}).some((s) => s.overrideLock) ||
     [...appIntents, ...hostCommands].some((i) => i.force);
 
@@ -526,7 +541,7 @@ function planOrphanAppData(target: TargetState, facts: PlanFacts): Step[] {
       action: 'removeAppData',
       appUuid: appUuid ?? String(appId),
       appId,
-      override: facts.override.device || facts.override.force,
+      override: overridesApp(facts.override, appId),
     });
   }
   return steps;

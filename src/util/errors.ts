@@ -31,6 +31,8 @@ export class LockedError extends BosunError {
   constructor(
     message: string,
     readonly paths: string[] = [],
+    /** The locked app, so an answer to another app's key can leave its name and paths out. */
+    readonly appId?: number,
   ) {
     super('ELOCKED', message, { transient: true });
   }

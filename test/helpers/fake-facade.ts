@@ -4,6 +4,7 @@ import type {
   DeviceFacade,
   DeviceView,
   LockEntry,
+  UpdateTrigger,
 } from '../../src/api/device-facade.js';
 import { BadRequestError, LockedError, UnknownTargetError } from '../../src/api/errors.js';
 
@@ -152,7 +153,7 @@ export class FakeFacade implements DeviceFacade {
     return this.deviceView.apps.flatMap((app) => structuredClone(app.locks));
   }
 
-  async triggerUpdate(options: { force: boolean; cancel: boolean }): Promise<boolean> {
+  async triggerUpdate(options: UpdateTrigger): Promise<boolean> {
     this.enter('triggerUpdate', [options]);
     return this.triggerResult;
   }
@@ -239,9 +240,11 @@ export class FakeFacade implements DeviceFacade {
 
   private checkLock(app: AppView, options: ActionOptions): void {
     if (this.lockedApps.has(app.appId) && !options.force) {
-      throw new LockedError(`app ${app.appId} is locked by /tmp/balena/updates.lock`, [
-        '/tmp/balena/updates.lock',
-      ]);
+      throw new LockedError(
+        `app ${app.appId} is locked by /tmp/balena/updates.lock`,
+        ['/tmp/balena/updates.lock'],
+        app.appId,
+      );
     }
   }
 }

@@ -105,6 +105,9 @@ describe('cloud (real agent, managed mode): polling, a target replaced mid-pull,
         pollIntervalMs: 1_000,
         reportIntervalMs: 200,
       },
+      // serve() makes the agent poll at once, so a target lands while the previous one still
+      // pulls; the gap between triggered polls is tested in cloud-trigger-coalesce.test.ts.
+      agent: { pollTriggerGapMs: 0 },
     }));
   });
   afterAll(async () => {

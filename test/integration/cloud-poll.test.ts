@@ -278,7 +278,8 @@ describe('cloud/poll TargetPoller against a real HTTP server', () => {
       ...(conditional('"v1"', DOC)(req) as { status: number }),
       delayMs: 150,
     }));
-    const h = makePoller({ intervalMs: () => 60_000 });
+    // No trigger gap here: this is about coalescing per poll; the gap has tests of its own.
+    const h = makePoller({ intervalMs: () => 60_000, triggerGapMs: 0 });
     h.poller.start();
     await until(() => h.results.length >= 1);
 
@@ -295,9 +296,47 @@ describe('cloud/poll TargetPoller against a real HTTP server', () => {
     expect(fake.requests[before + 1]!.at - fake.requests[before]!.at).toBeGreaterThanOrEqual(140);
   });
 
+  it('makes at most one more poll for 500 triggers streaming in while polls are answered (attack review #12)', async () => {
+    fake.fallback(ROUTE, (req) => ({ ...(conditional('"v1"', DOC)(req) as { status: number }), delayMs: 5 }));
+    const GAP = 1_000;
+    const h = makePoller({ intervalMs: () => 60_000, triggerGapMs: GAP });
+    h.poller.start();
+    await until(() => h.results.length >= 1); // the start-up poll
+
+    // 500 triggers over about half a second, as a looping app's /v1/update calls arrive: each
+    // poll is answered in 5 ms, so per-poll coalescing alone would poll again and again.
+    for (let batch = 0; batch < 50; batch++) {
+      for (let i = 0; i < 10; i++) expect(h.poller.triggerPoll({ force: i % 2 === 0 })).toBe(true);
+      await sleep(10);
+    }
+    await sleep(GAP + 300);
+    expect(fake.requests).toHaveLength(2); // the start-up poll and one for all 500 triggers
+    expect(fake.maxConcurrent).toBe(1);
+    expect(fake.requests[1]!.at - fake.requests[0]!.at).toBeGreaterThanOrEqual(GAP - 20);
+
+    // A trigger after that poll completed still polls again, once the gap has passed.
+    await until(() => h.results.length >= 2);
+    h.poller.triggerPoll({});
+    await until(() => fake.requests.length >= 3, GAP + 1_000);
+    expect(fake.requests[2]!.at - fake.requests[1]!.at).toBeGreaterThanOrEqual(GAP - 20);
+    await sleep(300);
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('never postpones a poll already due sooner than the trigger gap', async () => {
+    fake.fallback(ROUTE, conditional('"v1"', DOC));
+    // Regular polls every ~200 ms; a trigger with a 5 s gap must not push the next one back.
+    const h = makePoller({ intervalMs: () => 200, triggerGapMs: 5_000 });
+    h.poller.start();
+    await until(() => h.results.length >= 1);
+    h.poller.triggerPoll({});
+    await until(() => h.results.length >= 2, 1_000);
+    expect(fake.requests[1]!.at - fake.requests[0]!.at).toBeLessThan(1_000);
+  });
+
   it('ignores a trigger when instant updates are off, unless forced', async () => {
     fake.fallback(ROUTE, conditional('"v1"', DOC));
-    const h = makePoller({ intervalMs: () => 60_000, instantUpdates: () => false });
+    const h = makePoller({ intervalMs: () => 60_000, instantUpdates: () => false, triggerGapMs: 0 });
     expect(h.poller.triggerPoll({ force: true })).toBe(false); // not started
     h.poller.start();
     await until(() => h.results.length >= 1);

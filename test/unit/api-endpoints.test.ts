@@ -62,11 +62,17 @@ describe('src/api endpoints (global key)', () => {
     let res = await post('/v1/update', { force: true, cancel: '1' });
     expect(res.statusCode).toBe(204);
     expect(res.body).toBe('');
-    expect(facade.calls.at(-1)).toEqual({ method: 'triggerUpdate', args: [{ force: true, cancel: true }] });
+    expect(facade.calls.at(-1)).toEqual({
+      method: 'triggerUpdate',
+      args: [{ force: true, cancel: true, caller: { scope: 'global' } }],
+    });
     facade.triggerResult = false;
     res = await post('/v1/update');
     expect(res.statusCode).toBe(202);
-    expect(facade.calls.at(-1)).toEqual({ method: 'triggerUpdate', args: [{ force: false, cancel: false }] });
+    expect(facade.calls.at(-1)).toEqual({
+      method: 'triggerUpdate',
+      args: [{ force: false, cancel: false, caller: { scope: 'global' } }],
+    });
   });
 
   it('POST /v1/restart restarts the app with lock options and answers OK', async () => {

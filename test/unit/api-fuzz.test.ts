@@ -120,7 +120,7 @@ function applyMode(facade: FakeFacade, mode: Mode): void {
 }
 
 function allowedStatuses(mode: Mode, path: string): Set<number> {
-  const allowed = new Set([200, 202, 204, 400, 401, 404, 405, 413]);
+  const allowed = new Set([200, 202, 204, 400, 401, 403, 404, 405, 413]);
   if (mode === 'locked') allowed.add(423);
   if (mode === 'engine-down' || mode === 'engine-error') allowed.add(503);
   const healthyPath = /^\/v1\/healthy\/?$/.test(path);
@@ -250,6 +250,15 @@ describe('src/api fuzz (seeded)', () => {
         }
         if (typeof scope === 'number' && call.method === 'setLocalTarget') {
           throw new Error(`app key set the local target: ${context}`);
+        }
+        const forced = (call.args[0] as { force?: unknown } | undefined)?.force === true;
+        if (typeof scope === 'number' && (call.method === 'reboot' || call.method === 'shutdown') && forced) {
+          throw new Error(`app key forced a ${call.method}: ${context}`);
+        }
+        const caller = (call.args[0] as { caller?: unknown } | undefined)?.caller;
+        const expectedCaller = scope === 'global' ? { scope: 'global' } : { scope: 'app', appId: scope };
+        if (call.method === 'triggerUpdate' && JSON.stringify(caller) !== JSON.stringify(expectedCaller)) {
+          throw new Error(`update triggered for the wrong caller ${JSON.stringify(caller)}: ${context}`);
         }
       }
       authorisedMutations += mutations.length;

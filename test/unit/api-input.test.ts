@@ -120,7 +120,9 @@ describe('src/api server input handling and error codes', () => {
   it('treats POST /v1/update with no body and no content type as {} (curl -X POST)', async () => {
     const res = await app.inject({ method: 'POST', url: `/v1/update?apikey=${GLOBAL_KEY}` });
     expect(res.statusCode).toBe(204);
-    expect(facade.calls).toEqual([{ method: 'triggerUpdate', args: [{ force: false, cancel: false }] }]);
+    expect(facade.calls).toEqual([
+      { method: 'triggerUpdate', args: [{ force: false, cancel: false, caller: { scope: 'global' } }] },
+    ]);
   });
 
   it.each([

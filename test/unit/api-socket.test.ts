@@ -77,7 +77,7 @@ describe('src/api/server over a real socket on 127.0.0.1', () => {
     );
     expect(res.status).toBe(204);
     expect(facade.calls.slice(before)).toEqual([
-      { method: 'triggerUpdate', args: [{ force: false, cancel: false }] },
+      { method: 'triggerUpdate', args: [{ force: false, cancel: false, caller: { scope: 'global' } }] },
     ]);
   });
 
@@ -89,7 +89,10 @@ describe('src/api/server over a real socket on 127.0.0.1', () => {
         `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
     );
     expect(res.status).toBe(204);
-    expect(facade.calls.at(-1)).toEqual({ method: 'triggerUpdate', args: [{ force: true, cancel: false }] });
+    expect(facade.calls.at(-1)).toEqual({
+      method: 'triggerUpdate',
+      args: [{ force: true, cancel: false, caller: { scope: 'global' } }],
+    });
     const chunked = await chunkedPost(port, `/v1/update?apikey=${GLOBAL_KEY}`, []);
     expect(chunked.status).toBe(204);
   });

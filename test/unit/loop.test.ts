@@ -163,6 +163,41 @@ describe('reconcile/loop (memory engine, real lock files)', () => {
     expect(t.loop.status.forced).toBe(false); // a force lasts until the device converged once
   });
 
+  it("a force for one app (an app key's) removes that app's lock only; the other app keeps waiting", async () => {
+    const t = await setup();
+    cleanup = async () => t.loop.stop();
+    const web1 = service('web', { image: 'reg/main:1', imageId: 11 });
+    const web2 = service('web', { image: 'reg/main:2', imageId: 12 });
+    const both = (main: typeof main1, web: typeof web1, n: number) =>
+      target(
+        app('a1', 1, { uuid: `a-rel${n}`, id: n, services: [main] }),
+        app('a2', 2, { uuid: `b-rel${n}`, id: 10 + n, services: [web] }),
+      );
+    t.loop.setTarget(both(main1, web1, 1));
+    await waitFor(
+      'both apps running',
+      async () => (await t.running('a-rel1')).length + (await t.running('b-rel1')).length === 2,
+      5_000,
+    );
+    const lockA = path.join(t.layout.lockDir, '1', 'main', 'updates.lock');
+    const lockB = path.join(t.layout.lockDir, '2', 'web', 'updates.lock');
+    await fs.writeFile(lockA, 'app', { flag: 'wx' });
+    await fs.writeFile(lockB, 'app', { flag: 'wx' });
+    t.loop.setTarget(both(main2, web2, 2));
+    await waitFor(
+      'both locked',
+      () => t.loop.status.apps.a1?.phase === 'locked' && t.loop.status.apps.a2?.phase === 'locked',
+      5_000,
+    );
+    t.loop.trigger({ forceApps: [2] });
+    await waitFor('app 2 on release 2', async () => (await t.running('b-rel2')).length === 1, 4_000);
+    await expect(fs.lstat(lockB)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await fs.lstat(lockA)).isFile()).toBe(true);
+    expect(t.loop.status.apps.a1?.phase).toBe('locked');
+    expect(await t.running('a-rel1')).toHaveLength(1);
+    expect(t.loop.status.forced).toBe(true); // not converged yet: app 1 still waits
+  });
+
   it('a newer target cancels a pull in flight and converges on the newest', async () => {
     const t = await setup({ pullDelayMs: 2_000, images: ['reg/main:3'] });
     cleanup = async () => t.loop.stop();

@@ -131,6 +131,18 @@ describe('reconcile/plan: update locks', () => {
     ]);
   });
 
+  it("an app key's force overrides its own app's lock only (contract section 8)", () => {
+    const scoped = (appIds: number[]) => ({
+      override: { device: false, force: false, forceApps: new Set(appIds) },
+    });
+    const own = planSteps(target(r2), facts({ ...ready, ...scoped([1]) }));
+    expect(own.steps[0]).toMatchObject({ action: 'takeLock', appUuid: 'a1', override: true });
+    const other = planSteps(target(r2), facts({ ...ready, ...scoped([2]) }));
+    expect(other.steps).toEqual([
+      { action: 'wait', appUuid: 'a1', reason: 'locked', paths: ['/tmp/balena/updates.lock'] },
+    ]);
+  });
+
   it('a locked app does not block another app', () => {
     const other1 = service('web', { image: 'reg/web:1', imageId: 201 });
     const other = app('a2', 2, { uuid: 'relB', id: 3, services: [other1] });
