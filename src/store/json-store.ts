@@ -1,15 +1,38 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ifMissing } from '../util/fs.js';
 import type { Logger } from '../util/logger.js';
 
 /**
- * Crash-safe JSON documents in one directory. A write goes to a temporary file, is fsynced,
- * renamed over the old one and the directory fsynced, so a power cut leaves either the old or the
- * new document, never a torn one. A document that fails to parse is moved aside (never silently
- * dropped) and reported; the caller then starts from nothing for that key.
+ * Names this process's temporary files (pid for a reader, random because a pid comes back: PID 1
+ * in a container on every start). Immutable: a fact about the process, not state.
+ */
+const PROCESS_TAG = `${process.pid}-${randomBytes(4).toString('hex')}`;
+/** `<doc>.json.tmp-<tag>`: never a document, which ends in `.json`. Also matches older `.tmp-<pid>`. */
+const TEMP = /\.json\.tmp-([0-9a-f-]+)$/;
+
+/**
+ * Crash-safe JSON documents in one directory. Invariants:
+ *
+ * - A write serialises the value when it is called, writes it to a temporary file of its own
+ *   (`<doc>.tmp-<pid>-<process tag>-<random>`, created exclusively), fsyncs it, renames it over the
+ *   document and fsyncs the directory: a power cut leaves the old or the new document, never a
+ *   torn one. A failed write removes its temporary file and rejects to its caller.
+ * - Operations on one key (read, write, delete) run one at a time in call order, so the last write
+ *   called is the last on disk; a failed one does not stop the ones queued behind it. Different
+ *   keys do not wait for each other.
+ * - On first use, temporary files of other processes (left by a crash: the agent holds a
+ *   single-instance lock on its data dir) are removed; this process's own, another store on the
+ *   same dir included, are left alone. Reads only ever open `<key>.json`, so a left-over
+ *   temporary file never shadows a document.
+ * - A document that fails to parse is moved aside (never silently dropped) and reported; the
+ *   caller then starts from nothing for that key.
  */
 export class JsonStore {
+  private readonly queues = new Map<string, Promise<void>>();
+  private swept?: Promise<void>;
+
   constructor(
     readonly dir: string,
     private readonly log?: Logger,
@@ -17,16 +40,18 @@ export class JsonStore {
 
   async read<T>(name: string): Promise<T | undefined> {
     const file = this.fileFor(name);
-    const text = await ifMissing(fs.readFile(file, 'utf8'), undefined);
-    if (text === undefined) return undefined;
-    try {
-      return JSON.parse(text) as T;
-    } catch (err) {
-      const aside = `${file}.corrupt-${Date.now()}`;
-      await fs.rename(file, aside);
-      this.log?.error({ file, movedTo: aside, err }, 'stored document failed to parse; moved aside');
-      return undefined;
-    }
+    return this.inOrder(name, async () => {
+      const text = await ifMissing(fs.readFile(file, 'utf8'), undefined);
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(text) as T;
+      } catch (err) {
+        const aside = `${file}.corrupt-${Date.now()}`;
+        await fs.rename(file, aside);
+        this.log?.error({ file, movedTo: aside, err }, 'stored document failed to parse; moved aside');
+        return undefined;
+      }
+    });
   }
 
   /**
@@ -36,24 +61,29 @@ export class JsonStore {
    */
   async write(name: string, value: unknown, mode = 0o600): Promise<void> {
     const file = this.fileFor(name);
-    // Serialised before anything touches the disk, so a value that cannot be leaves no trace.
+    // Now, not when its turn comes: the caller may change the value meanwhile, and one that cannot
+    // be serialised leaves no trace.
     const text = JSON.stringify(value);
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.tmp-${process.pid}`;
-    try {
-      const handle = await fs.open(tmp, 'w', mode);
+    return this.inOrder(name, async () => {
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const tmp = `${file}.tmp-${PROCESS_TAG}-${randomBytes(6).toString('hex')}`;
+      let created = false;
       try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await fs.open(tmp, 'wx', mode);
+        created = true;
+        try {
+          await handle.writeFile(text);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await fs.rename(tmp, file);
+      } catch (err) {
+        if (created) await fs.rm(tmp, { force: true });
+        throw err;
       }
-      await fs.rename(tmp, file);
-    } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw err;
-    }
-    await syncDir(this.dir);
+      await syncDir(this.dir);
+    });
   }
 
   /**
@@ -76,7 +106,42 @@ export class JsonStore {
   }
 
   async delete(name: string): Promise<void> {
-    await fs.rm(this.fileFor(name), { force: true });
+    const file = this.fileFor(name);
+    return this.inOrder(name, () => fs.rm(file, { force: true }));
+  }
+
+  /** Runs `op` after every operation on `name` called before it has settled, whatever its outcome. */
+  private inOrder<T>(name: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(name) ?? (this.swept ??= this.sweep());
+    const result = previous.then(op);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(name, settled);
+    void settled.then(() => {
+      if (this.queues.get(name) === settled) this.queues.delete(name);
+    });
+    return result;
+  }
+
+  /** Removes other processes' temporary files. Best effort: never rejects. */
+  private async sweep(): Promise<void> {
+    const names = await ifMissing(fs.readdir(this.dir), []).catch((err: unknown) => {
+      this.log?.warn({ dir: this.dir, err }, 'could not list the store for temporary files left by a crash');
+      return [];
+    });
+    for (const entry of names) {
+      const tag = TEMP.exec(entry)?.[1];
+      if (tag === undefined || tag.startsWith(`${PROCESS_TAG}-`)) continue;
+      const file = path.join(this.dir, entry);
+      try {
+        await fs.rm(file, { force: true });
+        this.log?.warn({ file }, 'removed a temporary file left by a crash');
+      } catch (err) {
+        this.log?.warn({ file, err }, 'could not remove a temporary file left by a crash');
+      }
+    }
   }
 
   private fileFor(name: string): string {

@@ -8,14 +8,14 @@ interface StoredSet {
 /**
  * A set of strings kept in one store document, written through on every change, so what the
  * agent remembers (containers stopped through the API, images it pulled) survives a restart or a
- * power cut. Changes are serialised: two quick changes never write out of order.
+ * power cut. Each change writes a snapshot of the set taken when it is made; the store writes one
+ * key in call order, so two quick changes never land out of order.
  *
  * With an `epoch` (e.g. the kernel's boot id), what was stored under another epoch is forgotten
  * on load: a set that should last until the next reboot, not beyond.
  */
 export class PersistedSet {
   private readonly items = new Set<string>();
-  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: JsonStore,
@@ -61,8 +61,6 @@ export class PersistedSet {
 
   private persist(): Promise<void> {
     const snapshot: StoredSet = { epoch: this.epoch, items: [...this.items].sort() };
-    // A failed earlier write was reported to its own caller; this one still goes after it.
-    this.writing = this.writing.catch(() => undefined).then(() => this.store.write(this.key, snapshot));
-    return this.writing;
+    return this.store.write(this.key, snapshot);
   }
 }
