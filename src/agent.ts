@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { AppActions } from './agent/app-actions.js';
 import { createDeviceFacade } from './agent/facade.js';
-import { AppKeys, loadIdentity, saveDeviceKey, type Identity } from './agent/identity.js';
+import { AppKeys } from './agent/app-keys.js';
+import { loadIdentity, saveDeviceKey, type Identity } from './agent/identity.js';
 import { TargetKeeper } from './agent/targets.js';
 import { buildDeviceReport, buildDeviceView } from './agent/view.js';
 import type { DeviceView } from './api/device-facade.js';
@@ -20,7 +21,13 @@ import { Quarantine } from './host/quarantine.js';
 import { LockManager } from './locks/manager.js';
 import type { LockLayout } from './locks/paths.js';
 import { lockSubjects } from './reconcile/facts.js';
-import { ReconcileLoop, type LoopStatus } from './reconcile/loop.js';
+import { ReconcileLoop } from './reconcile/loop.js';
+import type { PassFacts } from './reconcile/loop-types.js';
+import type { TargetState } from './target/types.js';
+import { healthVerdict } from './agent/health.js';
+import { OrderedHandoff } from './agent/ordered-handoff.js';
+import { PassMetrics } from './agent/pass-metrics.js';
+import { ReportRefresher } from './agent/report-refresher.js';
 import { JsonStore } from './store/json-store.js';
 import { PersistedSet } from './store/persisted-set.js';
 import { readBootId } from './util/boot-id.js';
@@ -114,7 +121,12 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     pulledImages: await new PersistedSet(store, 'pulled-images').load(),
     lockWatch: config.lockWatch,
     ...options.loop,
-    onStatus: (status) => onLoopStatus(status),
+    onStatus: () => reports.request(),
+    onPass: (outcome) => {
+      passMetrics.record(outcome);
+      if (outcome.kind !== 'failed') lastPassFacts = outcome.facts;
+      reports.request();
+    },
     onLockOverridden: (appUuid, paths) => {
       metrics.recordLockOverride(
         overrideSource(loop.status.forced, config.overrideLock, cloudSettings().overrideLock),
@@ -139,87 +151,54 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       const apiApps = Object.values(target.apps).filter((a) =>
         Object.values(a.release?.services ?? {}).some((s) => s.supervisorApi),
       );
-      void appKeys
-        .ensure(apiApps.map((a) => a.appId))
-        .catch((err) => log.error({ err }, 'cannot persist app API keys'))
-        .finally(() => loop.setTarget(target));
-      refreshReport();
+      void handoff.hand({ target, appIds: apiApps.map((a) => a.appId) });
+      reports.request();
     },
-    onRejected: () => refreshReport(),
+    onRejected: () => reports.request(),
   });
+  // Targets reach the loop in the order they were accepted, each once its app keys are stored.
+  const handoff = new OrderedHandoff<{ target: TargetState; appIds: number[] }>(
+    ({ appIds }) => appKeys.ensure(appIds).catch((err) => log.error({ err }, 'cannot persist app API keys')),
+    ({ target }) => loop.setTarget(target),
+  );
 
-  const view = async (): Promise<DeviceView> => {
-    const containers = await engine.listContainers(identity.uuid);
-    return buildDeviceView({
+  const buildView = (facts: PassFacts): DeviceView =>
+    buildDeviceView({
       uuid: identity.uuid,
       version: VERSION,
       localMode,
       target: keeper.target,
       targetError: keeper.targetError,
       rejectedReleases: keeper.rejectedReleases,
-      containers,
-      locks: await locks.list(lockSubjects(keeper.target, containers)),
+      containers: facts.containers,
+      locks: facts.locks,
       loop: loop.status,
     });
+  /** The device as the API shows it: read fresh from the engine and the lock files. */
+  const view = async (): Promise<DeviceView> => {
+    const containers = await engine.listContainers(identity.uuid);
+    return buildView({ containers, locks: await locks.list(lockSubjects(keeper.target, containers)) });
   };
 
-  // The cloud report is rebuilt asynchronously after status changes, then handed to the reporter.
-  // Changes come in bursts (a pass publishes its plan, the next pass starts at once, a pull
-  // reports progress): one rebuild, REPORT_REBUILD_DELAY_MS after the first change, covers the
-  // whole burst. Each rebuild lists the containers and inspects every lock path, so rebuilding
-  // per change was a large share of the agent's work in an update.
-  let refreshing: Promise<void> | undefined;
-  let refreshAgain = false;
-  let refreshTimer: NodeJS.Timeout | undefined;
-  function refreshReport(): void {
-    if (refreshing) {
-      refreshAgain = true;
-      return;
+  // The cloud report is rebuilt after status changes, coalesced, from what the last pass read
+  // (containers and locks): no second read of the world per pass. Only before the first pass does
+  // it read the world itself.
+  let lastPassFacts: PassFacts | undefined;
+  const passMetrics = new PassMetrics(metrics);
+  const reports = new ReportRefresher(async () => {
+    try {
+      const v = lastPassFacts ? buildView(lastPassFacts) : await view();
+      latestReport = buildDeviceReport(v, apiPort, keeper.rejectedReleases);
+      for (const app of v.apps) metrics.setUpdateStatus(app.appUuid, app.updateStatus);
+      // An app that left the device must not linger in /metrics with its last status.
+      const shown = new Set(v.apps.map((app) => app.appUuid));
+      for (const appUuid of appsInMetrics) if (!shown.has(appUuid)) metrics.forgetApp(appUuid);
+      appsInMetrics = shown;
+      reporter?.notify();
+    } catch (err) {
+      log.warn({ err }, 'cannot build the state report');
     }
-    refreshTimer ??= setTimeout(() => void rebuildReport(), REPORT_REBUILD_DELAY_MS);
-  }
-  /** Rebuilds now (a pending delayed rebuild is folded in); resolves when done. Never rejects. */
-  function rebuildReport(): Promise<void> {
-    if (refreshTimer) clearTimeout(refreshTimer);
-    refreshTimer = undefined;
-    if (refreshing) {
-      refreshAgain = true;
-      return refreshing;
-    }
-    refreshing = view()
-      .then((v) => {
-        latestReport = buildDeviceReport(v, apiPort, keeper.rejectedReleases);
-        for (const app of v.apps) metrics.setUpdateStatus(app.appUuid, app.updateStatus);
-        // An app that left the device must not linger in /metrics with its last status.
-        const shown = new Set(v.apps.map((app) => app.appUuid));
-        for (const appUuid of appsInMetrics) if (!shown.has(appUuid)) metrics.forgetApp(appUuid);
-        appsInMetrics = shown;
-        reporter?.notify();
-      })
-      .catch((err) => log.warn({ err }, 'cannot build the state report'))
-      .finally(() => {
-        refreshing = undefined;
-        if (refreshAgain) {
-          refreshAgain = false;
-          refreshReport();
-        }
-      });
-    return refreshing;
-  }
-
-  let lastStatusAt = Date.now();
-  let wasConverged = false;
-  function onLoopStatus(status: LoopStatus): void {
-    const now = Date.now();
-    for (const app of Object.values(status.apps)) {
-      if (app.phase === 'locked') metrics.addLockedSeconds(app.appUuid, (now - lastStatusAt) / 1000);
-    }
-    lastStatusAt = now;
-    if (status.converged && !wasConverged) metrics.recordApply('success');
-    if (status.lastError) metrics.recordApply('failure');
-    wasConverged = status.converged;
-    refreshReport();
-  }
+  }, REPORT_REBUILD_DELAY_MS);
 
   const actions = new AppActions({
     loop,
@@ -244,21 +223,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       loop.trigger({ ...scopedForce, cancel });
       return true;
     },
-    healthy: () => {
-      const pass = loop.status.passStartedAt;
-      if (pass !== undefined && Date.now() - pass > STALLED_PASS_MS) {
-        return { healthy: false, reason: 'an apply pass has run for too long' };
-      }
-      const failingSince = loop.status.failingSince;
-      if (failingSince !== undefined && Date.now() - failingSince > FAILING_PASSES_MS) {
-        return {
-          healthy: false,
-          reason: `applying has failed since ${new Date(failingSince).toISOString()}`,
-        };
-      }
-      if (poller && !poller.healthy()) return { healthy: false, reason: 'target state polling has stalled' };
-      return { healthy: true };
-    },
+    healthy: () =>
+      healthVerdict({
+        now: Date.now(),
+        passStartedAt: loop.status.passStartedAt,
+        failingSince: loop.status.failingSince,
+        pollerHealthy: poller?.healthy() ?? true,
+      }),
   });
 
   let api: FastifyInstance | undefined;
@@ -301,7 +272,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         // never reached it (not JSON, truncated), and must not lose their reason.
         onRejected: (reason) => {
           if (keeper.targetError !== reason) keeper.recordRejection(reason);
-          refreshReport();
+          reports.request();
         },
         intervalMs: () => cloudSettings().pollIntervalMs ?? config.pollIntervalMs,
         instantUpdates: () => cloudSettings().instantUpdateTrigger,
@@ -310,7 +281,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
           metrics.recordPoll(result);
           if (result === 'unchanged' && keeper.targetError !== null) {
             keeper.clearRejection();
-            refreshReport();
+            reports.request();
           }
         },
       });
@@ -320,7 +291,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         intervalMs: config.reportIntervalMs,
       });
       poller.start();
-      refreshReport();
+      reports.request();
     } else if (!keeper.target) {
       log.warn('local mode and no target: set BOSUN_TARGET_STATE_FILE or POST /v2/local/target-state');
     }
@@ -346,7 +317,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         await poller?.stop();
         await loop.stop();
         // The last status changes must be in the final report, not in a rebuild still delayed.
-        while (refreshing || refreshTimer) await (refreshing ?? rebuildReport());
+        await reports.flush();
         await reporter?.flush().catch((err) => log.warn({ err }, 'final state report failed'));
         await reporter?.stop();
         await api?.close();
@@ -359,11 +330,6 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 
 /** A burst of status changes within this long is folded into one report rebuild. */
 const REPORT_REBUILD_DELAY_MS = 50;
-
-/** An apply pass running longer than this means the agent is stuck (a pull can take long). */
-const STALLED_PASS_MS = 30 * 60_000;
-/** Passes failing before they can even plan (engine unreachable) for this long: unhealthy. */
-const FAILING_PASSES_MS = 5 * 60_000;
 
 function overrideSource(forced: boolean, device: boolean, cloud: boolean): string {
   if (forced) return 'api';

@@ -1,7 +1,8 @@
 import type { DeviceFacade, DeviceView, LockEntry, UpdateTrigger } from '../api/device-facade.js';
 import { BadRequestError } from '../api/errors.js';
 import type { AppActions } from './app-actions.js';
-import { keysEqual, type AppKeys } from './identity.js';
+import type { AppKeys } from './app-keys.js';
+import { keysEqual } from './identity.js';
 import type { TargetKeeper } from './targets.js';
 
 export interface FacadeDeps {

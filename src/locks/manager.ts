@@ -43,6 +43,7 @@ export interface AppLockFacts {
 export type TakeResult = { ok: true; removedUserLocks: LockEntry[] } | { ok: false; blockers: LockEntry[] };
 
 interface HeldLocks {
+  appId: number;
   paths: LockPath[];
   since: string;
 }
@@ -83,6 +84,15 @@ export class LockManager {
   /** Whether the agent holds the app's lock now. */
   holds(appUuid: string): boolean {
     return this.held.has(appUuid);
+  }
+
+  /** The lock entries the agent holds now, from memory (no file is read). */
+  heldEntries(): LockEntry[] {
+    return [...this.held].flatMap(([appUuid, held]) =>
+      held.paths.map((p) =>
+        this.entry({ appUuid, appId: held.appId, serviceNames: [] }, p, 'agent', held.since),
+      ),
+    );
   }
 
   /** Locks present for the app now, the agent's own excluded; agentHolds: the agent holds it. */
@@ -152,7 +162,7 @@ export class LockManager {
       }
       taken.push(lockPath);
     }
-    this.held.set(subject.appUuid, { paths: taken, since });
+    this.held.set(subject.appUuid, { appId: subject.appId, paths: taken, since });
     this.log.info(
       {
         appUuid: subject.appUuid,

@@ -1,6 +1,6 @@
-import type { Engine } from '../engine/types.js';
+import type { ContainerInfo, Engine } from '../engine/types.js';
 import type { Quarantine } from '../host/quarantine.js';
-import type { LockManager } from '../locks/manager.js';
+import type { LockEntry, LockManager } from '../locks/manager.js';
 import type { LockLayout } from '../locks/paths.js';
 import type { PersistedSet } from '../store/persisted-set.js';
 import type { Logger } from '../util/logger.js';
@@ -25,6 +25,8 @@ export interface LoopDeps {
   /** Containers stopped through the API (persisted), which the loop must not start again. */
   heldStopped: PersistedSet;
   onStatus?: (status: LoopStatus) => void;
+  /** Every pass's outcome, with the facts it read: metrics, health and reports need no second read. */
+  onPass?: (outcome: PassOutcome) => void;
   onInterrupt?: ExecutorDeps['onInterrupt'];
   onLockOverridden?: ExecutorDeps['onLockOverridden'];
   onPullBytes?: (bytes: number) => void;
@@ -57,4 +59,32 @@ export interface LoopStatus {
   lastError?: string;
   /** Since when passes have been failing before they could plan (engine unreachable); undefined while they succeed. */
   failingSince?: number;
+}
+
+/** What a pass read of the world, before it acted: enough for a state report. */
+export interface PassFacts {
+  containers: ContainerInfo[];
+  /** Every lock present: the apps' and the agent's own. */
+  locks: LockEntry[];
+}
+
+/** Why a pass that had nothing it could run now sleeps. */
+export type WaitCause =
+  'locked' | 'handover' | 'dependency' | 'backoff' | 'api action' | 'cancelled' | 'recheck';
+
+/**
+ * What one pass did (design.md, example 4): converged (nothing left to do), progressed (ran steps;
+ * the next pass starts at once), wait (only waits or back-offs left, for `ms`), or failed before
+ * it could plan (the engine unreachable). The loop owns the timing; the agent's runtime turns
+ * outcomes into metrics, health and reports.
+ */
+export type PassOutcome =
+  | { kind: 'converged'; facts: PassFacts; apps: Record<string, AppPlan>; ms: number }
+  | { kind: 'progressed'; facts: PassFacts; apps: Record<string, AppPlan>; steps: number }
+  | { kind: 'wait'; facts: PassFacts; apps: Record<string, AppPlan>; ms: number; cause: WaitCause }
+  | { kind: 'failed'; error: string; ms: number };
+
+/** How long the loop sleeps after an outcome. */
+export function sleepAfterOutcome(outcome: PassOutcome): number {
+  return outcome.kind === 'progressed' ? 0 : outcome.ms;
 }

@@ -10,11 +10,27 @@ import { createExecutor } from './executor.js';
 import { bindContainers, type IntentOptions, type IntentRequest, type PlannedIntent } from './intents.js';
 import { LockedError } from '../util/errors.js';
 import { gatherFacts, lockSubjects } from './facts.js';
-import type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
-import { planSteps, type AppPlan, type Plan } from './plan.js';
+import {
+  sleepAfterOutcome,
+  type AppStatus,
+  type LoopDeps,
+  type LoopStatus,
+  type PassFacts,
+  type PassOutcome,
+  type WaitCause,
+} from './loop-types.js';
+import { planSteps, type AppPlan, type Plan, type PlanFacts } from './plan.js';
 import { isInterrupting, stepApp, stepKey, type Step } from './steps.js';
 
-export type { AppStatus, LoopDeps, LoopStatus } from './loop-types.js';
+export type { AppStatus, LoopDeps, LoopStatus, PassOutcome } from './loop-types.js';
+
+/** What a pass that can run nothing now waits for: the first wait step's reason, else a timer. */
+function waitCause(steps: Step[], intentTimer: boolean): WaitCause {
+  const wait = steps.find((s) => s.action === 'wait');
+  if (wait) return wait.reason;
+  if (intentTimer) return 'api action';
+  return steps.length > 0 ? 'backoff' : 'recheck';
+}
 
 /** An API action in the loop's hands (see submit). */
 interface ActiveIntent {
@@ -191,7 +207,9 @@ export class ReconcileLoop {
       try {
         // Without a target there is nothing to apply, but an API reboot still runs.
         const target = this.target ?? (this.intents.size > 0 ? this.emptyTarget() : undefined);
-        sleepMs = target ? await this.pass(target) : Infinity;
+        const outcome = target ? await this.pass(target) : undefined;
+        sleepMs = outcome ? sleepAfterOutcome(outcome) : Infinity;
+        if (outcome) this.deps.onPass?.(outcome);
         idleErrors = 0;
         if (this.statusValue.failingSince !== undefined) this.publish({ failingSince: undefined });
       } catch (err) {
@@ -204,6 +222,7 @@ export class ReconcileLoop {
           failingSince: this.statusValue.failingSince ?? this.now(),
         });
         this.deps.log.error({ err, retryInMs: sleepMs }, 'reconcile pass failed');
+        this.deps.onPass?.({ kind: 'failed', error: errorMessage(err), ms: sleepMs });
       }
       const listeners = this.passListeners;
       this.passListeners = [];
@@ -212,8 +231,8 @@ export class ReconcileLoop {
     }
   }
 
-  /** One pass: returns how long to sleep before the next (0: go again now). */
-  private async pass(target: TargetState): Promise<number> {
+  /** One pass: read the world, plan, run the batch; says what happened and how long to sleep. */
+  private async pass(target: TargetState): Promise<PassOutcome> {
     const now = this.now();
     const passStartedAt = now;
     const forceCountAtStart = this.forceCount;
@@ -259,14 +278,18 @@ export class ReconcileLoop {
     }
     this.publishPlan(plan.apps, { applying: runnable.length > 0, converged, passStartedAt });
     this.logWaits(plan.steps);
+    const read = { facts: this.passFacts(facts), apps: plan.apps };
 
     if (abort.signal.aborted) {
       this.inFlight = undefined;
-      return 0;
+      return { kind: 'wait', ...read, ms: 0, cause: 'cancelled' };
     }
     if (runnable.length === 0) {
       this.inFlight = undefined;
-      return Math.min(this.sleepAfter(plan.steps, now, converged && this.intents.size === 0), intentWakeMs);
+      const idle = converged && this.intents.size === 0;
+      const ms = Math.min(this.sleepAfter(plan.steps, now, idle), intentWakeMs);
+      if (idle) return { kind: 'converged', ...read, ms };
+      return { kind: 'wait', ...read, ms, cause: waitCause(plan.steps, ms === intentWakeMs) };
     }
     // Locks first. Then the rest, where a kill or stop runs only if the loop holds its app's lock
     // now: whatever the plan said, nothing is ever interrupted without the lock.
@@ -285,7 +308,13 @@ export class ReconcileLoop {
       lastPassAt: this.now(),
       passStartedAt: undefined,
     };
-    return 0;
+    return { kind: 'progressed', ...read, steps: runnable.length };
+  }
+
+  /** The facts a report needs, from what this pass read: user locks and the agent's own. */
+  private passFacts(facts: PlanFacts): PassFacts {
+    const userLocks = Object.values(facts.locks).flatMap((l) => l.userLocks);
+    return { containers: facts.containers, locks: [...userLocks, ...this.deps.locks.heldEntries()] };
   }
 
   private async runBatch(steps: Step[], signal: AbortSignal): Promise<void> {
