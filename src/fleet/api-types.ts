@@ -25,6 +25,23 @@ export interface ReleaseSummary extends ReleaseRef {
   services: Record<string, { id: number; imageId: number; image: string }>;
 }
 
+/**
+ * One problem found in a request body or a compose file, or a warning about a release: where it
+ * is and what is wrong. Release paths are as a device reports them
+ * (`services.main.composition.privileged`); line and column are the compose text's, if it was text.
+ */
+export interface InputIssue {
+  path: string;
+  message: string;
+  line?: number;
+  col?: number;
+}
+
+/** Answer to a push: the new release, and what devices would warn about (unsupported keys). */
+export interface PushedRelease extends ReleaseSummary {
+  warnings: InputIssue[];
+}
+
 /** One entry of the device's `update_locks` report: what blocks its update now. */
 export interface UpdateLockView {
   appUuid: string | null;
@@ -71,5 +88,5 @@ export interface RegisteredDevice {
 export interface ErrorBody {
   error: string;
   message: string;
-  issues?: Array<{ path: string; message: string; line?: number; col?: number }>;
+  issues?: InputIssue[];
 }

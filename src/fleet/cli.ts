@@ -5,6 +5,7 @@ import { configTable, devicesTable, fleetsTable, shortCommit, table } from './cl
 import { registerServeCommands } from './cli-serve.js';
 import { watchRollout } from './cli-watch.js';
 import { DEFAULT_FLEET_URL, FleetApiError, FleetClient } from './client.js';
+import { formatIssue } from './errors.js';
 
 interface ClientOptions {
   url: string;
@@ -42,6 +43,9 @@ export function registerFleetCommands(fleet: Command): void {
     run(async (client, options, name: string, file: string) => {
       const yaml = await readComposeFile(file);
       const release = await client.pushRelease(name, yaml);
+      // What devices would ignore is said now, on stderr so --json output stays parseable.
+      for (const warning of release.warnings)
+        process.stderr.write(`bosun: warning: ${formatIssue(warning)}\n`);
       if (options.json) return json(release);
       out(`release ${release.id} (${release.commit}) is now the target of ${release.fleet}`);
       for (const [service, info] of Object.entries(release.services)) {

@@ -6,6 +6,7 @@ import type {
   DeviceView,
   ErrorBody,
   FleetSummary,
+  PushedRelease,
   ReleaseRef,
   ReleaseSummary,
 } from './api-types.js';
@@ -57,8 +58,11 @@ export class FleetClient {
     return this.request('GET', '/v1/fleets');
   }
 
-  /** Pushes a compose file (YAML text); the new release becomes the fleet's target. */
-  pushRelease(fleet: string, composeYaml: string): Promise<ReleaseSummary> {
+  /**
+   * Pushes a compose file (YAML text); the new release becomes the fleet's target. The answer
+   * carries the warnings devices would give about it.
+   */
+  pushRelease(fleet: string, composeYaml: string): Promise<PushedRelease> {
     return this.request('POST', `/v1/fleets/${enc(fleet)}/releases`, {
       body: composeYaml,
       contentType: 'application/yaml',

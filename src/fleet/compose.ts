@@ -1,25 +1,31 @@
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { ComposeError, type InputIssue } from './errors.js';
-import { readService, type ComposeService, type PathSegment } from './compose-service.js';
+import { mapService, type ComposeService, type PathSegment } from './compose-service.js';
 import { isPlainObject } from './compose-values.js';
 
-export type { ComposeService } from './compose-service.js';
+export type { ComposeService, PathSegment } from './compose-service.js';
 
-/** A validated compose file: what a release is made of, before ids are assigned. */
+/**
+ * A compose file mapped onto the parts of a v3 release, before ids are assigned. Only the compose
+ * shape has been checked: the release built from it goes through the device's validation before
+ * it is stored (release-check.ts).
+ */
 export interface ComposeSpec {
   services: Record<string, ComposeService>;
-  volumes: Record<string, Record<string, unknown>>;
+  volumes: Record<string, unknown>;
+  networks: Record<string, unknown>;
+  /** Where a compose path is in the YAML text (undefined for input given as an object). */
+  locate: Locate;
 }
 
-const TOP_LEVEL_KEYS = new Set(['version', 'name', 'services', 'volumes']);
-const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const TOP_LEVEL_KEYS = new Set(['version', 'name', 'services', 'volumes', 'networks']);
 
-type Locate = (path: PathSegment[]) => { line: number; col: number } | undefined;
+export type Locate = (path: PathSegment[]) => { line: number; col: number } | undefined;
 
 /**
  * Reads a compose file given as YAML text or as an already parsed object. Throws ComposeError
- * listing every problem: YAML syntax errors with line and column, field errors with their path
- * (and line, when the input was text).
+ * listing every problem of its shape: YAML syntax errors with line and column, top-level keys a
+ * release cannot carry, services that are not maps.
  */
 export function parseCompose(input: unknown): ComposeSpec {
   if (typeof input === 'string') {
@@ -70,42 +76,39 @@ function readComposeObject(value: unknown, locate: Locate): ComposeSpec {
     throw new ComposeError(issues);
   }
   for (const key of Object.keys(value)) {
+    // secrets, configs and the like have no place in a v3 release: refused, not silently lost.
     if (!TOP_LEVEL_KEYS.has(key) && !key.startsWith('x-')) report([key], 'unsupported top-level key');
   }
-  const volumes = readTopLevelVolumes(value.volumes, report);
-  const services: Record<string, ComposeService> = {};
+  const volumes = readNamedOptions(value, 'volumes', report);
+  const networks = readNamedOptions(value, 'networks', report);
+  const services: Array<[string, ComposeService]> = [];
   if (!isPlainObject(value.services) || Object.keys(value.services).length === 0) {
     report(['services'], 'required: a map with at least one service');
   } else {
-    const serviceNames = new Set(Object.keys(value.services));
-    const ctx = { report, serviceNames, volumeNames: new Set(Object.keys(volumes)) };
     for (const [name, raw] of Object.entries(value.services)) {
-      if (!SERVICE_NAME.test(name)) {
-        report(['services', name], 'service names use letters, digits, ".", "_" and "-"');
-        continue;
-      }
-      const service = readService(name, raw, ctx);
-      if (service) services[name] = service;
+      const service = mapService(name, raw, report);
+      if (service) services.push([name, service]);
     }
   }
   if (issues.length > 0) throw new ComposeError(issues);
-  return { services, volumes };
+  // fromEntries keeps a "__proto__" service an own key, for the device's validation to refuse.
+  return { services: Object.fromEntries(services), volumes, networks, locate };
 }
 
-function readTopLevelVolumes(
-  raw: unknown,
+/**
+ * Top-level `volumes` / `networks`: names to options. Compose writes a volume without options as
+ * `name:` (null), which becomes `{}`; names and options are the device's validation to judge.
+ */
+function readNamedOptions(
+  compose: Record<string, unknown>,
+  key: 'volumes' | 'networks',
   report: (path: PathSegment[], message: string) => void,
-): Record<string, Record<string, unknown>> {
-  const volumes: Record<string, Record<string, unknown>> = {};
-  if (raw === undefined || raw === null) return volumes;
+): Record<string, unknown> {
+  const raw = compose[key];
+  if (raw === undefined || raw === null) return {};
   if (!isPlainObject(raw)) {
-    report(['volumes'], 'must be a map of volume names');
-    return volumes;
+    report([key], `must be a map of ${key} names`);
+    return {};
   }
-  for (const [name, options] of Object.entries(raw)) {
-    if (options === null || options === undefined) volumes[name] = {};
-    else if (isPlainObject(options)) volumes[name] = options;
-    else report(['volumes', name], 'must be a map of options or empty');
-  }
-  return volumes;
+  return Object.fromEntries(Object.entries(raw).map(([name, options]) => [name, options ?? {}]));
 }

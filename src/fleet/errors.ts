@@ -1,13 +1,7 @@
 import { BosunError } from '../util/errors.js';
+import type { InputIssue } from './api-types.js';
 
-/** One problem found in a request body or a compose file: where it is and what is wrong. */
-export interface InputIssue {
-  /** Dotted path into the document, e.g. `services.main.image`. */
-  path: string;
-  message: string;
-  line?: number;
-  col?: number;
-}
+export type { InputIssue } from './api-types.js';
 
 export type FleetErrorCode =
   'EFLEET_BAD_INPUT' | 'EFLEET_UNAUTHORIZED' | 'EFLEET_NOT_FOUND' | 'EFLEET_CONFLICT' | 'EFLEET_TOO_LARGE';

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
-import type { CreatedFleet, FleetSummary, ReleaseRef, ReleaseSummary } from './api-types.js';
+import type { CreatedFleet, FleetSummary, PushedRelease, ReleaseRef, ReleaseSummary } from './api-types.js';
 import { generateKey, hashKey } from './auth.js';
 import type { ComposeSpec } from './compose.js';
 import { badInput, conflict, notFound } from './errors.js';
-import type { V3Release, V3Service } from './target-document.js';
+import { checkRelease } from './release-check.js';
+import type { V3Release } from './target-document.js';
 import { toRecord, type TargetWriter } from './target-writer.js';
 
 export interface FleetRow {
@@ -96,10 +97,12 @@ export class FleetRepository {
   }
 
   /**
-   * Stores a release built from a validated compose spec and makes it the fleet's target.
-   * Service and image ids are reused for names and refs the fleet has seen before.
+   * Builds a release from a compose spec, checks it with the device's validation, stores it and
+   * makes it the fleet's target. Service and image ids are reused for names and refs the fleet
+   * has seen before. A release the devices would reject is refused (ComposeError) and leaves
+   * nothing behind; the warnings they would give are returned with the release.
    */
-  createRelease(fleetName: string, spec: ComposeSpec, source: string, now = new Date()): ReleaseSummary {
+  createRelease(fleetName: string, spec: ComposeSpec, source: string, now = new Date()): PushedRelease {
     return this.db.transaction(() => {
       const fleet = this.require(fleetName);
       const commit = randomUUID().replaceAll('-', '');
@@ -110,24 +113,32 @@ export class FleetRepository {
         )
         .run(fleet.app_id, commit, source, now.toISOString());
       const releaseId = Number(inserted.lastInsertRowid);
-      const services: Record<string, V3Service> = {};
-      for (const [name, service] of Object.entries(spec.services)) {
-        services[name] = {
-          id: this.stableId('services', 'name', fleet.app_id, name),
-          image_id: this.stableId('images', 'ref', fleet.app_id, service.image),
-          image: service.image,
-          environment: service.environment,
-          labels: service.labels,
-          running: true,
-          composition: service.composition,
-        };
-      }
-      const body: V3Release = { id: releaseId, services, volumes: spec.volumes, networks: {} };
+      const services = Object.fromEntries(
+        Object.entries(spec.services).map(([name, service]) => [
+          name,
+          {
+            id: this.stableId('services', 'name', fleet.app_id, name),
+            // A non-string image fails the check below, which rolls this insert back.
+            image_id: this.stableId('images', 'ref', fleet.app_id, String(service.image)),
+            image: service.image,
+            environment: service.environment,
+            labels: service.labels,
+            running: true,
+            composition: service.composition,
+          },
+        ]),
+      );
+      const draft = { id: releaseId, services, volumes: spec.volumes, networks: spec.networks };
+      // The exact release devices will be served: checked here, inside the transaction, so a
+      // rejected one (the throw rolls everything back) is never stored or served.
+      const warnings = checkRelease(commit, draft, spec.locate);
+      // The device's validation accepted it, so it has the v3 shape.
+      const body = draft as V3Release;
       this.db
         .prepare('UPDATE releases SET release_json = ? WHERE id = ?')
         .run(JSON.stringify(body), releaseId);
       this.makeTarget(fleet.id, releaseId);
-      return releaseSummary(fleetName, releaseId, commit, now.toISOString(), body);
+      return { ...releaseSummary(fleetName, releaseId, commit, now.toISOString(), body), warnings };
     })();
   }
 

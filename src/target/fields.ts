@@ -8,10 +8,13 @@ import { BosunError } from '../util/errors.js';
 export class TargetValidationError extends BosunError {
   override name = 'TargetValidationError';
   readonly path: string;
+  /** The message without the path, for callers that show the path their own way. */
+  readonly reason: string;
 
-  constructor(path: string, message: string) {
-    super('ETARGET_INVALID', path === '' ? message : `${path}: ${message}`, { transient: false });
+  constructor(path: string, reason: string) {
+    super('ETARGET_INVALID', path === '' ? reason : `${path}: ${reason}`, { transient: false });
     this.path = path;
+    this.reason = reason;
   }
 }
 
@@ -27,6 +30,23 @@ export function join(path: string, key: string | number): string {
   const part = /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
   if (path === '') return part;
   return part.startsWith('"') ? `${path}[${part}]` : `${path}.${part}`;
+}
+
+/**
+ * The keys of a path made by `join`, so a caller can find the field in its own source (the fleet
+ * finds the compose file's line). Stops at the first part it cannot read.
+ */
+export function splitPath(path: string): Array<string | number> {
+  // A fresh sticky regex per call: each part must start where the previous one ended. A quoted
+  // key is bare only at the start of a path (join puts no brackets around a first key).
+  const part = /\.?([A-Za-z0-9_-]+)|\[(\d+)\]|\[?("(?:[^"\\]|\\.)*")\]?/y;
+  const keys: Array<string | number> = [];
+  for (let match = part.exec(path); match !== null; match = part.exec(path)) {
+    if (match[1] !== undefined) keys.push(match[1]);
+    else if (match[2] !== undefined) keys.push(Number(match[2]));
+    else keys.push(JSON.parse(match[3]) as string);
+  }
+  return keys;
 }
 
 /** Names what was found, for "expected X, found Y" messages. */

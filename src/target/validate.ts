@@ -31,6 +31,11 @@ export interface ParsedTarget {
   warnings: TargetWarning[];
 }
 
+export interface ParsedRelease {
+  release: TargetRelease;
+  warnings: TargetWarning[];
+}
+
 const UUID_LIKE = /^[A-Za-z0-9_-]+$/;
 const STRATEGIES: readonly UpdateStrategy[] = [
   'download-then-kill',
@@ -70,6 +75,18 @@ export function parseTargetDocument(body: unknown, deviceUuid: string): ParsedTa
 export function parseDeviceObject(device: unknown, deviceUuid: string, path = ''): ParsedTarget {
   checkTargetLimits(device, path);
   return parseCheckedDevice(device, deviceUuid, path);
+}
+
+/**
+ * Validates one release object (the value for a commit under an app's `releases`) exactly as a
+ * device validates it inside a target: the fleet runs this on every release it is asked to
+ * store, so a push the devices would reject is refused at push with their own message. Paths are
+ * relative to the release unless `path` prefixes them.
+ */
+export function parseReleaseObject(commit: string, release: unknown, path = ''): ParsedRelease {
+  checkTargetLimits(release, path);
+  const warnings: TargetWarning[] = [];
+  return { release: parseRelease(commit, release, path, warnings), warnings };
 }
 
 /** A device object already within the limits of target/limits.ts. */

@@ -150,8 +150,9 @@ describe('fleet/server (real HTTP, temp db)', () => {
         volumes: ['data:/data'],
       },
     });
+    // The composition is served as compose wrote it: the device parses it (one parser).
     expect(target.services.locker.composition).toEqual({
-      entrypoint: ['/bin/sh', '-c', 'echo "hi there"'],
+      entrypoint: `/bin/sh -c 'echo "hi there"'`,
       depends_on: ['main'],
       network_mode: 'host',
       working_dir: '/app',
@@ -169,7 +170,7 @@ describe('fleet/server (real HTTP, temp db)', () => {
     expect(second.id).toBeGreaterThan(release.id);
   });
 
-  it('rejects bad YAML with its line, and bad fields with their path', async () => {
+  it('rejects bad YAML with its line, and what a device would reject with its message', async () => {
     await createFleet();
     const syntax = await push('kitchen', fixture('bad-syntax.yml'));
     expect(syntax.status).toBe(400);
@@ -177,10 +178,40 @@ describe('fleet/server (real HTTP, temp db)', () => {
     expect(syntax.json().message).toMatch(/line [45]/);
     const fields = await push('kitchen', fixture('bad-fields.yml'));
     expect(fields.status).toBe(400);
-    const paths = fields.json().issues.map((issue: { path: string }) => issue.path);
-    expect(paths).toEqual(['services.main.image', 'services.main.restart', 'services.main.privileged']);
-    expect(fields.json().message).toContain('services.main.image: required');
+    expect(fields.json().issues).toEqual([
+      {
+        path: 'services.main.image',
+        message: 'expected a non-empty string, found nothing (the field is missing)',
+        // A missing key is located at the map that lacks it: the service's first key.
+        line: 3,
+        col: 5,
+      },
+    ]);
+    const relative = await push('kitchen', fixture('relative-working-dir.yml'));
+    expect(relative.status).toBe(400);
+    expect(relative.json()).toEqual({
+      error: 'EFLEET_BAD_INPUT',
+      message:
+        'invalid compose file: services.main.composition.working_dir: expected an absolute path, ' +
+        'found the string "app" (line 4, column 18)',
+      issues: [expect.objectContaining({ path: 'services.main.composition.working_dir', line: 4 })],
+    });
+    expect((await manager('GET', '/v1/fleets/kitchen/releases')).json()).toEqual([]);
     expect((await push('nowhere', fixture('demo-2.yml'))).status).toBe(404);
+  });
+
+  it('answers a push with the warnings devices would give', async () => {
+    await createFleet();
+    const pushed = await push('kitchen', 'services:\n  main:\n    image: demo:1\n    privileged: true\n');
+    expect(pushed.status).toBe(201);
+    expect(pushed.json().warnings).toEqual([
+      {
+        path: 'services.main.composition.privileged',
+        message: 'unsupported composition key "privileged" ignored',
+        line: 4,
+        col: 17,
+      },
+    ]);
   });
 
   it('deep-merges partial state reports and lists them per device', async () => {

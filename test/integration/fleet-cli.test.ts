@@ -162,6 +162,24 @@ describe('fleet/cli against a real backend', () => {
     expect(wrongToken.stderr.split('\n')).toHaveLength(2);
   });
 
+  it('exits 2 with the device message for a release devices would reject, and prints their warnings', async () => {
+    const relative = await bosun('push', 'kitchen', path.join(FIXTURES, 'relative-working-dir.yml'), ...auth);
+    expect(relative).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'bosun: invalid compose file: services.main.composition.working_dir: expected an absolute path, ' +
+        'found the string "app" (line 4, column 18)\n',
+    });
+    const warned = await bosun('push', 'kitchen', path.join(FIXTURES, 'unsupported-key.yml'), ...auth);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toMatch(/^release \d+ /);
+    expect(warned.stderr).toBe(
+      'bosun: warning: services.main.composition.privileged: unsupported composition key "privileged" ' +
+        'ignored (line 5, column 17)\n',
+    );
+  });
+
   it('exits 1 with one line when the backend is unreachable', async () => {
     const down = await bosun('fleets', '--url', 'http://127.0.0.1:9', '--token', TOKEN);
     expect(down.code).toBe(1);
