@@ -55,7 +55,7 @@ export function createDeviceFacade(deps: FacadeDeps): DeviceFacade {
  * has `commit` and `services`, a v3 app has `releases`. Anything else passes through untouched
  * for validation to judge.
  */
-export function unwrapLocalDevice(body: unknown): unknown {
+function unwrapLocalDevice(body: unknown): unknown {
   if (!isObject(body) || Object.keys(body).length !== 1 || !isObject(body.local)) return body;
   const apps = body.local.apps;
   if (!isObject(apps)) return body;

@@ -5,7 +5,7 @@ import { UnauthorizedError } from './errors.js';
 export type { KeyScope } from './device-facade.js';
 
 /** Routes anyone on the device may call, as balena-supervisor leaves them open. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/ping', '/v1/healthy']);
+const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/ping', '/v1/healthy']);
 
 const AUTH_HEADER = /^\s*(?:bearer|apikey)\s+(\S+)\s*$/i;
 

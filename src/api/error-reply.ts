@@ -75,7 +75,7 @@ export const OTHER_APP_LOCKED_MESSAGE =
  * The message for the app a request speaks for (`viewerAppId`, undefined for the global key): an
  * app's key must not learn another app's id or lock paths from a 423 (contract section 8).
  */
-export function messageFor(err: unknown, message: string, viewerAppId: number | undefined): string {
+function messageFor(err: unknown, message: string, viewerAppId: number | undefined): string {
   if (viewerAppId === undefined || !(err instanceof LockedError)) return message;
   return err.appId === viewerAppId ? message : OTHER_APP_LOCKED_MESSAGE;
 }

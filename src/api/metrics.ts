@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpdateStatus } from './device-facade.js';
 
-export const METRIC_PREFIX = 'bosun_';
+const METRIC_PREFIX = 'bosun_';
 
 /** Every update_status value, in the order of the state report (contract section 5). */
 export const UPDATE_STATUSES: readonly UpdateStatus[] = [

@@ -10,7 +10,7 @@ type Body = Record<string, unknown>;
 type WithApp = { Body: Body; Params: { appId: string } };
 
 /** A local target may be a whole device's worth of apps and env: larger than action bodies. */
-export const LOCAL_TARGET_BODY_LIMIT = 1024 * 1024;
+const LOCAL_TARGET_BODY_LIMIT = 1024 * 1024;
 
 const SUCCESS_OK = { status: 'success', message: 'OK' } as const;
 

@@ -47,7 +47,7 @@ export interface CloudHttpOptions {
   timeoutMs?: number;
 }
 
-export const DEFAULT_CLOUD_TIMEOUT_MS = 30_000;
+const DEFAULT_CLOUD_TIMEOUT_MS = 30_000;
 
 export function bosunUserAgent(version: string): string {
   return `bosun/${version}`;

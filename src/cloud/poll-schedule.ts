@@ -6,11 +6,11 @@ import { nextDelay, RETRY_AFTER_CAP_MS } from './backoff.js';
  */
 
 /** Spread of a regular poll: up to this fraction of the interval is added at random. */
-export const POLL_JITTER_FRACTION = 0.1;
+const POLL_JITTER_FRACTION = 0.1;
 /** The first poll after start waits at most this long, however long the interval is. */
-export const FIRST_POLL_JITTER_CAP_MS = 10_000;
+const FIRST_POLL_JITTER_CAP_MS = 10_000;
 /** First retry window after a transient failure (shrunk to the interval when that is smaller). */
-export const RETRY_BASE_MS = 1_000;
+const RETRY_BASE_MS = 1_000;
 
 type Random = () => number;
 

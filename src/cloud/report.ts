@@ -46,8 +46,8 @@ interface StoredReport {
   report: JsonObject;
 }
 
-export const DEFAULT_REPORT_INTERVAL_MS = 10_000;
-export const DEFAULT_REPORT_MAX_BACKOFF_MS = 5 * 60_000;
+const DEFAULT_REPORT_INTERVAL_MS = 10_000;
+const DEFAULT_REPORT_MAX_BACKOFF_MS = 5 * 60_000;
 
 /**
  * Sends the device's state to the cloud (contract section 5): only what changed since the last

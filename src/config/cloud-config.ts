@@ -1,7 +1,7 @@
 import { parseBoolean, POLL_INTERVAL_CEILING_MS } from './schema.js';
 
 /** The floor for SUPERVISOR_POLL_INTERVAL from the cloud: a fleet must not be able to DoS itself. */
-export const CLOUD_POLL_INTERVAL_FLOOR_MS = 10_000;
+const CLOUD_POLL_INTERVAL_FLOOR_MS = 10_000;
 
 export interface CloudSettings {
   /** Poll interval asked for by the cloud, after the floor; undefined when not set or invalid. */

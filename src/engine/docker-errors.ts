@@ -45,7 +45,7 @@ export function dockerStatusOf(err: unknown): number | undefined {
 }
 
 /** The engine's own message (its JSON `message`), else the error's. */
-export function daemonMessageOf(err: unknown): string {
+function daemonMessageOf(err: unknown): string {
   const json = asDockerodeError(err).json;
   if (
     typeof json === 'object' &&

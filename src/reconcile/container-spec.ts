@@ -14,7 +14,7 @@ export interface SpecContext {
   appKeys: Record<number, string>;
 }
 
-export function containerName(service: TargetService, release: TargetRelease): string {
+function containerName(service: TargetService, release: TargetRelease): string {
   return `${service.serviceName}_${service.imageId}_${release.id}_${release.uuid}`;
 }
 
@@ -91,7 +91,7 @@ export function containerSpecFor(
  * the release asks for it (a `cap_add` of NET_RAW or ALL, or `privileged`); no other network mode
  * shares the host's loopback.
  */
-export function capabilitiesToDrop(c: {
+function capabilitiesToDrop(c: {
   networkMode: string;
   capAdd?: string[];
   privileged?: boolean;

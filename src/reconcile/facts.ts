@@ -9,7 +9,7 @@ import type { SpecContext } from './container-spec.js';
 import type { LockOverrideFacts, PlanFacts } from './plan.js';
 
 /** A target app as a lock subject: its id and the services of its release. */
-export function appLockSubject(app: TargetApp): LockSubject {
+function appLockSubject(app: TargetApp): LockSubject {
   return {
     appUuid: app.appUuid,
     appId: app.appId,

@@ -48,7 +48,7 @@ export interface LockOverrideFacts {
 }
 
 /** Whether an override of the device or the API covers `appId`'s locks. */
-export function overridesApp(override: LockOverrideFacts, appId: number): boolean {
+function overridesApp(override: LockOverrideFacts, appId: number): boolean {
   return override.device || override.force || (override.forceApps?.has(appId) ?? false);
 }
 

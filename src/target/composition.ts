@@ -96,7 +96,7 @@ export function parseDurationMs(value: unknown, path: string): number {
 }
 
 /** The longest duration a composition may ask for (stop grace period, healthcheck timings). */
-export const MAX_COMPOSE_DURATION_MS = 24 * 60 * 60 * 1000;
+const MAX_COMPOSE_DURATION_MS = 24 * 60 * 60 * 1000;
 
 function durationMs(value: unknown, path: string): number {
   const expected = 'a duration such as "10s", "1m30s", "500ms" or a number of seconds';

@@ -50,7 +50,7 @@ export function splitPath(path: string): Array<string | number> {
 }
 
 /** Names what was found, for "expected X, found Y" messages. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing (the field is missing)';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -114,7 +114,7 @@ export function expectStringArray(value: unknown, path: string): string[] {
  * prototype and the entry would vanish silently (or, read back, show Object.prototype). JSON.parse
  * does make it an own key, so a document can carry it; such a name is rejected.
  */
-export function checkRecordKey(key: string, path: string): void {
+function checkRecordKey(key: string, path: string): void {
   if (key === '__proto__') {
     throw new TargetValidationError(join(path, key), '"__proto__" cannot be used as a name here');
   }

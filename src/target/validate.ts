@@ -43,8 +43,8 @@ const STRATEGIES: readonly UpdateStrategy[] = [
   'delete-then-download',
   'hand-over',
 ];
-export const DEFAULT_STRATEGY: UpdateStrategy = 'download-then-kill';
-export const DEFAULT_HANDOVER_TIMEOUT_MS = 60_000;
+const DEFAULT_STRATEGY: UpdateStrategy = 'download-then-kill';
+const DEFAULT_HANDOVER_TIMEOUT_MS = 60_000;
 
 /**
  * Validates the cloud's v3 document `{ "<device uuid>": { device object } }` (contract section 3)

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 
 /** Whether an fs error says the path (or a directory on the way) is not there. */
-export function isMissing(err: unknown): boolean {
+function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
