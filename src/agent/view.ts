@@ -103,6 +103,13 @@ function appView(appUuid: string, app: TargetApp | undefined, input: ViewInputs)
   };
 }
 
+/**
+ * An app's `update_status`: the loop's phase (`downloading` while any image of the app is pulled,
+ * `locked` while it waits on a user lock, `applying changes` while steps run, `done` when
+ * converged), or `aborted` while a failed step of the app backs off (a lock wait wins).
+ * `downloaded` is not reported on its own: a fully downloaded update is `locked` or `applying
+ * changes`. `rejected` is the report's, for the releases of a document rejected whole.
+ */
 function updateStatus(status: LoopStatus['apps'][string] | undefined): UpdateStatus {
   if (!status) return 'applying changes';
   if (status.error && status.phase !== 'locked') return 'aborted';

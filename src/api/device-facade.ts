@@ -69,6 +69,17 @@ export interface UpdateTrigger {
   caller: KeyScope;
 }
 
+/**
+ * The actions (restart, stop, start, purge, reboot, shutdown) are carried out by the reconcile
+ * loop, the only code that changes containers, volumes or lock files; each resolves once done.
+ * They follow an update's lock rules: a user lock is waited for up to `lockTimeoutMs` (10 s from
+ * the API), then LockedError (423) names it, unless `force` or an override is in force; start
+ * interrupts nothing and never waits. An apply in flight is cancelled so an action never queues
+ * behind a download (the pull resumes afterwards). restart and purge resolve once the app runs
+ * again (at most 60 s). Stopped services stay stopped, across agent restarts, until started
+ * through the API, replaced by a new release, or the device reboots. An unknown app or service is
+ * UnknownTargetError (404).
+ */
 export interface DeviceFacade {
   view(): Promise<DeviceView>;
   locks(): Promise<LockEntry[]>;

@@ -25,7 +25,7 @@ import { readHostInfo, type HostInfo } from './views.js';
 
 /** Bodies of the action endpoints are a few fields; anything larger is refused with 413. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
-/** How long an action waits for an app's update lock before answering 423. */
+/** How long an action waits for an app's update lock before answering 423 (balena's 10 s). */
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
 export interface ApiServerDeps {

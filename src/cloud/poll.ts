@@ -109,8 +109,15 @@ export const MIN_TRIGGERED_POLL_GAP_MS = 10_000;
  *   never later than the poll already scheduled: any number of triggers within one gap, during
  *   a poll or not, make one poll.
  * - Exactly one timer is pending while started and idle; none after stop().
- * - The ETag is stored only with a document onTarget accepted, so a rejected one is refetched.
+ * - The ETag is stored only with a document onTarget accepted, so a rejected one is refetched
+ *   at the next normal poll (not sooner: it would only be rejected again).
+ * - 401/403 are logged as an authentication problem and retried at the poll interval, not on the
+ *   fast backoff: an operator has to fix them on the cloud side.
  * - Nothing escapes the timer callback: every failure is logged and turned into a schedule.
+ *
+ * Schedule (poll-schedule.ts): the first poll after a random delay of up to 10% of the interval
+ * (at most 10 s), then every interval plus up to 10% jitter; transient failures back off with
+ * full jitter, capped at the interval; a Retry-After (seconds or an HTTP date) holds, capped.
  */
 export class TargetPoller {
   private readonly http: Got;
@@ -172,7 +179,9 @@ export class TargetPoller {
   /**
    * Poll now (from the local API's /v1/update). Returns false, doing nothing, when instant updates
    * are off and `force` is not set, or the poller is not started. Triggers that arrive together
-   * share one request; a server's Retry-After still holds (the poll runs when it ends).
+   * share one request; a server's Retry-After still holds (the poll runs when it ends). Only the
+   * poll waits for the trigger gap: the caller wakes the apply (and a force) at once, on the
+   * target the device already has.
    */
   triggerPoll({ force = false }: { force?: boolean } = {}): boolean {
     if (!this.started) return false;

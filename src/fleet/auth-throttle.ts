@@ -33,6 +33,10 @@ interface FailureWindow {
  *
  * Memory is bounded: the map keeps sources in least-recently-failing order, drops those whose
  * window has ended from the front as it goes, and the oldest beyond `maxSources`.
+ *
+ * A blocked source gets 429 with Retry-After on every request, the right key included, until its
+ * window ends. Behind a reverse proxy every client has the proxy's address, so one guesser would
+ * block them all: there, let the proxy throttle.
  */
 export class AuthFailureThrottle {
   readonly options: Readonly<AuthThrottleOptions>;

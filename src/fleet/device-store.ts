@@ -105,7 +105,9 @@ export class DeviceRepository {
   /**
    * Deep-merges a report body `{ "<uuid>": partial }` into each device's stored report. Every
    * uuid in the body must be a device the presented key belongs to, and every merged report
-   * must stay within the report limits; else nothing of the body is stored.
+   * must stay within the report limits; else nothing of the body is stored. A null value removes
+   * its key (deep-merge.ts). LAST SEEN is set here only: a poll (a 304 writes nothing) and
+   * registration leave it as it is.
    */
   mergeReports(body: unknown, deviceKey: string | undefined, now = new Date()): void {
     if (!isPlainObject(body) || Object.keys(body).length === 0) {

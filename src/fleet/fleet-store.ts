@@ -25,7 +25,11 @@ export function checkConfigKey(key: string): void {
   if (!CONFIG_KEY.test(key)) throw badInput(`config key "${key}" must be letters, digits and "_"`);
 }
 
-/** Fleets, their app, releases and fleet-wide config vars. */
+/**
+ * Fleets, their app, releases and fleet-wide config vars. A fleet has exactly one app; a release
+ * commit is 32 random hex digits; service and image ids stay stable per service name and image
+ * reference within a fleet. A device's own config vars override the fleet's (effectiveConfig).
+ */
 export class FleetRepository {
   private readonly byName: Statement<[string], FleetRow>;
 

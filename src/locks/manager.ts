@@ -61,7 +61,13 @@ const MAX_MARKER_BYTES = 1024;
  * creating every lock path exclusively (hard-linking a prepared file, which is atomic and fails on
  * anything already there), writes a marker naming itself into them so that after a crash it knows
  * them for its own, and removes only those. A user's lock is removed only when the caller says an
- * override is in force.
+ * override is in force, and then moved out of the app's reach before it is deleted (Quarantine).
+ *
+ * Only the reconcile loop takes and releases locks (API actions are intents it carries out), so
+ * there is one holder per app: an API action on an app whose lock the loop holds for an update
+ * runs under that same lock, and nothing else can release it midway. Marker files are never
+ * empty (a crash cannot leave one that looks like a user's lock), and the marker names the
+ * device uuid, so agents sharing a lock dir never take each other's for their own.
  */
 export class LockManager {
   private readonly held = new Map<string, HeldLocks>();

@@ -19,15 +19,24 @@ function containerName(service: TargetService, release: TargetRelease): string {
 }
 
 /**
- * The engine's name for a release volume. balena names it `<app id>_<name>`; bosun prefixes the
- * device uuid, because several agents may share one engine (tests, the simulated fleet) and one
- * agent's volume must never be taken, or removed, as another's.
+ * The engine's name for a release volume: `bosun_<device uuid>_<app id>_<name>`. balena names it
+ * `<app id>_<name>`; bosun prefixes the device uuid, because several agents may share one engine
+ * (tests, the simulated fleet) and one agent's volume must never be taken, or removed, as
+ * another's. Volumes are labelled with the device and the app; one the release no longer declares
+ * goes once no old container may use it (plan.ts, planVolumes).
  */
 export function volumeName(deviceUuid: string, appId: number, volume: string): string {
   return `bosun_${deviceUuid}_${appId}_${volume}`;
 }
 
-/** The container bosun creates for a target service (contract section 6). Pure. */
+/**
+ * The container bosun creates for a target service (contract section 6). Pure.
+ *
+ * `/data` is a bind mount of `<BOSUN_DATA_DIR>/apps/<app id>/data`, not a Docker volume: it
+ * survives every release and goes only with a purge or the app's removal. A release volume aimed
+ * at `/data` (balena's `resin-data:/data`) is left out, since it would hide bosun's `/data` and
+ * the legacy lock in it. The service's lock dir is mounted at both /tmp/balena and /tmp/resin.
+ */
 export function containerSpecFor(
   app: TargetApp,
   release: TargetRelease,
@@ -41,8 +50,7 @@ export function containerSpecFor(
     { type: 'bind', source: appDataDir(ctx.layout, app.appId), target: '/data' },
     { type: 'bind', source: lockDir, target: '/tmp/balena' },
     { type: 'bind', source: lockDir, target: '/tmp/resin' },
-    // bosun's own /data is the app's persistent data (and where its legacy lock lives); a release
-    // volume aimed at /data (balena's `resin-data:/data`) would hide it, so it is left out.
+    // A release volume aimed at /data would hide bosun's own (see the doc comment).
     ...c.volumes
       .filter((v) => v.target !== '/data')
       .map((v) => ({

@@ -32,9 +32,14 @@ export interface LoopDeps {
   onPullBytes?: (bytes: number) => void;
   /** Watch lock dirs with fs.watch (default true); the fallback poll runs either way. */
   lockWatch?: boolean;
+  /** How often a pass that waits (on a lock, say) looks again without an event; default 2 s. */
   fallbackPollMs?: number;
-  /** Re-check a converged device this often, to heal drift (a container removed by hand). */
+  /** Re-check a converged device this often, to heal drift (a container removed by hand); default 30 s. */
   resyncMs?: number;
+  /**
+   * Backoff of a failing step, and of passes that fail before they can plan (engine unreachable):
+   * capped exponential with full jitter, default 1 s to 5 min. Other steps keep going meanwhile.
+   */
   backoff?: { baseMs: number; capMs: number };
   now?: () => number;
   random?: () => number;

@@ -144,8 +144,12 @@ function planHostCommands(
 
 /**
  * Images the agent pulled that no target service and no container (of any release, running or
- * not) uses any more. Images it found on the engine are never its to delete. A locked app's old
- * release still has its containers, so its images stay until the update is through.
+ * not) uses any more, planned only once nothing else is left to do, so clean-up never slows an
+ * update. Only images recorded as pulled by the agent go (recorded before each pull, so a crash
+ * mid-pull leaks none); images that were on the engine before bosun needed them are never its to
+ * delete, and one that a container bosun does not manage still uses is kept (the engine refuses).
+ * A locked app's old release still has its containers, so its images stay until the update is
+ * through. delete-then-download is the exception: its kill removes the old image before the pull.
  */
 function planImageCleanup(target: TargetState, facts: PlanFacts): Step[] {
   const inUse = new Set(facts.containers.map((c) => c.image));
@@ -472,7 +476,12 @@ function planHandover(
   };
 }
 
-/** Start a created container once every service it depends on runs. */
+/**
+ * Start a created container once every service it depends on runs. Only a container bosun created
+ * and never started is started here: one that exited on its own is left to its restart policy
+ * (`always` unless the release says otherwise), as balena does, and one stopped through the API
+ * (held-stopped) stays stopped until started through the API, replaced, or the device reboots.
+ */
 function planStart(
   appUuid: string,
   s: ServiceState,

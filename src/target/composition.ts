@@ -122,6 +122,10 @@ function commandWords(value: unknown, path: string): string[] {
   return fail(path, 'a string or an array of strings', value);
 }
 
+/**
+ * `restart` defaults to `always`, as balena runs release services. `on-failure:N` (a retry count)
+ * is not supported and rejects the target with the field's path.
+ */
 function restartPolicy(value: unknown, path: string): RestartPolicy {
   if (value === undefined || value === null) return 'always';
   if (typeof value === 'string' && (RESTART_POLICIES as readonly string[]).includes(value)) {

@@ -291,6 +291,11 @@ function label(labels: Record<string, string>, suffix: string): { key: string; v
   return undefined;
 }
 
+/**
+ * The update strategy is per service (`io.balena.update.strategy` or its `io.resin.*` twin). An
+ * unknown one falls back to download-then-kill with a warning rather than rejecting the target:
+ * the safest strategy keeps the old release running until every new image is there.
+ */
 function strategyOf(labels: Record<string, string>, path: string, warnings: TargetWarning[]): UpdateStrategy {
   const found = label(labels, 'update.strategy');
   if (found === undefined) return DEFAULT_STRATEGY;
