@@ -4,7 +4,7 @@ import { createDeviceFacade } from './agent/facade.js';
 import { AppKeys } from './agent/app-keys.js';
 import { loadIdentity, saveDeviceKey, type Identity } from './agent/identity.js';
 import { TargetKeeper } from './agent/targets.js';
-import { buildDeviceReport, buildDeviceView } from './agent/view.js';
+import { buildDeviceReport, buildDeviceView, withDeadline } from './agent/view.js';
 import type { DeviceView } from './api/device-facade.js';
 import { createMetrics, type BosunMetrics } from './api/metrics.js';
 import { createApiServer, listen } from './api/server.js';
@@ -13,6 +13,8 @@ import { registerDevice } from './cloud/register.js';
 import { StateReporter } from './cloud/report.js';
 import type { DeviceReport } from './cloud/report-types.js';
 import { readCloudSettings } from './config/cloud-config.js';
+import { resolveAppPolicy } from './policy/update-policy.js';
+import { ReleaseHistory } from './policy/release-history.js';
 import type { AgentConfig } from './config/schema.js';
 import { DockerEngine } from './engine/docker.js';
 import type { Engine } from './engine/types.js';
@@ -41,7 +43,13 @@ export interface AgentOptions {
   engine?: Engine;
   log?: Logger;
   /** Loop timings, for tests and the simulated fleet. */
-  loop?: { fallbackPollMs?: number; resyncMs?: number; backoff?: { baseMs: number; capMs: number } };
+  loop?: {
+    fallbackPollMs?: number;
+    resyncMs?: number;
+    backoff?: { baseMs: number; capMs: number };
+    /** The clock update windows and deadlines are read from (tests move it). */
+    now?: () => number;
+  };
   /** Host address containers reach the local API at (default 127.0.0.1, for host networking). */
   apiHost?: string;
   /** Least time between polls that /v1/update triggers (tests); see MIN_TRIGGERED_POLL_GAP_MS. */
@@ -122,14 +130,23 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     lockWatch: config.lockWatch,
     ...options.loop,
     onStatus: () => reports.request(),
+    releaseHistory: await new ReleaseHistory(store).load(),
+    updatePolicy: (app, target) =>
+      resolveAppPolicy(app, target.config, {
+        lockDeadline: config.updateLockDeadline,
+        updateWindow: config.updateWindow,
+        probation: config.updateProbation,
+      }),
     onPass: (outcome) => {
       passMetrics.record(outcome);
       if (outcome.kind !== 'failed') lastPassFacts = outcome.facts;
       reports.request();
     },
-    onLockOverridden: (appUuid, paths) => {
+    onLockOverridden: (appUuid, paths, byDeadline) => {
       metrics.recordLockOverride(
-        overrideSource(loop.status.forced, config.overrideLock, cloudSettings().overrideLock),
+        byDeadline
+          ? 'deadline'
+          : overrideSource(loop.status.forced, config.overrideLock, cloudSettings().overrideLock),
       );
       log.warn({ appUuid, paths }, 'user update locks removed under an override');
     },
@@ -213,7 +230,12 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     globalKey: identity.apiKey,
     localMode,
     view,
-    locks: async () => locks.list(lockSubjects(keeper.target, await engine.listContainers(identity.uuid))),
+    locks: async () => {
+      const present = await locks.list(
+        lockSubjects(keeper.target, await engine.listContainers(identity.uuid)),
+      );
+      return present.map((l) => withDeadline([l], loop.status.apps[l.appUuid]?.lockDeadlineAt)[0]!);
+    },
     triggerUpdate: ({ force, cancel, caller }) => {
       const instant = cloudSettings().instantUpdateTrigger;
       if (!force && !instant) return false;

@@ -28,23 +28,25 @@ export function buildDeviceView(input: ViewInputs): DeviceView {
     apps.push(appView(appUuid, input.target?.apps[appUuid], input));
   }
   const statuses = apps.map((a) => a.updateStatus);
+  // A release rolled back from (or left unhealthy) is settled: nothing more will happen to it.
+  const settled = (s: UpdateStatus) => s === 'done' || s === 'rolled back' || s === 'unhealthy';
   const progress = apps.flatMap((a) => a.services.map((s) => s.downloadProgress)).filter((p) => p !== null);
   const status = statuses.includes('locked')
     ? 'Locked'
     : statuses.includes('downloading')
       ? 'Downloading'
-      : statuses.some((s) => s !== 'done')
+      : !statuses.every(settled)
         ? 'Updating'
         : 'Idle';
   return {
     uuid: input.uuid,
     name: input.target?.name,
     status,
-    appState: statuses.every((s) => s === 'done') ? 'applied' : 'applying',
+    appState: statuses.every(settled) ? 'applied' : 'applying',
     commit: apps.length === 1 ? apps[0]!.commit : apps.find((a) => a.commit)?.commit,
-    updatePending: statuses.some((s) => s !== 'done'),
+    updatePending: !statuses.every(settled),
     updateDownloaded: statuses.some((s) => s === 'locked' || s === 'applying changes'),
-    updateFailed: statuses.includes('aborted'),
+    updateFailed: statuses.some((s) => s === 'aborted' || s === 'rolled back' || s === 'unhealthy'),
     overallDownloadProgress: progress.length
       ? Math.round(progress.reduce((a, b) => a + b, 0) / progress.length)
       : null,
@@ -97,10 +99,41 @@ function appView(appUuid: string, app: TargetApp | undefined, input: ViewInputs)
     appName: app?.name ?? '',
     commit: commit ?? (status?.phase === 'done' ? release?.uuid : undefined),
     targetCommit: release?.uuid,
-    updateStatus: updateStatus(status),
+    ...releaseOutcome(status, release?.uuid),
     services,
-    locks: input.locks.filter((l) => l.appUuid === appUuid),
+    locks: withDeadline(
+      input.locks.filter((l) => l.appUuid === appUuid),
+      status?.lockDeadlineAt,
+    ),
   };
+}
+
+/**
+ * The target release's `update_status`, and what section 10 adds to it: when the update window
+ * opens (scheduled), when probation ends (done), why it failed probation (rolled back, unhealthy).
+ */
+function releaseOutcome(
+  status: LoopStatus['apps'][string] | undefined,
+  targetRelease: string | undefined,
+): Pick<AppView, 'updateStatus' | 'updateWindowOpensAt' | 'probationEndsAt' | 'rollbackReason'> {
+  const failed = status?.failedRelease;
+  if (failed && failed.uuid === targetRelease)
+    return { updateStatus: failed.outcome, rollbackReason: failed.reason };
+  const updateStatusNow = updateStatus(status);
+  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  return {
+    updateStatus: updateStatusNow,
+    ...(updateStatusNow === 'scheduled' && { updateWindowOpensAt: iso(status?.windowOpensAt) }),
+    ...(updateStatusNow === 'done' &&
+      status?.probationEndsAt !== undefined && { probationEndsAt: iso(status.probationEndsAt) }),
+  };
+}
+
+/** User locks of an app waiting under a lock deadline carry when it will be forced. */
+export function withDeadline(locks: LockEntry[], deadlineAt: number | undefined): LockEntry[] {
+  if (deadlineAt === undefined) return locks;
+  const deadline = new Date(deadlineAt).toISOString();
+  return locks.map((l) => (l.holder === 'app' ? { ...l, deadline } : l));
 }
 
 /**
@@ -150,6 +183,9 @@ export function buildDeviceReport(
     if (app.targetCommit) {
       releases[app.targetCommit] = {
         update_status: app.updateStatus,
+        ...(app.updateWindowOpensAt !== undefined && { update_window_opens_at: app.updateWindowOpensAt }),
+        ...(app.probationEndsAt !== undefined && { probation_ends_at: app.probationEndsAt }),
+        ...(app.rollbackReason !== undefined && { rollback_reason: app.rollbackReason }),
         services: Object.fromEntries(
           app.services.flatMap((s) => {
             const report = targetServiceReport(s, app.targetCommit!);
@@ -170,7 +206,13 @@ export function buildDeviceReport(
     update_locks: view.apps.flatMap((a) =>
       a.locks
         .filter((l) => l.holder === 'app')
-        .map((l) => ({ app_uuid: l.appUuid, service: l.serviceName ?? '', path: l.path, since: l.since })),
+        .map((l) => ({
+          app_uuid: l.appUuid,
+          service: l.serviceName ?? '',
+          path: l.path,
+          since: l.since,
+          ...(l.deadline !== undefined && { deadline: l.deadline }),
+        })),
     ),
     target_error: view.targetError,
     apps,

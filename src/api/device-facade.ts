@@ -4,8 +4,8 @@
  * real agent alike.
  */
 
-export type UpdateStatus =
-  'downloading' | 'downloaded' | 'applying changes' | 'locked' | 'rejected' | 'aborted' | 'done';
+export type { UpdateStatus } from '../cloud/report-types.js';
+import type { UpdateStatus } from '../cloud/report-types.js';
 
 export type { LockEntry } from '../locks/manager.js';
 import type { LockEntry } from '../locks/manager.js';
@@ -32,7 +32,14 @@ export interface AppView {
   commit?: string;
   targetCommit?: string;
   updateStatus: UpdateStatus;
+  /** While `scheduled`: when the update window opens (ISO 8601). */
+  updateWindowOpensAt?: string;
+  /** While the target release is on probation: when it ends (ISO 8601). */
+  probationEndsAt?: string;
+  /** Once the target release is `rolled back` or `unhealthy`: why it failed probation. */
+  rollbackReason?: string;
   services: ServiceView[];
+  /** Locks present now; a user lock under a lock deadline carries `deadline`. */
   locks: LockEntry[];
 }
 

@@ -5,7 +5,16 @@
  */
 
 export type UpdateStatus =
-  'downloading' | 'downloaded' | 'applying changes' | 'locked' | 'rejected' | 'aborted' | 'done';
+  | 'downloading'
+  | 'downloaded'
+  | 'applying changes'
+  | 'locked'
+  | 'scheduled'
+  | 'rejected'
+  | 'aborted'
+  | 'done'
+  | 'rolled back'
+  | 'unhealthy';
 
 export interface ReportedService {
   image: string;
@@ -17,6 +26,12 @@ export interface ReportedService {
 
 export interface ReportedRelease {
   update_status: UpdateStatus;
+  /** While `scheduled`: when the app's update window opens next (ISO 8601). */
+  update_window_opens_at?: string;
+  /** While `done` and on probation: when probation ends (ISO 8601). */
+  probation_ends_at?: string;
+  /** Once `rolled back` or `unhealthy`: why the release failed probation. */
+  rollback_reason?: string;
   services: Record<string, ReportedService>;
 }
 
@@ -34,6 +49,8 @@ export interface ReportedUpdateLock {
   path: string;
   /** ISO 8601 time the lock was first seen. */
   since: string;
+  /** ISO 8601 time the update goes on as under an override (a lock deadline applies). */
+  deadline?: string;
 }
 
 export interface DeviceReport {

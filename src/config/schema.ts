@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
 import convict from 'convict';
+import { parsePolicyDuration } from '../policy/durations.js';
+import { parseUpdateWindow } from '../policy/update-window.js';
 
 /** Booleans as device environments spell them: 1/true/on and 0/false/off, any case. */
 export function parseBoolean(value: unknown): boolean | undefined {
@@ -73,6 +75,19 @@ function addMillisecondsFormat(name: string, min: number, max: number, maxText: 
 }
 addMillisecondsFormat('poll-interval', 1000, POLL_INTERVAL_CEILING_MS, '7 days');
 addMillisecondsFormat('report-interval', 0, 24 * 60 * 60 * 1000, '1 day');
+
+/** A policy value of contract section 10; empty means not set. The parser's message says what is wrong. */
+function addPolicyFormat(name: string, parse: (text: string) => unknown): void {
+  convict.addFormat({
+    name,
+    validate(value: unknown) {
+      if (typeof value !== 'string') throw new Error('must be a string');
+      if (value.trim() !== '') parse(value);
+    },
+  });
+}
+addPolicyFormat('policy-duration', parsePolicyDuration);
+addPolicyFormat('update-window', parseUpdateWindow);
 
 /** Which config keys hold secrets: masked in --print-config, redacted in logs. */
 export const SECRET_KEYS = ['deviceApiKey', 'apiKey', 'provisioningKey'] as const;
@@ -165,6 +180,24 @@ export const schema = {
     default: false,
     env: 'BOSUN_OVERRIDE_LOCK',
   },
+  updateLockDeadline: {
+    doc: 'How long an update waits on a user lock before it goes on as under an override (90s, 30m, 2h); empty: for ever',
+    format: 'policy-duration',
+    default: '',
+    env: 'BOSUN_UPDATE_LOCK_DEADLINE',
+  },
+  updateWindow: {
+    doc: 'When updates may interrupt apps, e.g. "Mon-Fri 02:00-04:00 Europe/Berlin"; empty: any time',
+    format: 'update-window',
+    default: '',
+    env: 'BOSUN_UPDATE_WINDOW',
+  },
+  updateProbation: {
+    doc: 'How long a new release must run well before it is kept; 0 turns rollback off',
+    format: 'policy-duration',
+    default: '60s',
+    env: 'BOSUN_UPDATE_PROBATION',
+  },
   targetStateFile: {
     doc: 'Preloaded target (v3 device object) applied when no cloud target is stored yet; in local mode an edited file is applied at start',
     format: String,
@@ -212,6 +245,9 @@ export type AgentConfig = {
   lockDir: string;
   dockerHost: string;
   overrideLock: boolean;
+  updateLockDeadline: string;
+  updateWindow: string;
+  updateProbation: string;
   targetStateFile: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   rebootCommand: string;

@@ -89,6 +89,12 @@ const CONTAINER_STATUSES: readonly ContainerStatus[] = [
 /** Docker reports a never-started container's StartedAt as the zero time. */
 const ZERO_TIME_PREFIX = '0001-01-01';
 
+const HEALTH_STATES = ['starting', 'healthy', 'unhealthy'] as const;
+
+function isHealth(value: string | undefined): value is ContainerInfo['health'] & string {
+  return (HEALTH_STATES as readonly (string | undefined)[]).includes(value);
+}
+
 export type InspectMapping = { ok: true; info: ContainerInfo } | { ok: false; reason: string };
 
 /** ContainerInfo from GET /containers/{id}/json; not ok when it lacks bosun's labels. */
@@ -114,6 +120,8 @@ export function toContainerInfo(inspect: Docker.ContainerInspectInfo): InspectMa
       createdAt: inspect.Created,
       ...(startedAt && !startedAt.startsWith(ZERO_TIME_PREFIX) && { startedAt }),
       ...(hasExited && { exitCode: inspect.State.ExitCode }),
+      ...(inspect.RestartCount > 0 && { restartCount: inspect.RestartCount }),
+      ...(isHealth(inspect.State.Health?.Status) && { health: inspect.State.Health.Status }),
     },
   };
 }

@@ -52,6 +52,8 @@ interface StoredContainer {
   status: ContainerStatus;
   startedAt?: string;
   exitCode?: number;
+  restartCount?: number;
+  health?: ContainerInfo['health'];
 }
 
 /** Exit codes of a process ended by a signal: 128 + the signal's number. */
@@ -127,6 +129,20 @@ export class MemoryEngine implements Engine {
     container.exitCode = exitCode;
   }
 
+  /** The engine restarted the container after a crash (its restart policy): it runs again. */
+  simulateRestart(id: string, exitCode: number): void {
+    const container = this.mustGet(id);
+    container.restartCount = (container.restartCount ?? 0) + 1;
+    container.exitCode = exitCode;
+    container.status = 'running';
+    container.startedAt = this.now().toISOString();
+  }
+
+  /** The container's healthcheck says `health`. */
+  simulateHealth(id: string, health: NonNullable<ContainerInfo['health']>): void {
+    this.mustGet(id).health = health;
+  }
+
   /** The spec a container was created from, for assertions. */
   specOf(id: string): ContainerSpec {
     return structuredClone(this.mustGet(id).spec);
@@ -158,6 +174,8 @@ export class MemoryEngine implements Engine {
       createdAt: container.createdAt,
       ...(container.startedAt !== undefined && { startedAt: container.startedAt }),
       ...(container.exitCode !== undefined && { exitCode: container.exitCode }),
+      ...(container.restartCount !== undefined && { restartCount: container.restartCount }),
+      ...(container.health !== undefined && { health: container.health }),
     };
   }
 

@@ -40,6 +40,10 @@ export interface ContainerInfo {
   /** When it last started; undefined if never started. */
   startedAt?: string;
   exitCode?: number;
+  /** How often the engine restarted it (its restart policy). */
+  restartCount?: number;
+  /** What its healthcheck says; undefined when it has none. */
+  health?: 'starting' | 'healthy' | 'unhealthy';
 }
 
 export interface Mount {

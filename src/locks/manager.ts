@@ -24,6 +24,8 @@ export interface LockEntry {
   holder: 'app' | 'agent';
   /** ISO time the lock was first seen (or taken, for the agent's). */
   since: string;
+  /** ISO time a lock deadline overrides this user lock (contract section 10), when one applies. */
+  deadline?: string;
 }
 
 /** The apps whose locks are asked about: their ids and every service that has or will have a container. */

@@ -29,8 +29,11 @@ export interface ExecutorDeps {
   /** Images the agent pulled: recorded before each pull, so a crash mid-pull forgets none. */
   pulledImages: PersistedSet;
   onPullProgress?: (appUuid: string, serviceName: string, progress: PullProgress) => void;
-  /** A user lock was removed under an override (for metrics and the report). */
-  onLockOverridden?: (appUuid: string, paths: string[]) => void;
+  /**
+   * User locks were removed under an override (for metrics and the report); `byDeadline` when
+   * the only override was the app's lock deadline having passed.
+   */
+  onLockOverridden?: (appUuid: string, paths: string[], byDeadline: boolean) => void;
   /** The agent is about to interrupt a running container (tests record these to prove lock safety). */
   onInterrupt?: (step: StepOf<'kill'> | StepOf<'stop'>) => void;
 }
@@ -93,6 +96,7 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
         deps.onLockOverridden?.(
           step.appUuid,
           result.removedUserLocks.map((l) => l.path),
+          step.deadline === true,
         );
       }
     },

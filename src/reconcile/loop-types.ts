@@ -1,4 +1,8 @@
 import type { ContainerInfo, Engine } from '../engine/types.js';
+import type { AppUpdatePolicy } from '../policy/update-policy.js';
+import type { FailedRelease } from '../policy/probation.js';
+import type { ReleaseHistory } from '../policy/release-history.js';
+import type { TargetApp, TargetState } from '../target/types.js';
 import type { Quarantine } from '../host/quarantine.js';
 import type { LockEntry, LockManager } from '../locks/manager.js';
 import type { LockLayout } from '../locks/paths.js';
@@ -27,6 +31,10 @@ export interface LoopDeps {
   onStatus?: (status: LoopStatus) => void;
   /** Every pass's outcome, with the facts it read: metrics, health and reports need no second read. */
   onPass?: (outcome: PassOutcome) => void;
+  /** The update policies of an app of the target (contract section 10); none when absent. */
+  updatePolicy?: (app: TargetApp, target: TargetState) => AppUpdatePolicy;
+  /** Each app's release history (probation and rollback); none: no probation. */
+  releaseHistory?: ReleaseHistory;
   onInterrupt?: ExecutorDeps['onInterrupt'];
   onLockOverridden?: ExecutorDeps['onLockOverridden'];
   onPullBytes?: (bytes: number) => void;
@@ -50,6 +58,14 @@ export interface AppStatus extends AppPlan {
   progress: Record<string, number>;
   /** The last failure of a step of this app, while it is backing off. */
   error?: string;
+  /** While locked under a lock deadline: when the update goes on as under an override (ms). */
+  lockDeadlineAt?: number;
+  /** While scheduled: when the app's update window opens (ms). */
+  windowOpensAt?: number;
+  /** The release running now is on probation until then (ms). */
+  probationEndsAt?: number;
+  /** The target's release failed probation: rolled back from, or left running unhealthy. */
+  failedRelease?: FailedRelease;
 }
 
 export interface LoopStatus {
@@ -75,7 +91,7 @@ export interface PassFacts {
 
 /** Why a pass that had nothing it could run now sleeps. */
 export type WaitCause =
-  'locked' | 'handover' | 'dependency' | 'backoff' | 'api action' | 'cancelled' | 'recheck';
+  'locked' | 'scheduled' | 'handover' | 'dependency' | 'backoff' | 'api action' | 'cancelled' | 'recheck';
 
 /**
  * What one pass did (design.md, example 4): converged (nothing left to do), progressed (ran steps;

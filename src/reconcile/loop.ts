@@ -19,7 +19,9 @@ import {
   type PassOutcome,
   type WaitCause,
 } from './loop-types.js';
-import { planSteps, type AppPlan, type Plan, type PlanFacts } from './plan.js';
+import { planSteps, type AppPlan, type AppPolicyFacts, type Plan, type PlanFacts } from './plan.js';
+import { windowState } from '../policy/update-policy.js';
+import { advanceProbation, clearedFailure, releaseToApply } from '../policy/probation.js';
 import { isInterrupting, stepApp, stepKey, type Step } from './steps.js';
 
 export type { AppStatus, LoopDeps, LoopStatus, PassOutcome } from './loop-types.js';
@@ -30,6 +32,12 @@ function waitCause(steps: Step[], intentTimer: boolean): WaitCause {
   if (wait) return wait.reason;
   if (intentTimer) return 'api action';
   return steps.length > 0 ? 'backoff' : 'recheck';
+}
+
+/** When an app's lock deadline passes and its update window opens (ms), for timers and reports. */
+interface PolicyTimers {
+  deadlineAt?: number;
+  opensAt?: number;
 }
 
 /** An API action in the loop's hands (see submit). */
@@ -44,6 +52,9 @@ interface ActiveIntent {
   resolve: (containerIds: string[]) => void;
   reject: (err: Error) => void;
 }
+
+/** How often a release on probation is looked at (a failure is seen within this long). */
+const PROBATION_CHECK_MS = 1_000;
 
 /** How long an API action waits for a user's lock before answering 423 (balena's 10 s). */
 const DEFAULT_INTENT_LOCK_WAIT_MS = 10_000;
@@ -99,6 +110,8 @@ export class ReconcileLoop {
   private progressPublishedAt = -Infinity;
   private statusValue: LoopStatus = { applying: false, converged: false, forced: false, apps: {} };
   private passListeners: Array<() => void> = [];
+  /** Since when each app's update has waited on a user lock (for its lock deadline). */
+  private readonly lockWaitSince = new Map<string, number>();
   /** What the local API asked for and waits on, by id (see intents.ts). */
   private readonly intents = new Map<number, ActiveIntent>();
   private intentSeq = 0;
@@ -232,8 +245,9 @@ export class ReconcileLoop {
   }
 
   /** One pass: read the world, plan, run the batch; says what happened and how long to sleep. */
-  private async pass(target: TargetState): Promise<PassOutcome> {
+  private async pass(wanted: TargetState): Promise<PassOutcome> {
     const now = this.now();
+    const target = await this.releasesToApply(wanted);
     const passStartedAt = now;
     const forceCountAtStart = this.forceCount;
     // Made before the world is read, so a new target, a cancel or a stop that comes while facts
@@ -261,22 +275,31 @@ export class ReconcileLoop {
     }
     await this.watcher.watchDirs(await this.watchedDirs(target, facts.containers));
     await this.bindIntents(facts.containers);
+    const policy = this.policyFacts(target, now);
     const plan = planSteps(target, {
       ...facts,
       heldStopped: new Set(this.deps.heldStopped.view),
       intents: [...this.intents.values()].map((i) => i.planned),
+      policies: policy.facts,
+      keepImages: this.imagesForRollback(),
     });
     this.forgetFailuresNotIn(plan.steps);
-    const intentWakeMs = this.settleIntents(plan, now);
+    this.trackLockWaits(plan, now);
+    await this.advanceProbations(target, plan, facts.containers, now);
+    const intentWakeMs = Math.min(
+      this.settleIntents(plan, now),
+      this.policyWakeMs(plan, policy.timers, now),
+      this.probationWakeMs(now),
+    );
     const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
     const converged = plan.steps.length === 0;
     // A force (or a new target) that came in while this pass was reading the world was not
     // planned with; only a force this pass applied ends when the device converges.
-    if (converged && this.isForced() && forceCountAtStart === this.forceCount && target === this.target) {
+    if (converged && this.isForced() && forceCountAtStart === this.forceCount && wanted === this.target) {
       this.forced = false;
       this.forcedApps.clear();
     }
-    this.publishPlan(plan.apps, { applying: runnable.length > 0, converged, passStartedAt });
+    this.publishPlan(plan.apps, policy.timers, { applying: runnable.length > 0, converged, passStartedAt });
     this.logWaits(plan.steps);
     const read = { facts: this.passFacts(facts), apps: plan.apps };
 
@@ -400,15 +423,24 @@ export class ReconcileLoop {
     this.deps.onStatus?.(this.statusValue);
   }
 
-  private publishPlan(apps: Record<string, AppPlan>, partial: Partial<LoopStatus>): void {
+  private publishPlan(
+    apps: Record<string, AppPlan>,
+    timers: Record<string, PolicyTimers>,
+    partial: Partial<LoopStatus>,
+  ): void {
     const statusApps: Record<string, AppStatus> = {};
     for (const [appUuid, plan] of Object.entries(apps)) {
       const failure = [...this.failures.values()].find((f) => f.appUuid === appUuid);
       if (plan.phase === 'done') this.progress.delete(appUuid);
+      const timer = timers[appUuid];
       statusApps[appUuid] = {
         ...plan,
         progress: { ...(this.progress.get(appUuid) ?? {}) },
         error: failure?.error,
+        ...(plan.phase === 'locked' &&
+          timer?.deadlineAt !== undefined && { lockDeadlineAt: timer.deadlineAt }),
+        ...(plan.phase === 'scheduled' && timer?.opensAt !== undefined && { windowOpensAt: timer.opensAt }),
+        ...this.probationStatus(appUuid),
       };
     }
     this.publish({ ...partial, apps: statusApps, forced: this.isForced(), lastError: undefined });
@@ -530,6 +562,138 @@ export class ReconcileLoop {
       );
     }
     intent.reject(how.error);
+  }
+
+  /**
+   * What each app's update policies say now: the lock deadline counts from the moment the update
+   * first had to wait on the lock (the loop's memory: an agent restart starts it again), and the
+   * window is read from the clock. The planner gets booleans; the timers wake the loop.
+   */
+  private policyFacts(
+    target: TargetState,
+    now: number,
+  ): { facts: Record<string, AppPolicyFacts>; timers: Record<string, PolicyTimers> } {
+    const facts: Record<string, AppPolicyFacts> = {};
+    const timers: Record<string, PolicyTimers> = {};
+    if (!this.deps.updatePolicy) return { facts, timers };
+    for (const app of Object.values(target.apps)) {
+      const policy = this.deps.updatePolicy(app, target);
+      const since = this.lockWaitSince.get(app.appUuid);
+      const deadlineAt =
+        policy.lockDeadlineMs !== undefined ? (since ?? now) + policy.lockDeadlineMs : undefined;
+      const window = windowState(policy.windows, now);
+      facts[app.appUuid] = {
+        deadlinePassed: since !== undefined && deadlineAt !== undefined && now >= deadlineAt,
+        windowClosed: !window.open,
+      };
+      timers[app.appUuid] = { deadlineAt, opensAt: window.opensAt };
+    }
+    return { facts, timers };
+  }
+
+  /** Remembers since when each app's update has waited on a user lock. */
+  private trackLockWaits(plan: Plan, now: number): void {
+    for (const appUuid of [...this.lockWaitSince.keys()]) {
+      if (plan.apps[appUuid]?.phase !== 'locked') this.lockWaitSince.delete(appUuid);
+    }
+    for (const [appUuid, app] of Object.entries(plan.apps)) {
+      if (app.phase === 'locked' && !this.lockWaitSince.has(appUuid)) this.lockWaitSince.set(appUuid, now);
+    }
+  }
+
+  /** How soon a lock deadline passes or an update window opens, for an app waiting on it. */
+  private policyWakeMs(plan: Plan, timers: Record<string, PolicyTimers>, now: number): number {
+    let ms = Infinity;
+    for (const [appUuid, app] of Object.entries(plan.apps)) {
+      const timer = timers[appUuid];
+      const at =
+        app.phase === 'locked' ? timer?.deadlineAt : app.phase === 'scheduled' ? timer?.opensAt : undefined;
+      if (at !== undefined) ms = Math.min(ms, Math.max(at - now, 10));
+    }
+    return ms;
+  }
+
+  /**
+   * The target as it is to be applied: an app whose target release failed probation and was
+   * rolled back runs the release it went back to, until the target names another release or a
+   * force asks for the failed one again (probation.ts).
+   */
+  private async releasesToApply(wanted: TargetState): Promise<TargetState> {
+    const history = this.deps.releaseHistory;
+    if (!history) return wanted;
+    await history.retain(new Set(Object.keys(wanted.apps)));
+    const apps: TargetState['apps'] = {};
+    for (const [appUuid, app] of Object.entries(wanted.apps)) {
+      const forced = this.forced || this.forcedApps.has(app.appId);
+      await history.set(appUuid, clearedFailure(history.get(appUuid), app.release?.uuid, forced));
+      const release = releaseToApply(history.get(appUuid), app.release);
+      apps[appUuid] = release === app.release ? app : { ...app, release };
+    }
+    return { ...wanted, apps };
+  }
+
+  /** Starts, judges and ends each app's probation from what this pass read (probation.ts). */
+  private async advanceProbations(
+    target: TargetState,
+    plan: Plan,
+    containers: ContainerInfo[],
+    now: number,
+  ): Promise<void> {
+    const history = this.deps.releaseHistory;
+    if (!history) return;
+    for (const app of Object.values(target.apps)) {
+      if (!app.release) continue;
+      const probationMs = this.deps.updatePolicy?.(app, target).probationMs ?? 0;
+      const next = advanceProbation(history.get(app.appUuid), {
+        release: app.release,
+        applied: plan.apps[app.appUuid]?.phase === 'done',
+        containers: containers.filter((c) => c.appUuid === app.appUuid),
+        now,
+        probationMs,
+      });
+      await history.set(app.appUuid, next.history);
+      if (next.event === 'rolled back' || next.event === 'unhealthy') {
+        this.deps.log.warn(
+          { appUuid: app.appUuid, release: app.release.uuid, reason: next.reason, outcome: next.event },
+          next.event === 'rolled back'
+            ? 'release failed probation: rolling the app back to its previous release'
+            : 'release failed probation and there is no earlier release to return to: left running',
+        );
+        this.wake();
+      } else if (next.event) {
+        this.deps.log.info({ appUuid: app.appUuid, release: app.release.uuid }, `release ${next.event}`);
+      }
+    }
+  }
+
+  /** The images of the releases a rollback may return to: kept while their successor is on probation. */
+  private imagesForRollback(): Set<string> {
+    const images = new Set<string>();
+    for (const history of Object.values(this.deps.releaseHistory?.all() ?? {})) {
+      if (history.probationEndsAt === undefined) continue;
+      for (const service of Object.values(history.previous?.release.services ?? {}))
+        images.add(service.image);
+    }
+    return images;
+  }
+
+  /** While a release is on probation the loop looks at it every second, and at its end. */
+  private probationWakeMs(now: number): number {
+    let ms = Infinity;
+    for (const history of Object.values(this.deps.releaseHistory?.all() ?? {})) {
+      if (history.probationEndsAt !== undefined) {
+        ms = Math.min(ms, PROBATION_CHECK_MS, Math.max(history.probationEndsAt - now, 10));
+      }
+    }
+    return ms;
+  }
+
+  private probationStatus(appUuid: string): Pick<AppStatus, 'probationEndsAt' | 'failedRelease'> {
+    const history = this.deps.releaseHistory?.get(appUuid);
+    return {
+      ...(history?.probationEndsAt !== undefined && { probationEndsAt: history.probationEndsAt }),
+      ...(history?.failed !== undefined && { failedRelease: history.failed }),
+    };
   }
 
   private emptyTarget(): TargetState {

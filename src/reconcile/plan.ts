@@ -31,6 +31,10 @@ export interface PlanFacts {
    * released. Its `locks` entry says `agentHolds`.
    */
   heldLockApps?: Readonly<Record<string, number>>;
+  /** Images a rollback may need (the release before one on probation): never cleaned up. */
+  keepImages?: ReadonlySet<string>;
+  /** The update policies in force per app uuid (contract section 10); absent means none. */
+  policies?: Readonly<Record<string, AppPolicyFacts>>;
   /** What the local API asked for and is waiting on (restart, stop, start, purge, reboot). */
   intents?: readonly PlannedIntent[];
   context: SpecContext;
@@ -52,7 +56,15 @@ function overridesApp(override: LockOverrideFacts, appId: number): boolean {
   return override.device || override.force || (override.forceApps?.has(appId) ?? false);
 }
 
-export type AppPhase = 'downloading' | 'locked' | 'applying changes' | 'done';
+/** What an app's update policies say now, read by the loop from its clock (the planner has none). */
+export interface AppPolicyFacts {
+  /** The update has waited on a user lock past the app's lock deadline: go on as under an override. */
+  deadlinePassed: boolean;
+  /** Outside the app's update window: nothing that interrupts a running service happens for an update. */
+  windowClosed: boolean;
+}
+
+export type AppPhase = 'downloading' | 'locked' | 'scheduled' | 'applying changes' | 'done';
 
 export interface AppPlan {
   appUuid: string;
@@ -152,7 +164,7 @@ function planHostCommands(
  * through. delete-then-download is the exception: its kill removes the old image before the pull.
  */
 function planImageCleanup(target: TargetState, facts: PlanFacts): Step[] {
-  const inUse = new Set(facts.containers.map((c) => c.image));
+  const inUse = new Set([...facts.containers.map((c) => c.image), ...(facts.keepImages ?? [])]);
   for (const app of Object.values(target.apps)) {
     for (const service of Object.values(app.release?.services ?? {})) inUse.add(service.image);
   }
@@ -182,10 +194,12 @@ function planApp(
   const release = app?.release;
   const lock = facts.locks[appUuid] ?? { userLocks: [], agentHolds: false };
   const appIntents = (facts.intents ?? []).filter((i) => intentApp(i) === appUuid);
-  const overridden =
+  const policy = facts.policies?.[appUuid] ?? { deadlinePassed: false, windowClosed: false };
+  const forced =
     overridesApp(facts.override, appId) ||
     Object.values(release?.services ?? {}).some((s) => s.overrideLock) ||
     [...appIntents, ...hostCommands].some((i) => i.force);
+  const overridden = forced || policy.deadlinePassed;
 
   // Sort the app's containers into: the current one per target service, and everything stale.
   const services = new Map<string, ServiceState>();
@@ -264,6 +278,19 @@ function planApp(
     }
   }
 
+  // Outside its update window an app that runs keeps running: the update waits (downloads go on).
+  // A first install interrupts nothing; a force, and the API's own actions, do not wait.
+  const scheduled =
+    policy.windowClosed &&
+    interrupting.length > 0 &&
+    containers.some(isAlive) &&
+    !overridesApp(facts.override, appId) &&
+    appIntents.length === 0 &&
+    hostCommands.length === 0;
+  if (scheduled) {
+    interrupting.length = 0;
+    waitingOn ??= { action: 'wait', appUuid, reason: 'scheduled' };
+  }
   const intentSteps = planIntentSteps(appUuid, appId, appIntents, containers, facts);
   interrupting.push(...intentSteps.interrupting);
   steps.push(...intentSteps.free);
@@ -285,6 +312,7 @@ function planApp(
         appId,
         serviceNames: [...new Set([...services.keys(), ...containers.map((c) => c.serviceName)])].sort(),
         override: overridden,
+        ...(overridden && !forced && { deadline: true }),
       });
       // Planned together: the loop runs takeLock first and the interrupting steps only once it
       // holds the lock, saving a whole pass per update.
@@ -335,9 +363,11 @@ function planApp(
     ? 'downloading'
     : waitingOn?.action === 'wait' && waitingOn.reason === 'locked'
       ? 'locked'
-      : busy || releasing
-        ? 'applying changes'
-        : 'done';
+      : waitingOn?.action === 'wait' && waitingOn.reason === 'scheduled'
+        ? 'scheduled'
+        : busy || releasing
+          ? 'applying changes'
+          : 'done';
   const intents: Record<number, IntentProgress> = {};
   for (const intent of appIntents) {
     intents[intent.id] = intentProgress(intent, containers, phase, lock.agentHolds, lockPaths);

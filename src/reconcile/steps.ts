@@ -12,7 +12,14 @@ export interface StepArgs {
   /** Remove the app's persistent /data (app removed from the target). */
   removeAppData: { appUuid: string; appId: number; override: boolean };
   /** Take every lock path of the app; with `override`, user locks in the way are removed. */
-  takeLock: { appUuid: string; appId: number; serviceNames: string[]; override: boolean };
+  takeLock: {
+    appUuid: string;
+    appId: number;
+    serviceNames: string[];
+    override: boolean;
+    /** The override is the lock deadline's alone (contract section 10), for the metric's source. */
+    deadline?: boolean;
+  };
   releaseLock: { appUuid: string; appId: number };
   /** `start`: start it right after creating it (the target wants it running, no dependency pending). */
   create: { appUuid: string; serviceName: string; spec: ContainerSpec; start: boolean };
@@ -55,6 +62,8 @@ export interface StepArgs {
 
 export type WaitReason =
   | { appUuid: string; reason: 'locked'; paths: string[] }
+  /** Outside the app's update window: the update runs when it opens. */
+  | { appUuid: string; reason: 'scheduled' }
   | { appUuid: string; reason: 'handover'; serviceName: string; ms: number }
   | { appUuid: string; reason: 'dependency'; serviceName: string; on: string[] };
 

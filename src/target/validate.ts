@@ -1,3 +1,4 @@
+import { checkPolicyConfig, checkPolicyLabels } from '../policy/update-policy.js';
 import { parseBoolean } from '../config/schema.js';
 import { OBJECT_NAME, parseComposition } from './composition.js';
 import { checkEnvironment, checkLabels } from './container-strings.js';
@@ -114,6 +115,7 @@ function parseCheckedDevice(device: unknown, deviceUuid: string, path: string): 
     target.apps[appUuid] = parseApp(appUuid, app, appPath, warnings);
   }
   checkAppIdsUnique(target.apps, appsPath);
+  checkPolicyConfig(target.config, join(path, 'config'));
   return { target, warnings };
 }
 
@@ -194,6 +196,7 @@ function parseRelease(uuid: string, value: unknown, path: string, warnings: Targ
     release.services[name] = parseService(name, service, join(servicesPath, name), warnings);
   }
   checkReferences(release, servicesPath);
+  checkPolicyLabels(release.services, servicesPath);
   return release;
 }
 

@@ -396,3 +396,64 @@ describe('reconcile/plan: purity', () => {
     expect(JSON.stringify({ t, c: f.containers })).toBe(before);
   });
 });
+
+describe('reconcile/plan: update policies (lock deadline, update window)', () => {
+  const old = container(r1, main1);
+  const locked = { a1: { userLocks: [userLock('a1')], agentHolds: false } };
+  const ready = { containers: [old], images: new Set(['reg/main:2']), locks: locked };
+  const policy = (over: { deadlinePassed?: boolean; windowClosed?: boolean }) => ({
+    a1: { deadlinePassed: false, windowClosed: false, ...over },
+  });
+
+  it('before its lock deadline an update waits on the lock', () => {
+    const plan = planSteps(target(r2), facts({ ...ready, policies: policy({}) }));
+    expect(actions(plan.steps)).toEqual(['wait']);
+    expect(plan.apps.a1?.phase).toBe('locked');
+  });
+
+  it('past its lock deadline it goes on as under an override, marked as the deadline', () => {
+    const plan = planSteps(target(r2), facts({ ...ready, policies: policy({ deadlinePassed: true }) }));
+    expect(plan.steps[0]).toMatchObject({ action: 'takeLock', override: true, deadline: true });
+    expect(actions(plan.steps)).toEqual(['takeLock', 'kill']);
+  });
+
+  it('outside its window a running app is not interrupted: scheduled, downloads go on', () => {
+    const missing = { containers: [old], images: new Set<string>() };
+    const plan = planSteps(target(r2), facts({ ...missing, policies: policy({ windowClosed: true }) }));
+    expect(actions(plan.steps)).toEqual(['fetch']);
+    const downloaded = planSteps(
+      target(r2),
+      facts({ containers: [old], images: new Set(['reg/main:2']), policies: policy({ windowClosed: true }) }),
+    );
+    expect(downloaded.steps).toEqual([{ action: 'wait', appUuid: 'a1', reason: 'scheduled' }]);
+    expect(downloaded.apps.a1?.phase).toBe('scheduled');
+  });
+
+  it('a first install does not wait for the window, and a force does not either', () => {
+    const first = planSteps(
+      target(r2),
+      facts({ images: new Set(['reg/main:2']), policies: policy({ windowClosed: true }) }),
+    );
+    expect(actions(first.steps)).toEqual(['create']);
+    const forced = planSteps(
+      target(r2),
+      facts({
+        containers: [old],
+        images: new Set(['reg/main:2']),
+        override: { device: false, force: true },
+        policies: policy({ windowClosed: true }),
+      }),
+    );
+    expect(actions(forced.steps)).toEqual(['takeLock', 'kill']);
+  });
+
+  it('keeps the images a rollback may need out of the clean-up', () => {
+    const f = facts({
+      containers: [container(r2, main2)],
+      images: new Set(['reg/main:2']),
+      pulledImages: new Set(['reg/main:1', 'reg/old:0']),
+      keepImages: new Set(['reg/main:1']),
+    });
+    expect(planSteps(target(r2), f).steps).toEqual([{ action: 'removeImage', image: 'reg/old:0' }]);
+  });
+});
