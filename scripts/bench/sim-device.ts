@@ -70,6 +70,9 @@ export class SimDevice {
       pollIntervalMs: options.pollIntervalMs,
       reportIntervalMs: options.reportIntervalMs,
       logLevel: 'silent',
+      // Probation looks at every app once a second for a minute after each update: a fleet of a
+      // thousand simulated devices asks for it only where a test is about it.
+      updateProbation: '0',
       ...options.config,
     };
     const engine = new MemoryEngine({ pullDelayMs: options.pullDelayMs });

@@ -30,6 +30,12 @@ export function applicationsState(apps: AppView[]): Record<string, unknown> {
       commit: app.commit ?? null,
       targetCommit: app.targetCommit ?? null,
       updateStatus: app.updateStatus,
+      // Contract section 10: when a scheduled update runs, until when the release is on
+      // probation, and why a release was rolled back (or left running unhealthy).
+      ...(app.updateWindowOpensAt !== undefined && { updateWindowOpensAt: app.updateWindowOpensAt }),
+      ...(app.probationEndsAt !== undefined && { probationEndsAt: app.probationEndsAt }),
+      ...(app.rollbackReason !== undefined && { rollbackReason: app.rollbackReason }),
+      locks: lockList(app.locks.filter((l) => l.holder === 'app')),
       services,
     };
   }
@@ -71,6 +77,13 @@ export function stateStatus(device: DeviceView, apps: AppView[]): Record<string,
     containers,
     images,
     release: apps[0]?.commit ?? device.commit ?? null,
+    // Section 10 per app: scheduled (and when), rolled back or unhealthy (and why).
+    apps: apps.map((app) => ({
+      appUuid: app.appUuid,
+      updateStatus: app.updateStatus,
+      ...(app.updateWindowOpensAt !== undefined && { updateWindowOpensAt: app.updateWindowOpensAt }),
+      ...(app.rollbackReason !== undefined && { rollbackReason: app.rollbackReason }),
+    })),
   };
 }
 
@@ -84,6 +97,7 @@ export function lockList(locks: LockEntry[]): Array<Record<string, unknown>> {
     hostPath: lock.hostPath,
     holder: lock.holder,
     since: lock.since,
+    ...(lock.deadline !== undefined && { deadline: lock.deadline }),
   }));
 }
 

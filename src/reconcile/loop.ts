@@ -666,13 +666,17 @@ export class ReconcileLoop {
     }
   }
 
-  /** The images of the releases a rollback may return to: kept while their successor is on probation. */
+  /**
+   * The images of the releases a rollback may return to: the last release that ran (until its
+   * successor has run and passed probation), and the one before a release on probation.
+   */
   private imagesForRollback(): Set<string> {
     const images = new Set<string>();
     for (const history of Object.values(this.deps.releaseHistory?.all() ?? {})) {
-      if (history.probationEndsAt === undefined) continue;
-      for (const service of Object.values(history.previous?.release.services ?? {}))
-        images.add(service.image);
+      const kept = [history.current, history.probationEndsAt !== undefined ? history.previous : undefined];
+      for (const record of kept) {
+        for (const service of Object.values(record?.release.services ?? {})) images.add(service.image);
+      }
     }
     return images;
   }

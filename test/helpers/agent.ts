@@ -51,6 +51,10 @@ export async function startTestAgent(options: TestAgentOptions = {}): Promise<Te
     apiKey: TEST_API_KEY,
     uuid,
     logLevel: 'silent',
+    // No probation unless a test asks for one (update-policies.test.ts): with the default 60 s,
+    // every update would keep the old release's images, and a service a test makes exit would
+    // be rolled back.
+    updateProbation: '0',
     ...options.config,
   };
   const engine = options.engine ?? new DockerEngine({ dockerHost: DOCKER_HOST });
