@@ -48,6 +48,8 @@ export interface UpdateLockView {
   service: string | null;
   path: string;
   since: string | null;
+  /** When a lock deadline will override it (contract section 10), if one applies. */
+  deadline: string | null;
 }
 
 export interface DeviceView {
@@ -63,6 +65,10 @@ export interface DeviceView {
   status: string | null;
   /** `update_status` of the release being applied (see contract section 5). */
   updateStatus: string | null;
+  /** While `scheduled`: when the device's update window opens. */
+  updateWindowOpensAt: string | null;
+  /** Once `rolled back` or `unhealthy`: why the release failed probation. */
+  rollbackReason: string | null;
   /** Mean download progress (0-100) over the services that report one. */
   downloadProgress: number | null;
   updateLocks: UpdateLockView[];

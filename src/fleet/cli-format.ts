@@ -38,6 +38,10 @@ function releaseCell(device: DeviceView): string {
 
 function statusCell(device: DeviceView): string {
   if (device.targetError) return `target rejected: ${device.targetError}`;
+  if (device.rollbackReason) return `${device.updateStatus}: ${device.rollbackReason}`;
+  if (device.updateStatus === 'scheduled' && device.updateWindowOpensAt) {
+    return `scheduled for ${device.updateWindowOpensAt}`;
+  }
   return device.updateStatus ?? device.status ?? '-';
 }
 
@@ -46,7 +50,8 @@ function lockCell(locks: UpdateLockView[], now: Date): string {
   return locks
     .map((lock) => {
       const where = lock.service ? `${lock.service}:${lock.path}` : lock.path;
-      return lock.since ? `${where} since ${ago(lock.since, now)}` : where;
+      const held = lock.since ? `${where} since ${ago(lock.since, now)}` : where;
+      return lock.deadline ? `${held}, forced at ${lock.deadline}` : held;
     })
     .join(', ');
 }
@@ -116,8 +121,8 @@ export function summarizeRollout(devices: DeviceView[]): RolloutSummary {
 
 function rolloutBucket(device: DeviceView): Exclude<keyof RolloutSummary, 'total'> {
   if (device.targetRelease && device.reportedRelease === device.targetRelease.commit) return 'onTarget';
-  if (device.targetError || device.updateStatus === 'rejected' || device.updateStatus === 'aborted')
-    return 'failed';
+  const failedStatuses = ['rejected', 'aborted', 'rolled back', 'unhealthy'];
+  if (device.targetError || failedStatuses.includes(device.updateStatus ?? '')) return 'failed';
   if (device.updateStatus === 'locked' || device.updateLocks.length > 0) return 'locked';
   if (device.updateStatus === 'downloading') return 'downloading';
   if (device.updateStatus === 'downloaded' || device.updateStatus === 'applying changes') return 'updating';

@@ -33,6 +33,8 @@ export function deviceView(facts: DeviceFacts): DeviceView {
     reportedRelease,
     status: stringOrNull(report.status),
     updateStatus: stringOrNull(release.update_status),
+    updateWindowOpensAt: timeOrNull(release.update_window_opens_at),
+    rollbackReason: stringOrNull(release.rollback_reason),
     downloadProgress: meanProgress(release.services),
     updateLocks: Array.isArray(report.update_locks) ? report.update_locks.flatMap(lockView) : [],
     targetError: stringOrNull(report.target_error),
@@ -65,7 +67,8 @@ function meanProgress(services: unknown): number | null {
 }
 
 function lockView(lock: unknown): UpdateLockView[] {
-  if (typeof lock === 'string') return [{ appUuid: null, service: null, path: lock, since: null }];
+  if (typeof lock === 'string')
+    return [{ appUuid: null, service: null, path: lock, since: null, deadline: null }];
   if (!isPlainObject(lock)) return [];
   const path = stringOrNull(lock.path);
   if (path === null) return [];
@@ -75,6 +78,7 @@ function lockView(lock: unknown): UpdateLockView[] {
       service: stringOrNull(lock.service ?? lock.service_name),
       path,
       since: timeOrNull(lock.since),
+      deadline: timeOrNull(lock.deadline),
     },
   ];
 }
