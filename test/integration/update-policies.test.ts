@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { deviceObject, sleep, startTestAgent, unique, waitFor, type TestAgent } from '../helpers/agent.js';
 import { nextRelease, startApp } from '../helpers/apps.js';
 import { appContainers, takeLockInside, waitReleaseRunning } from '../helpers/containers.js';
-import { freshImage, LOCKER_1, LOCKER_2 } from '../helpers/images.js';
+import { freshImage, LOCKER_2 } from '../helpers/images.js';
 import { hostLockPath, pathExists } from '../helpers/locks.js';
 import { listedLocks } from '../helpers/local-api.js';
 
