@@ -1,3 +1,5 @@
+import { checkPolicyConfig } from '../policy/update-policy.js';
+import { TargetValidationError } from '../target/fields.js';
 import type { FastifyInstance } from 'fastify';
 import { bearerToken, type ManagerTokenCheck } from './auth.js';
 import { parseCompose } from './compose.js';
@@ -57,7 +59,11 @@ export function managerRoutes(
     }));
 
     scope.put<KeyParams<{ name: string }>>('/v1/fleets/:name/config/:key', async (request) => {
-      store.fleets.setConfig(request.params.name, request.params.key, configValue(request.body));
+      store.fleets.setConfig(
+        request.params.name,
+        request.params.key,
+        configValue(request.params.key, request.body),
+      );
       return { fleet: store.fleets.config(request.params.name) };
     });
 
@@ -75,7 +81,11 @@ export function managerRoutes(
     );
 
     scope.put<KeyParams<{ uuid: string }>>('/v1/devices/:uuid/config/:key', async (request) => {
-      store.devices.setConfig(request.params.uuid, request.params.key, configValue(request.body));
+      store.devices.setConfig(
+        request.params.uuid,
+        request.params.key,
+        configValue(request.params.key, request.body),
+      );
       return store.devices.config(request.params.uuid);
     });
 
@@ -117,10 +127,21 @@ function releaseRefInput(body: unknown): string {
   return String(release);
 }
 
-/** A config value: `{ value }` with a string, number or boolean (stored as text). */
-function configValue(body: unknown): string {
+/**
+ * A config value: `{ value }` with a string, number or boolean (stored as text). The update
+ * policies (contract section 10) are checked as the devices check them: a value every device
+ * would reject (and reject the whole target for) is refused here instead.
+ */
+function configValue(key: string, body: unknown): string {
   const value = isPlainObject(body) ? body.value : undefined;
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
-    return String(value);
-  throw badInput('body must be { value: <string> }');
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    throw badInput('body must be { value: <string> }');
+  }
+  try {
+    checkPolicyConfig({ [key]: String(value) }, 'config');
+  } catch (err) {
+    if (err instanceof TargetValidationError) throw badInput(err.message);
+    throw err;
+  }
+  return String(value);
 }

@@ -120,6 +120,24 @@ describe('fleet/cli against a real backend', () => {
     });
   });
 
+  it('config set checks the update policies as the devices do: a bad value is refused, nothing stored', async () => {
+    const bad = await bosun(
+      'config',
+      'set',
+      'kitchen',
+      'RESIN_SUPERVISOR_UPDATE_WINDOW=Mo 02:00-04:00',
+      ...auth,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/config\.RESIN_SUPERVISOR_UPDATE_WINDOW: .*unknown day "Mo"/);
+    const deadline = await bosun('config', 'set', 'kitchen', 'SUPERVISOR_UPDATE_LOCK_DEADLINE=soon', ...auth);
+    expect(deadline.code).toBe(2);
+    expect((await bosun('config', 'list', 'kitchen', ...auth, '--json')).stdout).not.toMatch(/UPDATE_/);
+    const good = await bosun('config', 'set', 'kitchen', 'SUPERVISOR_UPDATE_PROBATION=90s', ...auth);
+    expect(good.code).toBe(0);
+    expect((await bosun('config', 'unset', 'kitchen', 'SUPERVISOR_UPDATE_PROBATION', ...auth)).code).toBe(0);
+  });
+
   it('sets, lists and unsets fleet and device config vars', async () => {
     expect((await bosun('config', 'set', 'kitchen', 'SUPERVISOR_OVERRIDE_LOCK=0', ...auth)).code).toBe(0);
     expect(
