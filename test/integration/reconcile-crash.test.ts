@@ -170,4 +170,84 @@ describe('reconcile (real engine): SIGKILL of the agent in the middle of an upda
     second.child.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
   });
+
+  it('SIGKILL mid-probation and mid-rollback: the next start still rolls back, and never re-applies the failed release', async () => {
+    const appUuid = unique('app');
+    const appId = 8502;
+    const [r1, r2] = [unique('rel'), unique('rel')];
+    const probationEnv = { ...env, BOSUN_UPDATE_PROBATION: '30s' };
+    const release = (releaseUuid: string, releaseId: number, service: Record<string, unknown>) =>
+      deviceObject({ appUuid, appId, releaseUuid, releaseId, services: { main: service as never } });
+    await fs.writeFile(env.BOSUN_TARGET_STATE_FILE!, JSON.stringify(release(r1, 1, { image: DEMO_1 })));
+    const first = new CliAgent(probationEnv);
+    agents.push(first);
+    await first.port;
+    const onRelease = (releaseUuid: string) => async () => {
+      const cs = (await containers()).filter((c) => c.appUuid === appUuid);
+      return cs.length === 1 && cs[0]!.releaseUuid === releaseUuid && cs[0]!.status === 'running';
+    };
+    await waitFor('release 1 running', onRelease(r1), 30_000);
+    // Release 2 crashes 2 s after it starts: kill the agent while it is on probation, before that.
+    const crashing = {
+      image: DEMO_2,
+      composition: { command: ['sh', '-c', 'sleep 2; exit 1'], restart: 'no' },
+    };
+    await fs.writeFile(env.BOSUN_TARGET_STATE_FILE!, JSON.stringify(release(r2, 2, crashing)));
+    first.child.kill('SIGTERM');
+    await first.exited;
+    const second = new CliAgent(probationEnv);
+    agents.push(second);
+    await second.port;
+    await waitFor('release 2 running, on probation', onRelease(r2), 30_000);
+    await waitFor('probation recorded', async () =>
+      (await fs.readFile(path.join(env.BOSUN_DATA_DIR!, 'release-history.json'), 'utf8')).includes(
+        '"probationEndsAt"',
+      ),
+    );
+    second.child.kill('SIGKILL');
+    await second.exited;
+    // The release crashes while no agent runs; the next one sees it from its persisted probation.
+    await waitFor('release 2 exited 1', async () => {
+      const [c] = (await containers()).filter((x) => x.appUuid === appUuid);
+      return c?.status === 'exited' && c.exitCode === 1;
+    });
+    const third = new CliAgent(probationEnv);
+    agents.push(third);
+    await third.port;
+    // Kill it again as soon as the rollback has begun (release 2's container stopped or removed).
+    await waitFor(
+      'the rollback to begin',
+      async () =>
+        !(await containers()).some(
+          (c) => c.appUuid === appUuid && c.releaseUuid === r2 && c.status === 'exited',
+        ),
+      30_000,
+      5,
+    );
+    third.child.kill('SIGKILL');
+    await third.exited;
+    const fourth = new CliAgent(probationEnv);
+    agents.push(fourth);
+    const port = await fourth.port;
+    await waitFor('back on release 1', onRelease(r1), 30_000);
+    const identity = JSON.parse(
+      await fs.readFile(path.join(env.BOSUN_DATA_DIR!, 'identity.json'), 'utf8'),
+    ) as {
+      apiKey: string;
+    };
+    const state = (await (
+      await fetch(`http://127.0.0.1:${port}/v2/applications/state`, {
+        headers: { Authorization: `Bearer ${identity.apiKey}` },
+      })
+    ).json()) as Record<string, { updateStatus: string; rollbackReason?: string; targetCommit: string }>;
+    expect(Object.values(state)[0]).toMatchObject({
+      targetCommit: r2,
+      updateStatus: 'rolled back',
+      rollbackReason: 'service main exited with code 1',
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await onRelease(r1)()).toBe(true); // release 2 is not applied again
+    fourth.child.kill('SIGTERM');
+    expect(await fourth.exited).toEqual({ code: 0, signal: null });
+  });
 });
