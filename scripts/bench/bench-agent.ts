@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startAgent, type RunningAgent } from '../../src/agent.js';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/schema.js';
 import { DockerEngine } from '../../src/engine/docker.js';
@@ -32,6 +32,7 @@ export async function startBenchAgent(
   engine: Engine,
   prefix: string,
   config: Partial<AgentConfig> = {},
+  options: Omit<AgentOptions, 'engine' | 'log'> = {},
 ): Promise<BenchAgent> {
   const root = await mkdtemp(path.join(tmpdir(), prefix));
   const uuid = randomUUID().replace(/-/g, '');
@@ -46,7 +47,7 @@ export async function startBenchAgent(
   };
   let agent: RunningAgent;
   try {
-    agent = await startAgent(full, { engine, log: silentLogger() });
+    agent = await startAgent(full, { ...options, engine, log: silentLogger() });
   } catch (err) {
     await rm(root, { recursive: true, force: true });
     throw err;

@@ -67,6 +67,7 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
           service: 'main',
           path: '/tmp/balena/updates.lock',
           since: expect.any(String),
+          deadline: null, // no lock deadline on these devices
         },
       ]);
     }
