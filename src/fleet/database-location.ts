@@ -9,14 +9,10 @@ export function isPostgresUrl(location: string): boolean {
 /** The location as it may be printed or logged: a URL's password replaced by `***`. */
 export function displayLocation(location: string): string {
   if (!isPostgresUrl(location)) return location;
-  try {
-    const url = new URL(location);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch (err) {
-    // Not parseable as a URL (the driver will refuse it with its own message): print only the
-    // scheme, since the rest may hold a password.
-    if (err instanceof TypeError) return `${location.split('//')[0]}//...`;
-    throw err;
-  }
+  // Not parseable as a URL (the driver refuses it with its own message): print only the scheme,
+  // since the rest may hold a password.
+  if (!URL.canParse(location)) return `${location.split('//')[0]}//...`;
+  const url = new URL(location);
+  if (url.password) url.password = '***';
+  return url.toString();
 }
