@@ -1,22 +1,32 @@
 /**
  * Benchmark 6a: conditional target polls against the fleet backend.
  *
- * Starts the backend in-process on a temp db with N registered devices, then fires conditional
- * GETs (If-None-Match = the device's current ETag, spread over every device uuid) with
- * autocannon for a bounded time, and compares with a bare fastify route that only answers 304.
- * autocannon runs in a worker thread so it does not share the server's event loop.
+ * Starts the backend in-process on a temp SQLite db with N registered devices, then fires
+ * conditional GETs (If-None-Match = the device's current ETag, spread over every device uuid)
+ * with autocannon for a bounded time, and compares with a bare fastify route that only answers
+ * 304. Then the same on PostgreSQL (a scratch database on the stack's cluster): one backend
+ * in-process, and two `bosun fleet serve` processes on that database with the connections
+ * split between them. autocannon runs in worker threads so it does not share a server's event
+ * loop.
  *
  *   npm run build && node dist/scripts/bench/fleet-backend.js [--devices 1000,10000] [--seconds 5]
+ *     [--backends sqlite,postgres]
  *
  * Goal: at least 5,000 conditional polls per second.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { parseCompose } from '../../src/fleet/compose.js';
 import { startFleetServer } from '../../src/fleet/server.js';
+import { ScratchDatabases, type FleetBackend } from './scratch-databases.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
+const TOKEN = 'bench-manager-token';
+/** Registrations in flight at once while seeding (each is a short transaction). */
+const SEED_CONCURRENCY = 16;
 
 const GOAL_POLLS_PER_SECOND = 5000;
 
@@ -59,19 +69,30 @@ interface BenchOptions {
   deviceCounts: number[];
   seconds: number;
   connections: number;
+  backends: FleetBackend[];
 }
 
 function parseArgs(argv: string[]): BenchOptions {
-  const options: BenchOptions = { deviceCounts: [1000, 10000], seconds: 5, connections: 20 };
+  const options: BenchOptions = {
+    deviceCounts: [1000, 10000],
+    seconds: 5,
+    connections: 20,
+    backends: ['sqlite', 'postgres'],
+  };
+  const usage = '--devices 1000,10000 --seconds 5 --connections 20 --backends sqlite,postgres';
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1] ?? ''];
     if (flag === '--devices') options.deviceCounts = value.split(',').map(Number);
     else if (flag === '--seconds') options.seconds = Number(value);
     else if (flag === '--connections') options.connections = Number(value);
-    else throw new Error(`unknown option ${flag} (use --devices 1000,10000 --seconds 5 --connections 20)`);
+    else if (flag === '--backends') options.backends = value.split(',') as FleetBackend[];
+    else throw new Error(`unknown option ${flag} (use ${usage})`);
   }
   if (options.deviceCounts.some((n) => !Number.isInteger(n) || n < 1) || !(options.seconds > 0)) {
     throw new Error('--devices takes whole numbers, --seconds a positive number');
+  }
+  if (options.backends.some((b) => b !== 'sqlite' && b !== 'postgres')) {
+    throw new Error('--backends takes sqlite and/or postgres');
   }
   return options;
 }
@@ -80,10 +101,11 @@ async function measure(
   url: string,
   requests: AutocannonRequest[],
   options: BenchOptions,
+  connections = options.connections,
 ): Promise<Measurement> {
   const result = await autocannon({
     url,
-    connections: options.connections,
+    connections,
     duration: options.seconds,
     workers: 1,
     requests,
@@ -99,36 +121,103 @@ async function measure(
 }
 
 /** Starts the backend with `count` devices on the fleet's release; returns one poll per device. */
-async function seededBackend(count: number, dbFile: string) {
-  const server = await startFleetServer({
-    port: 0,
-    address: '127.0.0.1',
-    dbFile,
-    token: 'bench-manager-token',
-  });
+async function seededBackend(count: number, database: string) {
+  const server = await startFleetServer({ port: 0, address: '127.0.0.1', database, token: TOKEN });
   const { store } = server;
-  const fleet = store.fleets.create('bench');
+  const fleet = await store.fleets.create('bench');
   const spec = parseCompose({
     services: {
       main: { image: '127.0.0.1:5000/bosun/demo:1', command: ['sleep', '3600'], network_mode: 'none' },
     },
   });
-  store.fleets.createRelease('bench', spec, 'bench');
+  await store.fleets.createRelease('bench', spec, 'bench');
   const requests: AutocannonRequest[] = [];
-  store.db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const uuid = `bench-device-${String(i).padStart(6, '0')}`;
-      const key = `bench-device-key-${i}`;
-      store.devices.register({ uuid, fleet: 'bench', deviceApiKey: key }, fleet.provisioningKey);
-      const etag = store.devices.pollState(uuid)?.target_etag ?? '';
-      requests.push({
-        method: 'GET',
-        path: `/device/v3/${uuid}/state`,
-        headers: { authorization: `Bearer ${key}`, 'if-none-match': etag },
-      });
-    }
-  })();
-  return { server, requests: shuffle(requests) };
+  for (let start = 0; start < count; start += SEED_CONCURRENCY) {
+    const indexes = Array.from({ length: Math.min(SEED_CONCURRENCY, count - start) }, (_, i) => start + i);
+    await Promise.all(
+      indexes.map(async (i) => {
+        const uuid = `bench-device-${String(i).padStart(6, '0')}`;
+        const key = `bench-device-key-${i}`;
+        await store.devices.register({ uuid, fleet: 'bench', deviceApiKey: key }, fleet.provisioningKey);
+        const etag = (await store.devices.pollState(uuid))?.target_etag ?? '';
+        requests.push({
+          method: 'GET',
+          path: `/device/v3/${uuid}/state`,
+          headers: { authorization: `Bearer ${key}`, 'if-none-match': etag },
+        });
+      }),
+    );
+  }
+  return { server, requests: shuffle(requests.sort((x, y) => (x.path < y.path ? -1 : 1))) };
+}
+
+/** A `bosun fleet serve` process on `database`; resolves once it listens. */
+async function backendProcess(database: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'fleet',
+      'serve',
+      '--port',
+      '0',
+      '--address',
+      '127.0.0.1',
+      '--database',
+      database,
+      '--token',
+      TOKEN,
+    ],
+    { env: { ...process.env, BOSUN_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (code) =>
+      reject(new Error(`fleet backend exited (${code}) before listening: ${output}`)),
+    );
+  });
+  return { child, url };
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Polls spread over two backend processes on one database, the connections split between them,
+ * at the same time: the sum of their rates, the worse of their latencies.
+ */
+async function measureTwoProcesses(
+  database: string,
+  requests: AutocannonRequest[],
+  options: BenchOptions,
+): Promise<Measurement> {
+  const backends = [await backendProcess(database), await backendProcess(database)];
+  try {
+    const half = Math.max(1, Math.floor(options.connections / 2));
+    const [first, second] = await Promise.all(
+      backends.map((backend) => measure(backend.url, requests, options, half)),
+    );
+    return {
+      pollsPerSecond: first!.pollsPerSecond + second!.pollsPerSecond,
+      p50: Math.max(first!.p50, second!.p50),
+      p99: Math.max(first!.p99, second!.p99),
+      notModified: first!.notModified + second!.notModified,
+      total: first!.total + second!.total,
+      failures: first!.failures + second!.failures,
+    };
+  } finally {
+    await Promise.all(backends.map((backend) => stopProcess(backend.child)));
+  }
 }
 
 /** The floor: fastify answering 304 with no work at all, on the same requests. */
@@ -159,17 +248,42 @@ function line(label: string, m: Measurement): string {
   );
 }
 
+/** The backend's rows for one database kind: in-process, and for PostgreSQL two processes too. */
+async function measureBackend(
+  backend: FleetBackend,
+  count: number,
+  databases: ScratchDatabases,
+  options: BenchOptions,
+): Promise<{ rows: Array<[string, Measurement]>; requests: AutocannonRequest[] }> {
+  const database = await databases.fresh();
+  const seedStart = Date.now();
+  const { server, requests } = await seededBackend(count, database);
+  const seeded = `seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`;
+  const rows: Array<[string, Measurement]> = [];
+  try {
+    rows.push([`${backend}, 1 backend`, await measure(server.url, requests, options)]);
+  } finally {
+    await server.close();
+  }
+  if (backend === 'postgres') {
+    rows.push(['postgres, 2 processes', await measureTwoProcesses(database, requests, options)]);
+  }
+  console.log(`  (${backend}: ${seeded})`);
+  return { rows, requests };
+}
+
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
-  const dir = mkdtempSync(path.join(tmpdir(), 'bosun-fleet-bench-'));
+  const scratch = new Map(options.backends.map((backend) => [backend, new ScratchDatabases(backend)]));
   try {
     for (const count of options.deviceCounts) {
-      const { server, requests } = await seededBackend(count, path.join(dir, `fleet-${count}.db`));
-      let fleet: Measurement;
-      try {
-        fleet = await measure(server.url, requests, options);
-      } finally {
-        await server.close();
+      console.log(`\n${count} devices, ${options.connections} connections, ${options.seconds} s each`);
+      const rows: Array<[string, Measurement]> = [];
+      let requests: AutocannonRequest[] = [];
+      for (const [backend, databases] of scratch) {
+        const measured = await measureBackend(backend, count, databases, options);
+        rows.push(...measured.rows);
+        requests = measured.requests;
       }
       const bare = await bareBaseline();
       let baseline: Measurement;
@@ -178,21 +292,22 @@ async function main(): Promise<number> {
       } finally {
         await bare.close();
       }
-      const ratio = fleet.pollsPerSecond / baseline.pollsPerSecond;
-      const allConditional = fleet.notModified === fleet.total && fleet.failures === 0;
-      const meetsGoal = fleet.pollsPerSecond >= GOAL_POLLS_PER_SECOND && allConditional;
-      console.log(`\n${count} devices, ${options.connections} connections, ${options.seconds} s each`);
-      console.log(line('fleet backend', fleet));
+      for (const [label, measurement] of rows) console.log(line(label, measurement));
       console.log(line('bare fastify 304', baseline));
-      console.log(
-        `ratio ${ratio.toFixed(2)} of bare fastify; goal >= ${GOAL_POLLS_PER_SECOND} polls/s: ` +
-          `${meetsGoal ? 'met' : 'NOT met'}${allConditional ? '' : ' (not every poll answered 304)'}`,
-      );
+      for (const [label, measurement] of rows) {
+        const ratio = measurement.pollsPerSecond / baseline.pollsPerSecond;
+        const allConditional = measurement.notModified === measurement.total && measurement.failures === 0;
+        const meetsGoal = measurement.pollsPerSecond >= GOAL_POLLS_PER_SECOND && allConditional;
+        console.log(
+          `${label}: ratio ${ratio.toFixed(2)} of bare fastify; goal >= ${GOAL_POLLS_PER_SECOND} polls/s: ` +
+            `${meetsGoal ? 'met' : 'NOT met'}${allConditional ? '' : ' (not every poll answered 304)'}`,
+        );
+      }
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const databases of scratch.values()) await databases.dispose();
   }
-  // A benchmark reports; it does not fail on a missed goal (the line above says NOT met).
+  // A benchmark reports; it does not fail on a missed goal (the lines above say NOT met).
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bring up the local stack the agent and the tests need: Docker engine, a registry on
-# 127.0.0.1:5000 and the sample images. Idempotent: whatever already answers is left alone.
+# 127.0.0.1:5000, the sample images and a private PostgreSQL cluster for the fleet backend's
+# tests (127.0.0.1:55432). Idempotent: whatever already answers is left alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 mkdir -p "$STACK_DIR"
@@ -11,6 +12,7 @@ install_missing() {
   [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
   [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx wget || missing+=(busybox-static)
   command -v curl >/dev/null || missing+=(curl)
+  [ -n "$(pg_bin_dir)" ] || missing+=(postgresql)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -57,8 +59,75 @@ YAML
   wait_for 30 "the registry" registry_answers || { tail -20 "$STACK_DIR/registry.log" >&2; exit 1; }
 }
 
+# Runs a command as the cluster's owner: PostgreSQL refuses to run as root, so as root that is
+# the `postgres` system user Debian's package creates, else the user running this script.
+as_pg_owner() {
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+# The superuser reaches the cluster only through the unix socket in PG_DIR/run, a directory
+# only the owner can enter; the tests use a role of their own, by password, over 127.0.0.1.
+psql_admin() {
+  as_pg_owner "$(pg_bin_dir)/psql" -h "$PG_DIR/run" -p "$PG_PORT" -U postgres -d postgres \
+    -v ON_ERROR_STOP=1 -qAt "$@"
+}
+
+init_postgres() {
+  local bin="$1" data="$PG_DIR/data"
+  log "creating a PostgreSQL cluster in $data"
+  mkdir -p "$PG_DIR/run"
+  [ "$(id -u)" -ne 0 ] || chown -R postgres: "$PG_DIR"
+  chmod 700 "$PG_DIR" "$PG_DIR/run"
+  as_pg_owner "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
+  # A throwaway cluster for tests: loopback only, and no fsync (durability across a power cut is
+  # not wanted here, and it makes CREATE DATABASE per test file cheap).
+  cat >>"$data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_DIR/run'
+unix_socket_permissions = 0700
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+}
+
+start_postgres() {
+  local bin; bin="$(pg_bin_dir)"
+  local data="$PG_DIR/data"
+  if pg_answers; then
+    # Ours when our data dir's postmaster says it listens on this port (line 4 of its pid file).
+    if [ -f "$PG_URL_FILE" ] && [ "$(sed -n 4p "$data/postmaster.pid" 2>/dev/null)" = "$PG_PORT" ]; then
+      log "postgres already answers on 127.0.0.1:$PG_PORT"
+      return
+    fi
+    log "127.0.0.1:$PG_PORT answers, but not with the cluster in $PG_DIR: set BOSUN_PG_PORT to a free port"
+    exit 1
+  fi
+  [ -f "$data/PG_VERSION" ] || init_postgres "$bin"
+  log "starting postgres on 127.0.0.1:$PG_PORT"
+  as_pg_owner "$bin/pg_ctl" -D "$data" -l "$PG_DIR/postgres.log" -w -t 60 start >/dev/null ||
+    { tail -20 "$PG_DIR/postgres.log" >&2; exit 1; }
+  head -1 "$data/postmaster.pid" >"$STACK_DIR/postgres.pid"
+  [ -f "$PG_URL_FILE" ] || create_test_role
+}
+
+# The tests' role may create and drop databases (one per test file); its URL goes to PG_URL_FILE.
+create_test_role() {
+  local password; password="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
+  local verb=CREATE
+  [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'bosun_test'")" != 1 ] || verb=ALTER
+  psql_admin -c "$verb ROLE bosun_test LOGIN CREATEDB PASSWORD '$password'"
+  [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'bosun_test'")" = 1 ] ||
+    psql_admin -c 'CREATE DATABASE bosun_test OWNER bosun_test'
+  (umask 077 && echo "postgres://bosun_test:$password@127.0.0.1:$PG_PORT/bosun_test" >"$PG_URL_FILE")
+}
+
 install_missing
 start_engine
 start_registry
+start_postgres
 bash "$ROOT_DIR/scripts/images/build-samples.sh"
-log "stack is up: engine $("$DOCKER_BIN" version --format '{{.Server.Version}}'), registry $REGISTRY_ADDR"
+log "stack is up: engine $("$DOCKER_BIN" version --format '{{.Server.Version}}'), registry $REGISTRY_ADDR, postgres 127.0.0.1:$PG_PORT"

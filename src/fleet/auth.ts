@@ -26,4 +26,4 @@ export function keyMatchesHash(key: string | undefined, storedHash: string): boo
 }
 
 /** Decides whether a request's manager token is the right one. */
-export type ManagerTokenCheck = (presented: string | undefined) => boolean;
+export type ManagerTokenCheck = (presented: string | undefined) => boolean | Promise<boolean>;

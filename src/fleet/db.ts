@@ -1,7 +1,8 @@
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import BetterSqlite3 from 'better-sqlite3';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { BosunError, errorMessage } from '../util/errors.js';
 import { runMigrations } from './migrations.js';
+import { SqliteDatabase } from './sql/sqlite.js';
 
 /**
  * The database holds the fleet's secrets (hashes of the manager token, provisioning and device
@@ -20,7 +21,7 @@ const SIDE_FILE_SUFFIXES = ['-wal', '-shm', '-journal'];
  * date. WAL lets readers run beside the single writer; NORMAL sync is durable across process
  * crashes, which is what a backend restart needs.
  */
-export function openFleetDb(file: string): Database {
+export async function openSqliteFleetDb(file: string): Promise<SqliteDatabase> {
   const onDisk = file !== ':memory:' && file !== '';
   if (onDisk) restrictToOwner(file);
   const db = new BetterSqlite3(file);
@@ -28,13 +29,31 @@ export function openFleetDb(file: string): Database {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  if (runMigrations(db).length > 0 && onDisk) {
-    // Copy the migrated pages into the db file and empty the WAL, so that what a migration
-    // removed (a plain-text token) leaves the files now rather than at some later checkpoint.
-    // Another process reading the db can keep the WAL busy; the next checkpoint then does it.
-    db.pragma('wal_checkpoint(TRUNCATE)');
+  const database = new SqliteDatabase(db);
+  try {
+    await migrate(database);
+  } catch (err) {
+    db.close();
+    throw err;
   }
-  return db;
+  return database;
+}
+
+async function migrate(database: SqliteDatabase): Promise<void> {
+  const { db } = database;
+  // A migration may remove a secret (migration 2): have SQLite zero what it frees instead of
+  // leaving the old bytes in free space on disk.
+  const secureDelete = db.pragma('secure_delete', { simple: true }) as 0 | 1 | 2;
+  db.pragma('secure_delete = ON');
+  try {
+    if ((await runMigrations(database)).length === 0 || db.name === ':memory:' || db.name === '') return;
+  } finally {
+    db.pragma(`secure_delete = ${secureDelete === 2 ? 'FAST' : secureDelete}`);
+  }
+  // Copy the migrated pages into the db file and empty the WAL, so that what a migration
+  // removed (a plain-text token) leaves the files now rather than at some later checkpoint.
+  // Another process reading the db can keep the WAL busy; the next checkpoint then does it.
+  db.pragma('wal_checkpoint(TRUNCATE)');
 }
 
 /**

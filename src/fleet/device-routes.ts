@@ -22,7 +22,7 @@ export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
         throw badInput(`${field} must be a non-empty string`);
     }
     if (body.name !== undefined && typeof body.name !== 'string') throw badInput('name must be a string');
-    const { created, device } = store.devices.register(
+    const { created, device } = await store.devices.register(
       {
         uuid: body.uuid as string,
         fleet: body.fleet as string,
@@ -35,21 +35,22 @@ export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
   });
 
   // Kept lean on purpose: a 304 costs one indexed read of two short columns and a hash compare.
-  app.get<{ Params: { uuid: string } }>('/device/v3/:uuid/state', (request, reply) => {
-    const row = store.devices.pollState(request.params.uuid);
+  // On PostgreSQL the read is one round trip; every backend on the database reads the same ETag.
+  app.get<{ Params: { uuid: string } }>('/device/v3/:uuid/state', async (request, reply) => {
+    const row = await store.devices.pollState(request.params.uuid);
     if (!row || !keyMatchesHash(bearerToken(request.headers.authorization), row.key_hash)) {
       throw unauthorized();
     }
     if (ifNoneMatchHits(request.headers['if-none-match'], row.target_etag)) {
       return reply.code(304).header('etag', row.target_etag).send();
     }
-    const target = store.devices.target(request.params.uuid);
+    const target = await store.devices.target(request.params.uuid);
     if (!target) throw unauthorized();
     return reply.header('etag', target.target_etag).type('application/json').send(target.target_json);
   });
 
   app.patch('/device/v3/state', { bodyLimit: MAX_REPORT_BODY_BYTES }, async (request, reply) => {
-    store.devices.mergeReports(request.body, bearerToken(request.headers.authorization));
+    await store.devices.mergeReports(request.body, bearerToken(request.headers.authorization));
     return reply.code(200).send({ status: 'ok' });
   });
 }

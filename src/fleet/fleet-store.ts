@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Database, Statement } from 'better-sqlite3';
 import type { CreatedFleet, FleetSummary, PushedRelease, ReleaseRef, ReleaseSummary } from './api-types.js';
 import { generateKey, hashKey } from './auth.js';
 import type { ComposeSpec } from './compose.js';
 import { badInput, conflict, notFound } from './errors.js';
 import { checkRelease } from './release-check.js';
+import { byteOrder, lockClause, type SqlDatabase, type SqlExecutor } from './sql/database.js';
 import type { V3Release } from './target-document.js';
 import { toRecord, type TargetWriter } from './target-writer.js';
 
@@ -20,84 +20,132 @@ export interface FleetRow {
 
 const FLEET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** A commit prefix worth looking up: commits are 32 lower-case hex digits. */
+const COMMIT_PREFIX = /^[0-9a-f]{7,32}$/;
+/** Ids are 32-bit integers in both databases. */
+const MAX_ID = 2 ** 31 - 1;
+
+const FLEET_SELECT = `SELECT f.*, a.id AS app_id, a.uuid AS app_uuid
+  FROM fleets f JOIN apps a ON a.fleet_id = f.id`;
 
 export function checkConfigKey(key: string): void {
   if (!CONFIG_KEY.test(key)) throw badInput(`config key "${key}" must be letters, digits and "_"`);
+}
+
+/** Whether `key` can be a config key at all (an unset of any other key finds nothing). */
+export function isConfigKey(key: string): boolean {
+  return CONFIG_KEY.test(key);
+}
+
+/** Config values are text; PostgreSQL text cannot hold a NUL character, so neither may they. */
+export function checkConfigValue(key: string, value: string): void {
+  if (value.includes('\0')) throw badInput(`config value of "${key}" must not contain a NUL character`);
 }
 
 /**
  * Fleets, their app, releases and fleet-wide config vars. A fleet has exactly one app; a release
  * commit is 32 random hex digits; service and image ids stay stable per service name and image
  * reference within a fleet. A device's own config vars override the fleet's (effectiveConfig).
+ * Every change that affects devices' targets locks the fleet's row first (`lockFleet`), so that concurrent changes to one fleet,
+ * through this backend or another on the same database, apply one after the other and each
+ * recomputes targets from the other's committed result.
  */
 export class FleetRepository {
-  private readonly byName: Statement<[string], FleetRow>;
-
   constructor(
-    private readonly db: Database,
+    private readonly db: SqlDatabase,
     private readonly targets: TargetWriter,
-  ) {
-    this.byName = db.prepare(`SELECT f.*, a.id AS app_id, a.uuid AS app_uuid
-      FROM fleets f JOIN apps a ON a.fleet_id = f.id WHERE f.name = ?`);
-  }
+  ) {}
 
   /** The fleet, or a 404 naming it. */
-  require(name: string): FleetRow {
-    const row = this.byName.get(name);
+  async require(name: string, tx: SqlExecutor = this.db): Promise<FleetRow> {
+    const row = await this.find(name, tx);
     if (!row) throw notFound(`unknown fleet "${name}"`);
     return row;
   }
 
-  find(name: string): FleetRow | undefined {
-    return this.byName.get(name);
+  async find(name: string, tx: SqlExecutor = this.db): Promise<FleetRow | undefined> {
+    // A name no fleet can have is not looked up (nor handed to the database, NULs and all).
+    if (!FLEET_NAME.test(name)) return undefined;
+    return tx.get<FleetRow>(`${FLEET_SELECT} WHERE f.name = ?`, [name]);
   }
 
-  create(name: string, now = new Date()): CreatedFleet {
+  /**
+   * Locks the fleet's row for the rest of the transaction and returns it as it is now:
+   * `update` for fleet-wide changes, `share` for a change to one of its devices (several of
+   * those may run at once; none while a fleet-wide change does).
+   */
+  async lockFleet(tx: SqlExecutor, name: string, mode: 'update' | 'share' = 'update'): Promise<FleetRow> {
+    if (!FLEET_NAME.test(name)) throw notFound(`unknown fleet "${name}"`);
+    const row = await tx.get<FleetRow>(`${FLEET_SELECT} WHERE f.name = ?${lockClause(tx, 'f', mode)}`, [
+      name,
+    ]);
+    if (!row) throw notFound(`unknown fleet "${name}"`);
+    return row;
+  }
+
+  async create(name: string, now = new Date()): Promise<CreatedFleet> {
     if (!FLEET_NAME.test(name)) {
       throw badInput(`fleet name "${name}" must be 1-64 letters, digits, ".", "_" or "-"`);
     }
     const provisioningKey = generateKey();
-    this.db.transaction(() => {
-      if (this.byName.get(name)) throw conflict(`fleet "${name}" already exists`);
-      const fleet = this.db
-        .prepare('INSERT INTO fleets (name, provisioning_key_hash, created_at) VALUES (?, ?, ?)')
-        .run(name, hashKey(provisioningKey), now.toISOString());
-      this.db
-        .prepare('INSERT INTO apps (uuid, fleet_id, name) VALUES (?, ?, ?)')
-        .run(randomUUID().replaceAll('-', ''), fleet.lastInsertRowid, name);
-    })();
-    return { ...this.summary(this.require(name)), provisioningKey };
+    await this.db.transaction(async (tx) => {
+      // The unique name decides between two backends creating the same fleet at once.
+      const fleet = await tx.get<{ id: number }>(
+        `INSERT INTO fleets (name, provisioning_key_hash, created_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO NOTHING RETURNING id`,
+        [name, hashKey(provisioningKey), now.toISOString()],
+      );
+      if (!fleet) throw conflict(`fleet "${name}" already exists`);
+      await tx.run('INSERT INTO apps (uuid, fleet_id, name) VALUES (?, ?, ?)', [
+        randomUUID().replaceAll('-', ''),
+        fleet.id,
+        name,
+      ]);
+    });
+    const [summary] = await this.summaries(name);
+    if (!summary) throw notFound(`unknown fleet "${name}"`);
+    return { ...summary, provisioningKey };
   }
 
-  list(): FleetSummary[] {
-    const rows = this.db
-      .prepare(
-        `SELECT f.*, a.id AS app_id, a.uuid AS app_uuid
-        FROM fleets f JOIN apps a ON a.fleet_id = f.id ORDER BY f.name`,
-      )
-      .all() as FleetRow[];
-    return rows.map((row) => this.summary(row));
+  list(): Promise<FleetSummary[]> {
+    return this.summaries();
   }
 
-  private summary(row: FleetRow): FleetSummary {
-    const { count } = this.db
-      .prepare('SELECT COUNT(*) AS count FROM devices WHERE fleet_id = ?')
-      .get(row.id) as { count: number };
-    return {
+  /** One fleet's summary, or a 404. */
+  async summary(name: string): Promise<FleetSummary> {
+    const [summary] = FLEET_NAME.test(name) ? await this.summaries(name) : [];
+    if (!summary) throw notFound(`unknown fleet "${name}"`);
+    return summary;
+  }
+
+  private async summaries(name?: string): Promise<FleetSummary[]> {
+    const rows = await this.db.all<{
+      name: string;
+      app_id: number;
+      app_uuid: string;
+      created_at: string;
+      release_id: number | null;
+      release_commit: string | null;
+      device_count: number;
+    }>(
+      `SELECT f.name, f.created_at, a.id AS app_id, a.uuid AS app_uuid,
+         r.id AS release_id, r.commit_uuid AS release_commit,
+         CAST((SELECT COUNT(*) FROM devices d WHERE d.fleet_id = f.id) AS INTEGER) AS device_count
+       FROM fleets f JOIN apps a ON a.fleet_id = f.id LEFT JOIN releases r ON r.id = f.target_release_id
+       ${name === undefined ? '' : 'WHERE f.name = ?'} ORDER BY ${byteOrder(this.db, 'f.name')}`,
+      name === undefined ? [] : [name],
+    );
+    return rows.map((row) => ({
       name: row.name,
       appId: row.app_id,
       appUuid: row.app_uuid,
-      targetRelease: row.target_release_id === null ? null : this.releaseRef(row.target_release_id),
-      deviceCount: count,
+      targetRelease:
+        row.release_id === null || row.release_commit === null
+          ? null
+          : { id: row.release_id, commit: row.release_commit },
+      deviceCount: row.device_count,
       createdAt: row.created_at,
-    };
-  }
-
-  releaseRef(releaseId: number): ReleaseRef {
-    const row = this.db.prepare('SELECT id, commit_uuid FROM releases WHERE id = ?').get(releaseId) as
-      { id: number; commit_uuid: string } | undefined;
-    if (!row) throw notFound(`unknown release ${releaseId}`);
-    return { id: row.id, commit: row.commit_uuid };
+    }));
   }
 
   /**
@@ -106,87 +154,99 @@ export class FleetRepository {
    * has seen before. A release the devices would reject is refused (ComposeError) and leaves
    * nothing behind; the warnings they would give are returned with the release.
    */
-  createRelease(fleetName: string, spec: ComposeSpec, source: string, now = new Date()): PushedRelease {
-    return this.db.transaction(() => {
-      const fleet = this.require(fleetName);
+  async createRelease(
+    fleetName: string,
+    spec: ComposeSpec,
+    source: string,
+    now = new Date(),
+  ): Promise<PushedRelease> {
+    if (source.includes('\0')) throw badInput('the compose file must not contain a NUL character');
+    return this.db.transaction(async (tx) => {
+      const fleet = await this.lockFleet(tx, fleetName);
       const commit = randomUUID().replaceAll('-', '');
-      const inserted = this.db
-        .prepare(
-          `INSERT INTO releases (app_id, commit_uuid, compose_source, release_json, created_at)
-          VALUES (?, ?, ?, '{}', ?)`,
-        )
-        .run(fleet.app_id, commit, source, now.toISOString());
-      const releaseId = Number(inserted.lastInsertRowid);
-      const services = Object.fromEntries(
-        Object.entries(spec.services).map(([name, service]) => [
+      const inserted = await tx.get<{ id: number }>(
+        `INSERT INTO releases (app_id, commit_uuid, compose_source, release_json, created_at)
+        VALUES (?, ?, ?, '{}', ?) RETURNING id`,
+        [fleet.app_id, commit, source, now.toISOString()],
+      );
+      const releaseId = inserted!.id;
+      const entries: Array<[string, unknown]> = [];
+      for (const [name, service] of Object.entries(spec.services)) {
+        entries.push([
           name,
           {
-            id: this.stableId('services', 'name', fleet.app_id, name),
+            id: await this.stableId(tx, 'services', 'name', fleet.app_id, name),
             // A non-string image fails the check below, which rolls this insert back.
-            image_id: this.stableId('images', 'ref', fleet.app_id, String(service.image)),
+            image_id: await this.stableId(tx, 'images', 'ref', fleet.app_id, String(service.image)),
             image: service.image,
             environment: service.environment,
             labels: service.labels,
             running: true,
             composition: service.composition,
           },
-        ]),
-      );
+        ]);
+      }
+      // fromEntries, not assignment: a service may be named __proto__.
+      const services = Object.fromEntries(entries);
       const draft = { id: releaseId, services, volumes: spec.volumes, networks: spec.networks };
       // The exact release devices will be served: checked here, inside the transaction, so a
       // rejected one (the throw rolls everything back) is never stored or served.
       const warnings = checkRelease(commit, draft, spec.locate);
       // The device's validation accepted it, so it has the v3 shape.
       const body = draft as V3Release;
-      this.db
-        .prepare('UPDATE releases SET release_json = ? WHERE id = ?')
-        .run(JSON.stringify(body), releaseId);
-      this.makeTarget(fleet.id, releaseId);
+      await tx.run('UPDATE releases SET release_json = ? WHERE id = ?', [JSON.stringify(body), releaseId]);
+      await this.makeTarget(tx, fleet.id, releaseId);
       return { ...releaseSummary(fleetName, releaseId, commit, now.toISOString(), body), warnings };
-    })();
+    });
   }
 
   /**
    * Makes an existing release the fleet's target again: a roll-back to an earlier release (or
    * forward again). Pinned devices stay on their pins.
    */
-  setTargetRelease(fleetName: string, ref: string): ReleaseRef {
-    return this.db.transaction(() => {
-      const fleet = this.require(fleetName);
-      const release = this.resolveRelease(fleet.app_id, ref);
-      this.makeTarget(fleet.id, release.id);
+  setTargetRelease(fleetName: string, ref: string): Promise<ReleaseRef> {
+    return this.db.transaction(async (tx) => {
+      const fleet = await this.lockFleet(tx, fleetName);
+      const release = await this.resolveRelease(fleet.app_id, ref, tx);
+      await this.makeTarget(tx, fleet.id, release.id);
       return release;
-    })();
+    });
   }
 
-  private makeTarget(fleetId: number, releaseId: number): void {
-    this.db.prepare('UPDATE fleets SET target_release_id = ? WHERE id = ?').run(releaseId, fleetId);
-    this.targets.recomputeFleet(fleetId);
+  private async makeTarget(tx: SqlExecutor, fleetId: number, releaseId: number): Promise<void> {
+    await tx.run('UPDATE fleets SET target_release_id = ? WHERE id = ?', [releaseId, fleetId]);
+    await this.targets.recomputeFleet(tx, fleetId);
   }
 
-  private stableId(
+  private async stableId(
+    tx: SqlExecutor,
     table: 'services' | 'images',
     column: 'name' | 'ref',
     appId: number,
     value: string,
-  ): number {
-    this.db.prepare(`INSERT OR IGNORE INTO ${table} (app_id, ${column}) VALUES (?, ?)`).run(appId, value);
-    const row = this.db
-      .prepare(`SELECT id FROM ${table} WHERE app_id = ? AND ${column} = ?`)
-      .get(appId, value);
-    return (row as { id: number }).id;
+  ): Promise<number> {
+    if (value.includes('\0')) throw badInput(`${column} "${value}" must not contain a NUL character`);
+    await tx.run(`INSERT INTO ${table} (app_id, ${column}) VALUES (?, ?) ON CONFLICT DO NOTHING`, [
+      appId,
+      value,
+    ]);
+    const row = await tx.get<{ id: number }>(`SELECT id FROM ${table} WHERE app_id = ? AND ${column} = ?`, [
+      appId,
+      value,
+    ]);
+    return row!.id;
   }
 
-  listReleases(fleetName: string): ReleaseSummary[] {
-    const fleet = this.require(fleetName);
-    const rows = this.db
-      .prepare('SELECT id, commit_uuid, release_json, created_at FROM releases WHERE app_id = ? ORDER BY id')
-      .all(fleet.app_id) as Array<{
+  async listReleases(fleetName: string): Promise<ReleaseSummary[]> {
+    const fleet = await this.require(fleetName);
+    const rows = await this.db.all<{
       id: number;
       commit_uuid: string;
       release_json: string;
       created_at: string;
-    }>;
+    }>('SELECT id, commit_uuid, release_json, created_at FROM releases WHERE app_id = ? ORDER BY id', [
+      fleet.app_id,
+    ]);
     return rows.map((row) =>
       releaseSummary(fleetName, row.id, row.commit_uuid, row.created_at, JSON.parse(row.release_json)),
     );
@@ -197,24 +257,23 @@ export class FleetRepository {
    * A ref of digits can be either (a hex commit may start with 7 or more decimal digits), so
    * both lookups run and the ref must name exactly one release.
    */
-  resolveRelease(appId: number, ref: string): ReleaseRef {
-    const byId = /^\d+$/.test(ref)
-      ? this.db
-          .prepare('SELECT id, commit_uuid FROM releases WHERE app_id = ? AND id = ?')
-          .all(appId, Number(ref))
-      : [];
-    const byCommitPrefix =
-      ref.length >= 7
-        ? this.db
-            .prepare("SELECT id, commit_uuid FROM releases WHERE app_id = ? AND commit_uuid LIKE ? || '%'")
-            .all(appId, ref.toLowerCase().replace(/[%_]/g, ''))
+  async resolveRelease(appId: number, ref: string, tx: SqlExecutor = this.db): Promise<ReleaseRef> {
+    const id = /^\d{1,10}$/.test(ref) ? Number(ref) : undefined;
+    const byId =
+      id !== undefined && id <= MAX_ID
+        ? await tx.all<ReleaseRow>('SELECT id, commit_uuid FROM releases WHERE app_id = ? AND id = ?', [
+            appId,
+            id,
+          ])
         : [];
-    const matches = new Map(
-      ([...byId, ...byCommitPrefix] as Array<{ id: number; commit_uuid: string }>).map((row) => [
-        row.id,
-        row,
-      ]),
-    );
+    const prefix = ref.toLowerCase();
+    const byCommitPrefix = COMMIT_PREFIX.test(prefix)
+      ? await tx.all<ReleaseRow>(
+          'SELECT id, commit_uuid FROM releases WHERE app_id = ? AND commit_uuid LIKE ?',
+          [appId, `${prefix}%`],
+        )
+      : [];
+    const matches = new Map([...byId, ...byCommitPrefix].map((row) => [row.id, row]));
     const rows = [...matches.values()];
     if (rows.length > 1) throw badInput(`release "${ref}" is ambiguous: give more of the commit`);
     const row = rows[0];
@@ -222,39 +281,51 @@ export class FleetRepository {
     return { id: row.id, commit: row.commit_uuid };
   }
 
-  config(fleetName: string): Record<string, string> {
-    const fleet = this.require(fleetName);
+  async config(fleetName: string): Promise<Record<string, string>> {
+    const fleet = await this.require(fleetName);
     return toRecord(
-      this.db
-        .prepare('SELECT key, value FROM fleet_config WHERE fleet_id = ? ORDER BY key')
-        .all(fleet.id) as Array<{ key: string; value: string }>,
+      await this.db.all<{ key: string; value: string }>(
+        `SELECT key, value FROM fleet_config WHERE fleet_id = ? ORDER BY ${byteOrder(this.db, 'key')}`,
+        [fleet.id],
+      ),
     );
   }
 
-  setConfig(fleetName: string, key: string, value: string): void {
+  async setConfig(fleetName: string, key: string, value: string): Promise<void> {
     checkConfigKey(key);
-    this.db.transaction(() => {
-      const fleet = this.require(fleetName);
-      this.db
-        .prepare(
-          'INSERT INTO fleet_config (fleet_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
-        )
-        .run(fleet.id, key, value);
-      this.targets.recomputeFleet(fleet.id);
-    })();
+    checkConfigValue(key, value);
+    await this.db.transaction(async (tx) => {
+      const fleet = await this.lockFleet(tx, fleetName);
+      await tx.run(
+        `INSERT INTO fleet_config (fleet_id, key, value) VALUES (?, ?, ?)
+         ON CONFLICT (fleet_id, key) DO UPDATE SET value = excluded.value`,
+        [fleet.id, key, value],
+      );
+      await this.targets.recomputeFleet(tx, fleet.id);
+    });
   }
 
   /** Removes a fleet config var; false when it was not set. */
-  unsetConfig(fleetName: string, key: string): boolean {
-    return this.db.transaction(() => {
-      const fleet = this.require(fleetName);
-      const result = this.db
-        .prepare('DELETE FROM fleet_config WHERE fleet_id = ? AND key = ?')
-        .run(fleet.id, key);
-      if (result.changes > 0) this.targets.recomputeFleet(fleet.id);
-      return result.changes > 0;
-    })();
+  async unsetConfig(fleetName: string, key: string): Promise<boolean> {
+    if (!isConfigKey(key)) {
+      await this.require(fleetName);
+      return false;
+    }
+    return this.db.transaction(async (tx) => {
+      const fleet = await this.lockFleet(tx, fleetName);
+      const changes = await tx.run('DELETE FROM fleet_config WHERE fleet_id = ? AND key = ?', [
+        fleet.id,
+        key,
+      ]);
+      if (changes > 0) await this.targets.recomputeFleet(tx, fleet.id);
+      return changes > 0;
+    });
   }
+}
+
+interface ReleaseRow {
+  id: number;
+  commit_uuid: string;
 }
 
 function releaseSummary(

@@ -19,7 +19,7 @@ export function managerRoutes(
 ): void {
   app.register(async (scope) => {
     scope.addHook('onRequest', async (request) => {
-      if (!checkManagerToken(bearerToken(request.headers.authorization))) {
+      if (!(await checkManagerToken(bearerToken(request.headers.authorization)))) {
         throw unauthorized('missing or wrong manager token');
       }
     });
@@ -27,22 +27,19 @@ export function managerRoutes(
     scope.post('/v1/fleets', async (request, reply) => {
       const body = request.body;
       if (!isPlainObject(body) || typeof body.name !== 'string') throw badInput('body must be { name }');
-      return reply.code(201).send(store.fleets.create(body.name));
+      return reply.code(201).send(await store.fleets.create(body.name));
     });
 
     scope.get('/v1/fleets', async () => store.fleets.list());
 
-    scope.get<NameParams>('/v1/fleets/:name', async (request) => {
-      const name = store.fleets.require(request.params.name).name;
-      return store.fleets.list().find((fleet) => fleet.name === name);
-    });
+    scope.get<NameParams>('/v1/fleets/:name', async (request) => store.fleets.summary(request.params.name));
 
     scope.post<NameParams>('/v1/fleets/:name/releases', async (request, reply) => {
-      store.fleets.require(request.params.name);
+      await store.fleets.require(request.params.name);
       const compose = composeInput(request.body);
       const spec = parseCompose(compose);
       const source = typeof compose === 'string' ? compose : JSON.stringify(compose);
-      return reply.code(201).send(store.fleets.createRelease(request.params.name, spec, source));
+      return reply.code(201).send(await store.fleets.createRelease(request.params.name, spec, source));
     });
 
     scope.get<NameParams>('/v1/fleets/:name/releases', async (request) =>
@@ -51,25 +48,25 @@ export function managerRoutes(
 
     scope.put<NameParams>('/v1/fleets/:name/target', async (request) => ({
       fleet: request.params.name,
-      target: store.fleets.setTargetRelease(request.params.name, releaseRefInput(request.body)),
+      target: await store.fleets.setTargetRelease(request.params.name, releaseRefInput(request.body)),
     }));
 
     scope.get<NameParams>('/v1/fleets/:name/config', async (request) => ({
-      fleet: store.fleets.config(request.params.name),
+      fleet: await store.fleets.config(request.params.name),
     }));
 
     scope.put<KeyParams<{ name: string }>>('/v1/fleets/:name/config/:key', async (request) => {
-      store.fleets.setConfig(
+      await store.fleets.setConfig(
         request.params.name,
         request.params.key,
         configValue(request.params.key, request.body),
       );
-      return { fleet: store.fleets.config(request.params.name) };
+      return { fleet: await store.fleets.config(request.params.name) };
     });
 
     scope.delete<KeyParams<{ name: string }>>('/v1/fleets/:name/config/:key', async (request) => {
-      const removed = store.fleets.unsetConfig(request.params.name, request.params.key);
-      return { removed, fleet: store.fleets.config(request.params.name) };
+      const removed = await store.fleets.unsetConfig(request.params.name, request.params.key);
+      return { removed, fleet: await store.fleets.config(request.params.name) };
     });
 
     scope.get<{ Querystring: { fleet?: string } }>('/v1/devices', async (request) =>
@@ -81,7 +78,7 @@ export function managerRoutes(
     );
 
     scope.put<KeyParams<{ uuid: string }>>('/v1/devices/:uuid/config/:key', async (request) => {
-      store.devices.setConfig(
+      await store.devices.setConfig(
         request.params.uuid,
         request.params.key,
         configValue(request.params.key, request.body),
@@ -90,17 +87,17 @@ export function managerRoutes(
     });
 
     scope.delete<KeyParams<{ uuid: string }>>('/v1/devices/:uuid/config/:key', async (request) => {
-      const removed = store.devices.unsetConfig(request.params.uuid, request.params.key);
-      return { removed, ...store.devices.config(request.params.uuid) };
+      const removed = await store.devices.unsetConfig(request.params.uuid, request.params.key);
+      return { removed, ...(await store.devices.config(request.params.uuid)) };
     });
 
     scope.post<UuidParams>('/v1/devices/:uuid/pin', async (request) => ({
       uuid: request.params.uuid,
-      pinned: store.devices.pin(request.params.uuid, releaseRefInput(request.body)),
+      pinned: await store.devices.pin(request.params.uuid, releaseRefInput(request.body)),
     }));
 
     const unpin = async (request: { params: { uuid: string } }) => {
-      store.devices.unpin(request.params.uuid);
+      await store.devices.unpin(request.params.uuid);
       return { uuid: request.params.uuid, pinned: null };
     };
     scope.post<UuidParams>('/v1/devices/:uuid/unpin', unpin);

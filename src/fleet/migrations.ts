@@ -1,21 +1,36 @@
-import type { Database } from 'better-sqlite3';
 import { hashKey } from './auth.js';
+import type { SqlDatabase, SqlDialect, SqlExecutor } from './sql/database.js';
+import { POSTGRES_INITIAL_SCHEMA } from './sql/postgres-schema.js';
 
-/** A schema change in SQL, or a data change that needs code (`up`). */
-export type Migration = { id: number; name: string } & ({ sql: string } | { up: (db: Database) => void });
+/**
+ * A schema change in SQL (per dialect: the two differ in how ids are generated and in a few
+ * functions), or a data change that needs code (`up`, written once for both).
+ */
+export type Migration = { id: number; name: string } & (
+  { sql: Record<SqlDialect, string> } | { up: (tx: SqlExecutor) => Promise<void> }
+);
 
 /** The settings row the manager token's hash lives in (migration 2 onwards). */
 export const MANAGER_TOKEN_HASH_SETTING = 'manager_token_hash';
 
 /**
- * Numbered schema migrations, applied in order, each in its own transaction, and recorded in
- * the `migrations` table. Never edit a migration that has shipped: add the next number.
+ * The PostgreSQL advisory lock held (for its transaction) by the backend that migrates, so that
+ * several backends starting at once on one database migrate it once, one after the other. Any
+ * fixed number; this one spells "bosun" in ASCII.
+ */
+export const MIGRATION_LOCK_KEY = 0x626f73756e;
+
+/**
+ * Numbered schema migrations, applied in order, and recorded in the `migrations` table. Never
+ * edit a migration that has shipped: add the next number. PostgreSQL databases start at the
+ * schema SQLite reached by migration 1; the later migrations then find nothing to change there.
  */
 export const MIGRATIONS: ReadonlyArray<Migration> = [
   {
     id: 1,
     name: 'initial schema',
-    sql: `
+    sql: {
+      sqlite: `
       CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE fleets (
         id INTEGER PRIMARY KEY,
@@ -80,19 +95,21 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
         PRIMARY KEY (device_id, key)
       );
     `,
+      postgres: POSTGRES_INITIAL_SCHEMA,
+    },
   },
   {
     id: 2,
     name: 'keep only a hash of the manager token',
     // Releases before this one stored the generated token in plain text under `manager_token`.
-    up: (db) => {
-      const plain = db.prepare("SELECT value FROM settings WHERE key = 'manager_token'").get() as
-        { value: string } | undefined;
+    up: async (tx) => {
+      const plain = await tx.get<{ value: string }>("SELECT value FROM settings WHERE key = 'manager_token'");
       if (!plain) return;
-      db.prepare(
-        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
-      ).run(MANAGER_TOKEN_HASH_SETTING, hashKey(plain.value));
-      db.prepare("DELETE FROM settings WHERE key = 'manager_token'").run();
+      await tx.run(
+        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+        [MANAGER_TOKEN_HASH_SETTING, hashKey(plain.value)],
+      );
+      await tx.run("DELETE FROM settings WHERE key = 'manager_token'");
     },
   },
   {
@@ -101,35 +118,36 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
     // Reports are capped at 256 KiB from this release on (report-limits.ts); one stored bigger
     // before could only have been grown on purpose and would refuse every further PATCH. The
     // number is written out: a migration must not change when the limit does.
-    sql: `UPDATE devices SET report_json = '{}' WHERE length(CAST(report_json AS BLOB)) > 262144;`,
+    sql: {
+      sqlite: `UPDATE devices SET report_json = '{}' WHERE length(CAST(report_json AS BLOB)) > 262144;`,
+      postgres: `UPDATE devices SET report_json = '{}' WHERE octet_length(report_json) > 262144;`,
+    },
   },
 ];
 
-/** Applies every migration newer than the database's; returns the ids it applied. */
-export function runMigrations(db: Database): number[] {
-  db.exec(`CREATE TABLE IF NOT EXISTS migrations (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-  const done = new Set(
-    (db.prepare('SELECT id FROM migrations').all() as Array<{ id: number }>).map((row) => row.id),
-  );
-  const applied: number[] = [];
-  const record = db.prepare('INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)');
-  // A migration may remove a secret (migration 2): have SQLite zero what it frees instead of
-  // leaving the old bytes in free space on disk.
-  const secureDelete = db.pragma('secure_delete', { simple: true }) as 0 | 1 | 2;
-  db.pragma('secure_delete = ON');
-  try {
+/**
+ * Applies every migration newer than the database's, all in one transaction; returns the ids it
+ * applied. On PostgreSQL the transaction first takes the migration lock: a backend that starts
+ * while another migrates waits, then finds the work done.
+ */
+export function runMigrations(db: SqlDatabase): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    if (tx.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS migrations (
+      id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    const done = new Set((await tx.all<{ id: number }>('SELECT id FROM migrations')).map((row) => row.id));
+    const applied: number[] = [];
     for (const migration of MIGRATIONS) {
       if (done.has(migration.id)) continue;
-      db.transaction(() => {
-        if ('sql' in migration) db.exec(migration.sql);
-        else migration.up(db);
-        record.run(migration.id, migration.name, new Date().toISOString());
-      })();
+      if ('sql' in migration) await tx.exec(migration.sql[tx.dialect]);
+      else await migration.up(tx);
+      await tx.run('INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)', [
+        migration.id,
+        migration.name,
+        new Date().toISOString(),
+      ]);
       applied.push(migration.id);
     }
-  } finally {
-    db.pragma(`secure_delete = ${secureDelete === 2 ? 'FAST' : secureDelete}`);
-  }
-  return applied;
+    return applied;
+  });
 }

@@ -20,7 +20,15 @@ export interface FleetServerOptions {
   /** 0 picks a free port. Default 48480. */
   port?: number;
   address?: string;
+  /**
+   * A postgres:// or postgresql:// URL (PostgreSQL, which several backends may share), or the
+   * path of a SQLite file. Default ./bosun-fleet.db.
+   */
+  database?: string;
+  /** The SQLite file: an older name for `database`, which wins when both are given. */
   dbFile?: string;
+  /** Connections of the PostgreSQL pool; default 10. */
+  maxDbConnections?: number;
   /** The manager token; when absent, the one stored in the db (generated on first start). */
   token?: string;
   /** Throttling of failed authentication per source address; defaults in auth-throttle.ts. */
@@ -37,7 +45,8 @@ export interface FleetServer {
    */
   token?: string;
   tokenSource: TokenSource;
-  dbFile: string;
+  /** Where the data is, as given (a URL may hold a password: print displayLocation(database)). */
+  database: string;
   /** The server's storage, for tools that seed devices directly (benchmarks, the simulated fleet). */
   store: FleetStore;
   close(): Promise<void>;
@@ -110,11 +119,17 @@ export function buildFleetApp(store: FleetStore, options: FleetAppOptions): Fast
   return app;
 }
 
-/** Opens the db (migrating it) and serves the backend until close(). */
+/** Opens the database (migrating it) and serves the backend until close(). */
 export async function startFleetServer(options: FleetServerOptions = {}): Promise<FleetServer> {
-  const dbFile = options.dbFile ?? DEFAULT_FLEET_DB;
-  const store = FleetStore.open(dbFile);
-  const { token, source } = store.setUpManagerToken(options.token);
+  const database = options.database ?? options.dbFile ?? DEFAULT_FLEET_DB;
+  const store = await FleetStore.open(database, {
+    log: options.log,
+    maxConnections: options.maxDbConnections,
+  });
+  const { token, source } = await store.setUpManagerToken(options.token).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const app = buildFleetApp(store, {
     checkManagerToken: managerTokenCheck(store, options.token),
     authThrottle: options.authThrottle,
@@ -126,7 +141,7 @@ export async function startFleetServer(options: FleetServerOptions = {}): Promis
       host: options.address ?? DEFAULT_FLEET_ADDRESS,
     });
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
   const { port, address, family } = app.server.address() as AddressInfo;
@@ -136,11 +151,11 @@ export async function startFleetServer(options: FleetServerOptions = {}): Promis
     port,
     token,
     tokenSource: source,
-    dbFile,
+    database,
     store,
     close: async () => {
       await app.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -1,9 +1,9 @@
-import type { Database } from 'better-sqlite3';
 import { generateKey, hashKey, keyMatchesHash } from './auth.js';
-import { openFleetDb } from './db.js';
 import { DeviceRepository } from './device-store.js';
 import { FleetRepository } from './fleet-store.js';
 import { MANAGER_TOKEN_HASH_SETTING } from './migrations.js';
+import { openFleetDatabase, type OpenDatabaseOptions } from './open-database.js';
+import type { SqlDatabase } from './sql/database.js';
 import { TargetWriter } from './target-writer.js';
 
 export type TokenSource = 'option' | 'stored' | 'generated';
@@ -19,35 +19,35 @@ export interface ManagerTokenSetup {
 }
 
 /**
- * Everything the fleet backend keeps, in one SQLite file. The server holds no other state, so a
- * restart on the same file serves the same fleets, devices, targets and ETags.
+ * Everything the fleet backend keeps, in one database: a SQLite file, or PostgreSQL shared by
+ * several backends. The server holds no other state, so a restart (or another backend on the
+ * same PostgreSQL database) serves the same fleets, devices, targets and ETags.
  */
 export class FleetStore {
   readonly fleets: FleetRepository;
   readonly devices: DeviceRepository;
 
-  constructor(readonly db: Database) {
-    const targets = new TargetWriter(db);
+  constructor(readonly db: SqlDatabase) {
+    const targets = new TargetWriter();
     this.fleets = new FleetRepository(db, targets);
     this.devices = new DeviceRepository(db, this.fleets, targets);
   }
 
-  static open(file: string): FleetStore {
-    return new FleetStore(openFleetDb(file));
+  /** Opens (and migrates) a SQLite file or, for a postgres:// URL, a PostgreSQL database. */
+  static async open(location: string, options?: OpenDatabaseOptions): Promise<FleetStore> {
+    return new FleetStore(await openFleetDatabase(location, options));
   }
 
-  getSetting(key: string): string | undefined {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
-      { value: string } | undefined;
+  async getSetting(key: string): Promise<string | undefined> {
+    const row = await this.db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', [key]);
     return row?.value;
   }
 
-  setSetting(key: string, value: string): void {
-    this.db
-      .prepare(
-        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.db.run(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [key, value],
+    );
   }
 
   /**
@@ -55,26 +55,25 @@ export class FleetStore {
    * is stored and the token returned, the only time it exists in plain text. When two servers
    * start on one new db at once, the first to store wins and the other reports it as stored.
    */
-  setUpManagerToken(given: string | undefined): ManagerTokenSetup {
+  async setUpManagerToken(given: string | undefined): Promise<ManagerTokenSetup> {
     if (given) return { source: 'option', token: given };
-    return this.db
-      .transaction((): ManagerTokenSetup => {
-        if (this.managerTokenHash() !== undefined) return { source: 'stored' };
-        const token = generateKey();
-        this.setSetting(MANAGER_TOKEN_HASH_SETTING, hashKey(token));
-        return { source: 'generated', token };
-      })
-      .immediate();
+    if ((await this.managerTokenHash()) !== undefined) return { source: 'stored' };
+    const token = generateKey();
+    const stored = await this.db.get<{ key: string }>(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING RETURNING key',
+      [MANAGER_TOKEN_HASH_SETTING, hashKey(token)],
+    );
+    return stored ? { source: 'generated', token } : { source: 'stored' };
   }
 
   /** Replaces the stored manager token with a new one (for `bosun fleet token --rotate`). */
-  rotateManagerToken(): string {
+  async rotateManagerToken(): Promise<string> {
     const token = generateKey();
-    this.setSetting(MANAGER_TOKEN_HASH_SETTING, hashKey(token));
+    await this.setSetting(MANAGER_TOKEN_HASH_SETTING, hashKey(token));
     return token;
   }
 
-  managerTokenHash(): string | undefined {
+  managerTokenHash(): Promise<string | undefined> {
     return this.getSetting(MANAGER_TOKEN_HASH_SETTING);
   }
 
@@ -82,12 +81,12 @@ export class FleetStore {
    * Whether `presented` is the stored manager token, compared in constant time. Read on every
    * call, so a rotation takes effect at once in every server on this db.
    */
-  matchesStoredManagerToken(presented: string | undefined): boolean {
-    const stored = this.managerTokenHash();
+  async matchesStoredManagerToken(presented: string | undefined): Promise<boolean> {
+    const stored = await this.managerTokenHash();
     return stored !== undefined && keyMatchesHash(presented, stored);
   }
 
-  close(): void {
-    this.db.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 }

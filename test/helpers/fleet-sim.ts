@@ -172,7 +172,7 @@ export class SimFleet {
     this.server = await startFleetServer({
       port: this.server.port,
       address: '127.0.0.1',
-      dbFile: this.server.dbFile,
+      database: this.server.database,
       token: SIM_MANAGER_TOKEN,
     });
     this.backendUp = true;

@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
+import { FLEET_BACKENDS, TestDatabases } from '../helpers/fleet-databases.js';
 
 const TOKEN = 'manager-token-for-tests';
 const FIXTURES = path.join(process.cwd(), 'test/fixtures/compose');
@@ -36,20 +36,22 @@ async function call(
   return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
 }
 
-describe('fleet/server (real HTTP, temp db)', () => {
-  let dir: string;
-  let dbFile: string;
+describe.each(FLEET_BACKENDS)('fleet/server on %s (real HTTP, a fresh database each test)', (backend) => {
+  const databases = new TestDatabases(backend);
+  let database: string;
   let server: FleetServer;
 
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'bosun-fleet-'));
-    dbFile = path.join(dir, 'fleet.db');
-    server = await startFleetServer({ port: 0, address: '127.0.0.1', dbFile, token: TOKEN });
+    database = await databases.fresh();
+    server = await startFleetServer({ port: 0, address: '127.0.0.1', database, token: TOKEN });
   });
 
   afterEach(async () => {
     await server.close();
-    rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterAll(async () => {
+    await databases.dispose();
   });
 
   const manager = (method: string, route: string, body?: unknown) =>
@@ -328,7 +330,7 @@ describe('fleet/server (real HTTP, temp db)', () => {
     expect(unknown.json()).toEqual({ error: 'EFLEET_NOT_FOUND', message: 'unknown fleet "garage"' });
   });
 
-  it('keeps fleets, devices, targets and ETags across a restart on the same db', async () => {
+  it('keeps fleets, devices, targets and ETags across a restart on the same database', async () => {
     const { provisioningKey } = await createFleet();
     await register(provisioningKey, 'device-0001', 'device-key-0001');
     await push('kitchen', fixture('two-services.yml'));
@@ -338,7 +340,7 @@ describe('fleet/server (real HTTP, temp db)', () => {
     const devicesBefore = (await manager('GET', '/v1/devices')).json();
     await server.close();
 
-    server = await startFleetServer({ port: 0, address: '127.0.0.1', dbFile, token: TOKEN });
+    server = await startFleetServer({ port: 0, address: '127.0.0.1', database, token: TOKEN });
     const etag = before.headers.get('etag') as string;
     expect((await poll('device-0001', 'device-key-0001', etag)).status).toBe(304);
     const after = await poll('device-0001', 'device-key-0001');
@@ -350,12 +352,12 @@ describe('fleet/server (real HTTP, temp db)', () => {
   });
 
   it('generates a manager token once, stores its hash in the db and accepts it after a restart', async () => {
-    const other = path.join(dir, 'generated.db');
-    const first = await startFleetServer({ port: 0, dbFile: other });
+    const other = await databases.fresh();
+    const first = await startFleetServer({ port: 0, database: other });
     expect(first.tokenSource).toBe('generated');
     const token = first.token!;
     await first.close();
-    const second = await startFleetServer({ port: 0, dbFile: other });
+    const second = await startFleetServer({ port: 0, database: other });
     expect(second.tokenSource).toBe('stored');
     expect(second.token).toBeUndefined();
     expect((await call(second, 'GET', '/v1/fleets', { key: token })).status).toBe(200);

@@ -44,7 +44,7 @@ describe('fleet/cli against a real backend', () => {
     const created = await bosun('create', 'kitchen', ...auth, '--json');
     expect(created.code).toBe(0);
     ({ provisioningKey, appUuid } = JSON.parse(created.stdout));
-    const registered = server.store.devices.register(
+    const registered = await server.store.devices.register(
       { uuid: 'device-aaaa-0001', fleet: 'kitchen', deviceApiKey: 'device-key-0001' },
       provisioningKey,
     );
@@ -80,8 +80,8 @@ describe('fleet/cli against a real backend', () => {
   });
 
   it('lists devices as a table with release, status, progress, lock and last seen', async () => {
-    const [release] = server.store.fleets.listReleases('kitchen').slice(-1);
-    server.store.devices.mergeReports(
+    const [release] = (await server.store.fleets.listReleases('kitchen')).slice(-1);
+    await server.store.devices.mergeReports(
       {
         'device-aaaa-0001': {
           update_locks: [
@@ -205,7 +205,7 @@ describe('fleet/cli against a real backend', () => {
   });
 
   it('watches a rollout until every device is on its target release', async () => {
-    const [release] = server.store.fleets.listReleases('kitchen').slice(-1);
+    const [release] = (await server.store.fleets.listReleases('kitchen')).slice(-1);
     const timedOut = await bosun('watch', 'kitchen', '--timeout', '0.3', '--interval', '100', ...auth);
     expect(timedOut.code).toBe(1);
     expect(timedOut.stdout).toContain('kitchen: 0/1 on target, 0 downloading, 1 locked');
@@ -213,7 +213,7 @@ describe('fleet/cli against a real backend', () => {
     const report = {
       'device-aaaa-0001': { update_locks: [], apps: { [appUuid]: { release_uuid: release!.commit } } },
     };
-    setTimeout(() => server.store.devices.mergeReports(report, 'device-key-0001'), 250);
+    setTimeout(() => void server.store.devices.mergeReports(report, 'device-key-0001'), 250);
     const done = await bosun('watch', 'kitchen', '--interval', '100', '--timeout', '10', ...auth, '--json');
     expect(done.code).toBe(0);
     const lines = done.stdout
@@ -224,7 +224,7 @@ describe('fleet/cli against a real backend', () => {
   });
 
   it('rolls a fleet back to an earlier release, and forward again', async () => {
-    const releases = server.store.fleets.listReleases('kitchen');
+    const releases = await server.store.fleets.listReleases('kitchen');
     const [first, latest] = [releases[0]!, releases.at(-1)!];
     const back = await bosun('rollback', 'kitchen', first.commit.slice(0, 10), ...auth);
     expect(back).toEqual({

@@ -32,8 +32,8 @@ function legacyDatabase(dbFile: string, token: string): void {
   db.pragma('journal_mode = WAL');
   db.exec(`CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
   const first = MIGRATIONS[0]!;
-  expect('sql' in first).toBe(true);
-  db.exec((first as { sql: string }).sql);
+  if (!('sql' in first)) throw new Error('migration 1 is SQL');
+  db.exec(first.sql.sqlite);
   db.prepare('INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)').run(
     first.id,
     first.name,

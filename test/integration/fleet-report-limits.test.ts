@@ -4,9 +4,6 @@
  * every device list read and parsed it.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   MAX_APPS_PER_REPORT,
   MAX_REPORT_BODY_BYTES,
@@ -14,22 +11,22 @@ import {
   MAX_SERVICES_PER_RELEASE,
 } from '../../src/fleet/report-limits.js';
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
+import { FLEET_BACKENDS, TestDatabases } from '../helpers/fleet-databases.js';
 import { httpCall } from '../helpers/fleet-http.js';
 
 const TOKEN = 'manager-token-for-report-limits';
 const UUID = 'device-limits-0001';
 const KEY = 'device-key-limits-0001';
 
-describe('fleet backend: device reports are bounded', () => {
-  let dir: string;
+describe.each(FLEET_BACKENDS)('fleet backend on %s: device reports are bounded', (backend) => {
+  const databases = new TestDatabases(backend);
   let server: FleetServer;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'bosun-fleet-limits-'));
     server = await startFleetServer({
       port: 0,
       address: '127.0.0.1',
-      dbFile: path.join(dir, 'fleet.db'),
+      database: await databases.fresh(),
       token: TOKEN,
     });
     const created = await httpCall(server.url, 'POST', '/v1/fleets', {
@@ -45,28 +42,26 @@ describe('fleet backend: device reports are bounded', () => {
   });
 
   afterAll(async () => {
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    await server?.close();
+    await databases.dispose();
   });
 
   const report = (partial: unknown) =>
     httpCall(server.url, 'PATCH', '/device/v3/state', { key: KEY, body: { [UUID]: partial } });
-  const stored = () =>
-    (
-      server.store.db.prepare('SELECT report_json FROM devices WHERE uuid = ?').get(UUID) as {
-        report_json: string;
-      }
-    ).report_json;
+  const stored = async () =>
+    (await server.store.db.get<{ report_json: string }>('SELECT report_json FROM devices WHERE uuid = ?', [
+      UUID,
+    ]))!.report_json;
 
   /** A 413 with a JSON message, and the stored report exactly as before the PATCH. */
   async function expectRefused(partial: unknown, message: RegExp): Promise<void> {
-    const before = stored();
+    const before = await stored();
     const answer = await report(partial);
     expect({ status: answer.status, body: answer.json() }).toEqual({
       status: 413,
       body: { error: expect.any(String), message: expect.stringMatching(message) },
     });
-    expect(stored()).toBe(before);
+    expect(await stored()).toBe(before);
   }
 
   it('accepts an ordinary report', async () => {
@@ -75,7 +70,7 @@ describe('fleet backend: device reports are bounded', () => {
       apps: { app1: { releases: { r1: { update_status: 'done' } } } },
     });
     expect(answer.status).toBe(200);
-    expect(JSON.parse(stored())).toMatchObject({ status: 'Idle' });
+    expect(JSON.parse(await stored())).toMatchObject({ status: 'Idle' });
   });
 
   it('refuses a body over the route limit with 413 before parsing it', async () => {
@@ -89,12 +84,12 @@ describe('fleet backend: device reports are bounded', () => {
     let accepted = 0;
     let refused: { status: number; body: unknown } | undefined;
     for (let i = 0; i < 10 && !refused; i++) {
-      const before = stored();
+      const before = await stored();
       const answer = await report({ [`filler_${i}`]: chunk });
       if (answer.status === 200) accepted++;
       else {
         refused = { status: answer.status, body: answer.json() };
-        expect(stored()).toBe(before);
+        expect(await stored()).toBe(before);
       }
     }
     expect(accepted).toBeGreaterThan(0);
@@ -102,7 +97,7 @@ describe('fleet backend: device reports are bounded', () => {
       status: 413,
       body: { error: 'EFLEET_TOO_LARGE', message: expect.stringMatching(/report.*262144 bytes/) },
     });
-    expect(Buffer.byteLength(stored())).toBeLessThanOrEqual(MAX_REPORT_BYTES);
+    expect(Buffer.byteLength(await stored())).toBeLessThanOrEqual(MAX_REPORT_BYTES);
     // The device clears what it sent (null removes a key) and reports normally again.
     const clear = Object.fromEntries(Array.from({ length: accepted }, (_, i) => [`filler_${i}`, null]));
     expect((await report(clear)).status).toBe(200);
@@ -132,13 +127,13 @@ describe('fleet backend: device reports are bounded', () => {
     const levels = 20_000;
     const raw = `{"${UUID}":{"deep":${'{"a":'.repeat(levels)}"bottom"${'}'.repeat(levels)}}}`;
     expect(Buffer.byteLength(raw)).toBeLessThan(MAX_REPORT_BODY_BYTES);
-    const before = stored();
+    const before = await stored();
     const answer = await httpCall(server.url, 'PATCH', '/device/v3/state', { key: KEY, raw });
     expect({ status: answer.status, body: answer.json() }).toEqual({
       status: 413,
       body: { error: 'EFLEET_TOO_LARGE', message: expect.stringMatching(/nested deeper than 16 levels/) },
     });
-    expect(stored()).toBe(before);
+    expect(await stored()).toBe(before);
     expect((await report({ status: 'still reporting' })).status).toBe(200);
   });
 });

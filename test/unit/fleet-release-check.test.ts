@@ -1,35 +1,24 @@
-import { describe, expect, it } from '@jest/globals';
-import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { parseCompose } from '../../src/fleet/compose.js';
 import { ComposeError } from '../../src/fleet/errors.js';
-import { runMigrations } from '../../src/fleet/migrations.js';
 import { composePath } from '../../src/fleet/release-check.js';
 import { FleetStore } from '../../src/fleet/store.js';
 import { join, splitPath } from '../../src/target/fields.js';
 import { TargetValidationError, parseTargetDocument } from '../../src/target/validate.js';
 import type { TargetWarning } from '../../src/target/types.js';
+import { FLEET_BACKENDS, TestDatabases } from '../helpers/fleet-databases.js';
 
 const DEVICE = 'device-0001';
-
-/** A fleet `kitchen` with one registered device, in memory. */
-function kitchen(): FleetStore {
-  const db = new BetterSqlite3(':memory:');
-  runMigrations(db);
-  const store = new FleetStore(db);
-  const { provisioningKey } = store.fleets.create('kitchen');
-  store.devices.register({ uuid: DEVICE, fleet: 'kitchen', deviceApiKey: 'device-key-1' }, provisioningKey);
-  return store;
-}
 
 /** `bosun fleet push` as the backend runs it: YAML text in, the stored release out. */
 function push(store: FleetStore, yaml: string) {
   return store.fleets.createRelease('kitchen', parseCompose(yaml), yaml);
 }
 
-function pushError(store: FleetStore, yaml: string): ComposeError {
+async function pushError(store: FleetStore, yaml: string): Promise<ComposeError> {
   try {
-    push(store, yaml);
+    await push(store, yaml);
   } catch (err) {
     if (err instanceof ComposeError) return err;
     throw err;
@@ -137,39 +126,69 @@ const SNIPPETS: Array<[string, Compose]> = [
   ['a service named __proto__', { services: { ['__proto__']: { image: 'x' } } }],
 ];
 
-describe('fleet/release-check: push runs the device validation', () => {
-  it.each(SNIPPETS)('push accepts %s exactly when the device does', (_what, compose) => {
+describe.each(FLEET_BACKENDS)('fleet/release-check on %s: push runs the device validation', (backend) => {
+  const databases = new TestDatabases(backend);
+  const stores: FleetStore[] = [];
+
+  /** A fleet `kitchen` with one registered device, in a database of its own. */
+  async function kitchen(): Promise<FleetStore> {
+    const store = await FleetStore.open(await databases.fresh());
+    stores.push(store);
+    const { provisioningKey } = await store.fleets.create('kitchen');
+    await store.devices.register(
+      { uuid: DEVICE, fleet: 'kitchen', deviceApiKey: 'device-key-1' },
+      provisioningKey,
+    );
+    return store;
+  }
+
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+
+  afterAll(async () => {
+    await databases.dispose();
+  });
+
+  it.each(SNIPPETS)('push accepts %s exactly when the device does', async (_what, compose) => {
     const yaml = stringify(compose);
     const device = deviceVerdict(compose);
-    const store = kitchen();
+    const store = await kitchen();
     if (device.ok) {
-      const pushed = push(store, yaml);
+      const pushed = await push(store, yaml);
       expect(pushed.warnings.map(({ path, message }) => ({ path, message }))).toEqual(device.warnings);
       // And what the fleet then serves is accepted by the device too.
-      const served = store.devices.target(DEVICE)?.target_json ?? '';
+      const served = (await store.devices.target(DEVICE))?.target_json ?? '';
       expect(() => parseTargetDocument(JSON.parse(served), DEVICE)).not.toThrow();
     } else {
-      const err = pushError(store, yaml);
+      const err = await pushError(store, yaml);
       expect(err.issues).toHaveLength(1);
       const [issue] = err.issues;
       // The device's message: its path (relative to the release) and its reason.
       expect(`${issue?.path}: ${issue?.message}`.replace(/^: /, '')).toBe(device.error);
-      expect(store.fleets.listReleases('kitchen')).toEqual([]);
+      expect(await store.fleets.listReleases('kitchen')).toEqual([]);
     }
   });
 
-  it('refuses working_dir: app with the device message, its path and its line; stores nothing', () => {
-    const store = kitchen();
-    const err = pushError(store, 'services:\n  main:\n    image: demo:1\n    working_dir: app\n');
+  it('refuses working_dir: app with the device message, its path and its line; stores nothing', async () => {
+    const store = await kitchen();
+    const err = await pushError(store, 'services:\n  main:\n    image: demo:1\n    working_dir: app\n');
     expect(err.statusCode).toBe(400);
     expect(err.message).toBe(
       'invalid compose file: services.main.composition.working_dir: ' +
         'expected an absolute path, found the string "app" (line 4, column 18)',
     );
-    expect(store.fleets.listReleases('kitchen')).toEqual([]);
-    expect(store.fleets.list()[0]?.targetRelease).toBeNull();
-    // Nothing of the refused push is left: the next push gets the first service id.
-    expect(push(store, 'services:\n  main:\n    image: demo:1\n').services.main?.id).toBe(1);
+    expect(await store.fleets.listReleases('kitchen')).toEqual([]);
+    expect((await store.fleets.list())[0]?.targetRelease).toBeNull();
+    // Nothing of the refused push is left: no service or image row (the ids a sequence handed
+    // out may be skipped on PostgreSQL, which does not roll sequences back).
+    const count = (table: string) =>
+      store.db.get<{ n: number }>(`SELECT CAST(COUNT(*) AS INTEGER) AS n FROM ${table}`);
+    expect(await count('services')).toEqual({ n: 0 });
+    expect(await count('images')).toEqual({ n: 0 });
+    expect((await push(store, 'services:\n  main:\n    image: demo:1\n')).services.main?.id).toEqual(
+      expect.any(Number),
+    );
   });
 
   it.each([
@@ -180,15 +199,18 @@ describe('fleet/release-check: push runs the device validation', () => {
       'services.main.composition.depends_on',
       '"ghost" is not a service of this release',
     ],
-  ])('refuses %s naming %s', (line, path, reason) => {
+  ])('refuses %s naming %s', async (line, path, reason) => {
     const image = line.startsWith('image:') ? '' : '    image: demo:1\n';
     const yaml = `services:\n  main:\n${image}    ${line}\n`;
-    const [issue] = pushError(kitchen(), yaml).issues;
+    const [issue] = (await pushError(await kitchen(), yaml)).issues;
     expect(issue).toMatchObject({ path, message: expect.stringContaining(reason), line: image ? 4 : 3 });
   });
 
-  it('returns the warnings a device would give, with their compose lines', () => {
-    const pushed = push(kitchen(), 'services:\n  main:\n    image: demo:1\n    privileged: true\n');
+  it('returns the warnings a device would give, with their compose lines', async () => {
+    const pushed = await push(
+      await kitchen(),
+      'services:\n  main:\n    image: demo:1\n    privileged: true\n',
+    );
     expect(pushed.warnings).toEqual([
       {
         path: 'services.main.composition.privileged',
