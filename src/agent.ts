@@ -236,6 +236,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       );
       return present.map((l) => withDeadline([l], loop.status.apps[l.appUuid]?.lockDeadlineAt)[0]!);
     },
+    // Only the poll waits for the trigger gap (src/cloud/poll.ts); the apply, and a force reaching
+    // an apply that waits on a lock, act at once on the target the device already has.
     triggerUpdate: ({ force, cancel, caller }) => {
       const instant = cloudSettings().instantUpdateTrigger;
       if (!force && !instant) return false;
@@ -364,7 +366,11 @@ function emptyReport(apiPort: number): DeviceReport {
   return { api_port: apiPort, status: 'Idle', update_locks: [], target_error: null, apps: {} };
 }
 
-/** `bosun agent`: run until SIGTERM or SIGINT, then stop cleanly and exit 0. */
+/**
+ * `bosun agent`: run until SIGTERM or SIGINT, then stop cleanly and exit 0. Stopping the agent
+ * stops no app: containers keep running (as under balena-supervisor); the step in flight finishes
+ * or is aborted, and the agent's own locks are released.
+ */
 export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLogger(config.logLevel);
   const agent = await startAgent(config, { log });

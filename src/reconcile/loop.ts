@@ -83,7 +83,12 @@ const PROGRESS_PUBLISH_MS = 500;
  * - trigger({force}) wakes a pass that waits on a lock and plans it with the override, so a force
  *   is never queued behind the wait (balena-supervisor #2541); it lasts until the device converges;
  *   trigger({forceApps}) does the same for those apps only (a force sent with an app's own key);
- * - a failing step backs off on its own; every other step keeps going.
+ * - a failing step backs off on its own; every other step keeps going;
+ * - a pass that fails before it can plan (engine unreachable) backs off like a failing step (1 s
+ *   to 5 min, full jitter): the agent keeps running, the API answers 503 for what needs the
+ *   engine, and the loop converges once the engine is back;
+ * - it is the only writer: API actions come as intents (submit), planned under the same lock
+ *   rules as updates, and the update policies (deadlines, windows, probation) are facts it reads.
  */
 export class ReconcileLoop {
   private target: TargetState | undefined;
