@@ -34,6 +34,7 @@ import {
   takeLock,
   until,
   type BenchAgent,
+  oneServiceTarget,
 } from './bench-agent.js';
 import { median } from './reconcile-planner.js';
 
@@ -54,29 +55,15 @@ interface Samples {
 
 /** A local-mode target: one app, one service, the given release under a fresh release uuid. */
 function targetFor(appUuid: string, release: 1 | 2, releaseUuid: string): unknown {
-  return {
-    name: 'api-force-bench',
-    config: {},
-    apps: {
-      [appUuid]: {
-        id: APP_ID,
-        name: 'api-force-bench',
-        releases: {
-          [releaseUuid]: {
-            id: release,
-            services: {
-              main: {
-                id: 1,
-                image_id: release,
-                image: IMAGES[release],
-                composition: { network_mode: 'none', stop_grace_period: '1s' },
-              },
-            },
-          },
-        },
-      },
-    },
-  };
+  const name = 'api-force-bench';
+  return oneServiceTarget({
+    name,
+    appUuid,
+    appId: APP_ID,
+    releaseUuid,
+    releaseId: release,
+    image: IMAGES[release],
+  });
 }
 
 /** One agent on the real engine, with the engine's stop calls timestamped. */

@@ -124,3 +124,43 @@ export async function takeLock(file: string): Promise<true | undefined> {
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 }
+
+export interface OneServiceRelease {
+  name: string;
+  appUuid: string;
+  appId: number;
+  releaseUuid: string;
+  releaseId: number;
+  image: string;
+  labels?: Record<string, string>;
+  /** Merged over a fast stop and no network. */
+  composition?: Record<string, unknown>;
+}
+
+/** A local-mode target of one app whose release has one service `main`: what the benches offer. */
+export function oneServiceTarget(r: OneServiceRelease): unknown {
+  return {
+    name: r.name,
+    config: {},
+    apps: {
+      [r.appUuid]: {
+        id: r.appId,
+        name: r.name,
+        releases: {
+          [r.releaseUuid]: {
+            id: r.releaseId,
+            services: {
+              main: {
+                id: 1,
+                image_id: r.releaseId,
+                image: r.image,
+                labels: r.labels ?? {},
+                composition: { network_mode: 'none', stop_grace_period: '1s', ...r.composition },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -26,6 +26,7 @@ import {
   stopTimedEngine,
   takeLock,
   until,
+  oneServiceTarget,
 } from './bench-agent.js';
 
 const IMAGES = [`${REGISTRY}/bosun/locker:1`, `${REGISTRY}/bosun/locker:2`];
@@ -50,29 +51,14 @@ const MODES: Mode[] = [
 ];
 
 function targetFor(appUuid: string, release: number): unknown {
-  return {
+  return oneServiceTarget({
     name: 'lock-bench',
-    config: {},
-    apps: {
-      [appUuid]: {
-        id: APP_ID,
-        name: 'lock-bench',
-        releases: {
-          [`${appUuid}r${release}`]: {
-            id: release,
-            services: {
-              main: {
-                id: 1,
-                image_id: release,
-                image: IMAGES[release % 2],
-                composition: { network_mode: 'none', stop_grace_period: '1s' },
-              },
-            },
-          },
-        },
-      },
-    },
-  };
+    appUuid,
+    appId: APP_ID,
+    releaseUuid: `${appUuid}r${release}`,
+    releaseId: release,
+    image: IMAGES[release % 2]!,
+  });
 }
 
 /** Runs `trials` lock-release trials in one mode; returns each latency in ms. */

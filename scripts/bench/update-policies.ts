@@ -22,6 +22,7 @@ import {
   stopTimedEngine,
   takeLock,
   until,
+  oneServiceTarget,
 } from './bench-agent.js';
 
 const IMAGES = [`${REGISTRY}/bosun/locker:1`, `${REGISTRY}/bosun/locker:2`];
@@ -32,30 +33,15 @@ function targetFor(
   release: number,
   over: { composition?: Record<string, unknown>; labels?: Record<string, string> } = {},
 ): unknown {
-  return {
+  return oneServiceTarget({
     name: 'policy-bench',
-    config: {},
-    apps: {
-      [appUuid]: {
-        id: APP_ID,
-        name: 'policy-bench',
-        releases: {
-          [`${appUuid}r${release}`]: {
-            id: release,
-            services: {
-              main: {
-                id: 1,
-                image_id: release,
-                image: IMAGES[release % 2],
-                labels: over.labels ?? {},
-                composition: { network_mode: 'none', stop_grace_period: '1s', ...over.composition },
-              },
-            },
-          },
-        },
-      },
-    },
-  };
+    appUuid,
+    appId: APP_ID,
+    releaseUuid: `${appUuid}r${release}`,
+    releaseId: release,
+    image: IMAGES[release % 2]!,
+    ...over,
+  });
 }
 
 function runningRelease(bench: {
