@@ -73,6 +73,7 @@ async function rollbackTrials(trials: number): Promise<{ detect: number[]; rollb
     let good = 1;
     await bench.offer(targetFor(appUuid, good));
     await running(good);
+    await until('probation started', () => bench.agent.loop.status.apps[appUuid]?.probationEndsAt);
     for (let trial = 0; trial < trials; trial += 1) {
       const bad = good + 1;
       await bench.offer(
@@ -98,6 +99,8 @@ async function rollbackTrials(trials: number): Promise<{ detect: number[]; rollb
       good = bad + 1;
       await bench.offer(targetFor(appUuid, good));
       await running(good);
+      // Only a release the agent has seen run (on probation now) is one a rollback returns to.
+      await until('probation started', () => bench.agent.loop.status.apps[appUuid]?.probationEndsAt);
     }
   } finally {
     await bench.stop();
