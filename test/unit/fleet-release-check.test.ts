@@ -188,13 +188,13 @@ describe('fleet/release-check: push runs the device validation', () => {
   });
 
   it('returns the warnings a device would give, with their compose lines', () => {
-    const pushed = push(kitchen(), 'services:\n  main:\n    image: demo:1\n    privileged: true\n');
+    const pushed = push(kitchen(), 'services:\n  main:\n    image: demo:1\n    blkio_config: {}\n');
     expect(pushed.warnings).toEqual([
       {
-        path: 'services.main.composition.privileged',
-        message: 'unsupported composition key "privileged" ignored',
+        path: 'services.main.composition.blkio_config',
+        message: 'unsupported composition key "blkio_config" ignored',
         line: 4,
-        col: 17,
+        col: 19,
       },
     ]);
   });
