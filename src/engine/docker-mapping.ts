@@ -34,6 +34,13 @@ export function dockerodeOptions(dockerHost: string = `unix://${DEFAULT_SOCKET}`
   };
 }
 
+/** The socket path of a `unix://` endpoint; undefined for TCP endpoints. */
+export function unixSocketPath(dockerHost: string): string | undefined {
+  if (!dockerHost.startsWith('unix://')) return undefined;
+  const socketPath = dockerHost.slice('unix://'.length);
+  return socketPath === '' ? undefined : socketPath;
+}
+
 const NANOS_PER_MS = 1_000_000;
 
 /** The body of POST /containers/create for a spec. */
