@@ -315,6 +315,7 @@ export function parseComposition(raw: unknown, path: string, warnings: TargetWar
     parse(value, at, out, warnings);
   }
   checkMemoryLimits(out, path);
+  checkHostNetworkConflicts(out, path);
   // Drop optional fields a parser set to undefined, so equal compositions compare (and hash) equal.
   for (const key of Object.keys(out) as Array<keyof Composition>) {
     if (out[key] === undefined) delete out[key];
@@ -353,6 +354,28 @@ function checkMemoryLimits(c: Composition, path: string): void {
         `memswap_limit (${c.memswapLimit} bytes) is memory plus swap: it cannot be below mem_limit (${c.memLimit} bytes)`,
       );
     }
+  }
+}
+
+/**
+ * Keys the engine refuses beside host networking, the default: it will not give the host's
+ * interfaces another MAC address (refused at create), and network sysctls would change the host's
+ * own network stack (refused at start, after the old release is gone).
+ */
+function checkHostNetworkConflicts(c: Composition, path: string): void {
+  if (c.networkMode !== 'host') return;
+  if (c.macAddress !== undefined) {
+    throw new TargetValidationError(
+      join(path, 'mac_address'),
+      "mac_address cannot be set with network_mode host (the default): the container uses the host's interfaces",
+    );
+  }
+  const netSysctl = Object.keys(c.sysctls ?? {}).find((name) => name.startsWith('net.'));
+  if (netSysctl !== undefined) {
+    throw new TargetValidationError(
+      join(join(path, 'sysctls'), netSysctl),
+      `network sysctl ${netSysctl} cannot be set with network_mode host (the default): it would change the host's own network settings`,
+    );
   }
 }
 
