@@ -14,9 +14,12 @@ import { StateReporter } from './cloud/report.js';
 import type { DeviceReport } from './cloud/report-types.js';
 import { readCloudSettings } from './config/cloud-config.js';
 import { resolveAppPolicy } from './policy/update-policy.js';
+import { loadDevicePolicy } from './policy/device-policy.js';
+import { admitTarget } from './policy/target-admission.js';
 import { ReleaseHistory } from './policy/release-history.js';
 import type { AgentConfig } from './config/schema.js';
 import { DockerEngine } from './engine/docker.js';
+import { unixSocketPath } from './engine/docker-mapping.js';
 import type { Engine } from './engine/types.js';
 import { ensureTrustedBase } from './host/trusted-dirs.js';
 import { Quarantine } from './host/quarantine.js';
@@ -75,6 +78,9 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<RunningAgent> {
   const log = options.log ?? createLogger(config.logLevel);
   const localMode = config.apiEndpoint === '';
+  // Read before anything starts: a bad policy file stops start-up (exit 2), nothing half-done.
+  const devicePolicy = await loadDevicePolicy(config.policyFile);
+  const hostDockerSocket = unixSocketPath(config.dockerHost);
   // Both bases are checked (and made) so that no local user can steer what the agent creates,
   // mounts or deletes under them; from here on their real paths are used.
   const layout: LockLayout = {
@@ -123,6 +129,10 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       apiHost: options.apiHost ?? '127.0.0.1',
       apiPort,
       appKeys: appKeys.all(),
+      hostDockerSocket,
+      apiEndpoint: config.apiEndpoint,
+      // Read at every pass: registration sets the key after the agent has started.
+      deviceApiKey: identity.deviceApiKey,
     }),
     deviceOverride,
     heldStopped,
@@ -172,6 +182,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       reports.request();
     },
     onRejected: () => reports.request(),
+    admit: (target) => admitTarget(target, { policy: devicePolicy, hostDockerSocket }),
   });
   // Targets reach the loop in the order they were accepted, each once its app keys are stored.
   const handoff = new OrderedHandoff<{ target: TargetState; appIds: number[] }>(
@@ -186,6 +197,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       localMode,
       target: keeper.target,
       targetError: keeper.targetError,
+      targetWarnings: keeper.targetWarnings,
       rejectedReleases: keeper.rejectedReleases,
       containers: facts.containers,
       locks: facts.locks,
@@ -363,7 +375,14 @@ function overrideSource(forced: boolean, device: boolean, cloud: boolean): strin
 }
 
 function emptyReport(apiPort: number): DeviceReport {
-  return { api_port: apiPort, status: 'Idle', update_locks: [], target_error: null, apps: {} };
+  return {
+    api_port: apiPort,
+    status: 'Idle',
+    update_locks: [],
+    target_error: null,
+    target_warnings: [],
+    apps: {},
+  };
 }
 
 /**

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import type { JsonStore } from '../store/json-store.js';
 import { parseDeviceObject, parseTargetDocument, type ParsedTarget } from '../target/validate.js';
 import { convertV2LocalTarget, isV2LocalShape } from '../target/v2-local.js';
-import type { TargetState } from '../target/types.js';
+import type { TargetState, TargetWarning } from '../target/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 
@@ -37,7 +37,8 @@ interface Candidate {
  * stored hands it to the apply loop.
  */
 export class TargetKeeper {
-  private accepted: { target: TargetState; device: unknown; source: TargetSource } | undefined;
+  private accepted:
+    { target: TargetState; device: unknown; source: TargetSource; warnings: TargetWarning[] } | undefined;
   private error: string | null = null;
   /** Releases named by the last rejected cloud document, by app uuid. */
   private rejected: Record<string, string> = {};
@@ -53,6 +54,11 @@ export class TargetKeeper {
       log: Logger;
       onAccepted: (target: TargetState, source: TargetSource) => void;
       onRejected?: (reason: string) => void;
+      /**
+       * This device's own checks of a valid target (policy/target-admission.ts): throws to reject
+       * it whole, returns warnings for what it will not get.
+       */
+      admit?: (target: TargetState) => TargetWarning[];
     },
   ) {}
 
@@ -71,6 +77,11 @@ export class TargetKeeper {
 
   get targetError(): string | null {
     return this.error;
+  }
+
+  /** What the accepted target asked for and does not get (contract section 5, target_warnings). */
+  get targetWarnings(): TargetWarning[] {
+    return this.accepted?.warnings ?? [];
   }
 
   /** Releases named by the last rejected cloud document, by app uuid, so they can be reported `rejected`. */
@@ -109,7 +120,7 @@ export class TargetKeeper {
     }
     if (stored) {
       try {
-        const parsed = parseDeviceObject(stored.device, this.deps.uuid);
+        const parsed = this.admitted(parseDeviceObject(stored.device, this.deps.uuid));
         this.accept({ parsed, device: stored.device }, stored.source, { fileHash: stored.fileHash });
       } catch (err) {
         this.reject(`stored target no longer valid: ${errorMessage(err)}`);
@@ -122,7 +133,7 @@ export class TargetKeeper {
     return this.inOrder(() => {
       this.rejected = readableReleases(doc, this.deps.uuid);
       return this.offer(() => {
-        const parsed = parseTargetDocument(doc, this.deps.uuid);
+        const parsed = this.admitted(parseTargetDocument(doc, this.deps.uuid));
         return { parsed, device: (doc as Record<string, unknown>)[this.deps.uuid] };
       }, 'cloud');
     });
@@ -184,7 +195,13 @@ export class TargetKeeper {
   /** A v3 device object, or balena's v2 local shape converted to one. */
   private parseDevice(body: unknown): Candidate {
     const device = isV2LocalShape(body) ? convertV2LocalTarget(body, this.deps.uuid) : body;
-    return { parsed: parseDeviceObject(device, this.deps.uuid), device };
+    return { parsed: this.admitted(parseDeviceObject(device, this.deps.uuid)), device };
+  }
+
+  /** A valid target through this device's own checks: throws to reject it, adds their warnings. */
+  private admitted(parsed: ParsedTarget): ParsedTarget {
+    const extra = this.deps.admit?.(parsed.target) ?? [];
+    return extra.length === 0 ? parsed : { ...parsed, warnings: [...parsed.warnings, ...extra] };
   }
 
   /** The preload file: a bare device object, the v2 local shape, or a whole `{ "<uuid>": device }`. */
@@ -200,7 +217,7 @@ export class TargetKeeper {
   private accept(candidate: Candidate, source: TargetSource, extra: { fileHash?: string }): void {
     const { parsed, device } = candidate;
     for (const warning of parsed.warnings) this.deps.log.warn({ path: warning.path }, warning.message);
-    this.accepted = { target: parsed.target, device, source };
+    this.accepted = { target: parsed.target, device, source, warnings: parsed.warnings };
     // The hash of the preload file last applied survives later targets, so an unchanged file
     // does not win over a target posted since.
     this.fileHash = extra.fileHash ?? this.fileHash;

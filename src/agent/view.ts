@@ -2,7 +2,7 @@ import type { AppView, DeviceView, LockEntry, ServiceView, UpdateStatus } from '
 import type { DeviceReport } from '../cloud/report-types.js';
 import type { ContainerInfo } from '../engine/types.js';
 import type { LoopStatus } from '../reconcile/loop.js';
-import type { TargetApp, TargetState } from '../target/types.js';
+import type { TargetApp, TargetState, TargetWarning } from '../target/types.js';
 
 export interface ViewInputs {
   uuid: string;
@@ -10,6 +10,8 @@ export interface ViewInputs {
   localMode: boolean;
   target: TargetState | undefined;
   targetError: string | null;
+  /** What the accepted target asked for and does not get. */
+  targetWarnings?: TargetWarning[];
   /** Releases of a rejected document, by app uuid, when they could be read out of it. */
   rejectedReleases: Record<string, string>;
   containers: ContainerInfo[];
@@ -51,6 +53,7 @@ export function buildDeviceView(input: ViewInputs): DeviceView {
       ? Math.round(progress.reduce((a, b) => a + b, 0) / progress.length)
       : null,
     targetError: input.targetError,
+    targetWarnings: input.targetWarnings ?? [],
     apps,
     localMode: input.localMode,
     version: input.version,
@@ -215,6 +218,7 @@ export function buildDeviceReport(
         })),
     ),
     target_error: view.targetError,
+    target_warnings: (view.targetWarnings ?? []).map(({ path, message }) => ({ path, message })),
     apps,
   };
 }

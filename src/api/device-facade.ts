@@ -55,6 +55,8 @@ export interface DeviceView {
   updateFailed: boolean;
   overallDownloadProgress: number | null;
   targetError: string | null;
+  /** What the accepted target asked for and does not get. */
+  targetWarnings?: Array<{ path: string; message: string }>;
   apps: AppView[];
   localMode: boolean;
   version: string;

@@ -53,6 +53,13 @@ export interface ReportedUpdateLock {
   deadline?: string;
 }
 
+/** One thing the accepted target asked for and did not get. */
+export interface ReportedWarning {
+  /** Where in the target, e.g. `apps.<uuid>.releases.<commit>.services.main.composition.volumes[0]`. */
+  path: string;
+  message: string;
+}
+
 export interface DeviceReport {
   api_port: number;
   /** Overall agent status, e.g. `Idle`, `Downloading`, `Applying`. */
@@ -60,5 +67,7 @@ export interface DeviceReport {
   update_locks: ReportedUpdateLock[];
   /** Why the last target document was rejected whole; null once one is accepted. */
   target_error: string | null;
+  /** What the accepted target asked for and does not get (unsupported keys, skipped bind mounts). */
+  target_warnings: ReportedWarning[];
   apps: Record<string, ReportedApp>;
 }

@@ -204,6 +204,12 @@ export const schema = {
     default: '',
     env: 'BOSUN_TARGET_STATE_FILE',
   },
+  policyFile: {
+    doc: 'Device policy (JSON): what a target may ask of this device; empty: everything balena allows',
+    format: String,
+    default: '',
+    env: 'BOSUN_POLICY_FILE',
+  },
   logLevel: {
     doc: 'Log level: trace, debug, info, warn, error, fatal or silent',
     format: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
@@ -249,6 +255,7 @@ export type AgentConfig = {
   updateWindow: string;
   updateProbation: string;
   targetStateFile: string;
+  policyFile: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   rebootCommand: string;
   shutdownCommand: string;

@@ -4,7 +4,7 @@
 import type Docker from 'dockerode';
 import { ConfigError } from '../util/errors.js';
 import { parseBosunLabels, type LabelParseResult } from './container-labels.js';
-import type { ContainerInfo, ContainerSpec, ContainerStatus } from './types.js';
+import type { ContainerInfo, ContainerSpec, ContainerStatus, Mount, PortSpec } from './types.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -34,10 +34,19 @@ export function dockerodeOptions(dockerHost: string = `unix://${DEFAULT_SOCKET}`
   };
 }
 
+/** The socket path of a `unix://` endpoint; undefined for TCP endpoints. */
+export function unixSocketPath(dockerHost: string): string | undefined {
+  if (!dockerHost.startsWith('unix://')) return undefined;
+  const socketPath = dockerHost.slice('unix://'.length);
+  return socketPath === '' ? undefined : socketPath;
+}
+
 const NANOS_PER_MS = 1_000_000;
 
 /** The body of POST /containers/create for a spec. */
 export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  const binds = spec.mounts.filter((mount) => mount.createHostPath === true);
+  const mounts = spec.mounts.filter((mount) => mount.createHostPath !== true);
   const options: Docker.ContainerCreateOptions = {
     name: spec.name,
     Image: spec.image,
@@ -49,20 +58,26 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
       NetworkMode: spec.networkMode,
       Init: spec.init ?? false,
       ...(spec.capDrop !== undefined && { CapDrop: [...spec.capDrop] }),
-      Mounts: spec.mounts.map((mount) => ({
-        Type: mount.type,
-        Source: mount.source,
-        Target: mount.target,
-        ReadOnly: mount.readOnly ?? false,
-      })),
+      Mounts: mounts.map(toMount),
+      ...(binds.length > 0 && { Binds: binds.map(toBind) }),
+      ...hostConfigOf(spec),
+      ...(spec.ports?.some((p) => p.published) && { PortBindings: portBindingsOf(spec.ports) }),
     },
   };
+  if (spec.ports !== undefined && spec.ports.length > 0) {
+    options.ExposedPorts = Object.fromEntries(spec.ports.map((p) => [portKey(p), {}]));
+  }
   if (spec.command !== undefined) options.Cmd = spec.command;
   if (spec.entrypoint !== undefined) options.Entrypoint = spec.entrypoint;
   if (spec.workingDir !== undefined) options.WorkingDir = spec.workingDir;
   if (spec.user !== undefined) options.User = spec.user;
   if (spec.stopSignal !== undefined) options.StopSignal = spec.stopSignal;
   if (spec.stopTimeoutSec !== undefined) options.StopTimeout = spec.stopTimeoutSec;
+  if (spec.hostname !== undefined) options.Hostname = spec.hostname;
+  if (spec.domainname !== undefined) options.Domainname = spec.domainname;
+  // API 1.41 takes the MAC address in the container config (1.44 moved it to the endpoint).
+  if (spec.macAddress !== undefined) (options as { MacAddress?: string }).MacAddress = spec.macAddress;
+  if (spec.openStdin !== undefined) options.OpenStdin = spec.openStdin;
   if (spec.healthcheck !== undefined) {
     const { test, intervalMs, timeoutMs, retries, startPeriodMs } = spec.healthcheck;
     options.Healthcheck = {
@@ -74,6 +89,90 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
     };
   }
   return options;
+}
+
+function toMount(mount: Mount): Docker.MountSettings {
+  return {
+    Type: mount.type,
+    // An anonymous volume has an empty source: the engine names it, and removes it with the container.
+    Source: mount.source,
+    Target: mount.target,
+    ReadOnly: mount.readOnly ?? false,
+  };
+}
+
+function toBind(mount: Mount): string {
+  return `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`;
+}
+
+function portKey(port: PortSpec): string {
+  return `${port.containerPort}/${port.protocol}`;
+}
+
+/**
+ * PortBindings, keyed `<port>/<protocol>` (ExposedPorts has every port, published or not). Under
+ * host networking the engine ignores port bindings (the service already listens on the host's
+ * addresses); they are mapped anyway, as balena does, so the container says what it asked for.
+ */
+function portBindingsOf(ports: PortSpec[]): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const port of ports) {
+    if (!port.published) continue;
+    (bindings[portKey(port)] ??= []).push({
+      HostIp: port.hostIp ?? '',
+      // Empty: the engine picks a free port.
+      HostPort: port.hostPort === undefined ? '' : String(port.hostPort),
+    });
+  }
+  return bindings;
+}
+
+/** The HostConfig fields of the hardware, privilege and resource keys; only those the spec sets. */
+function hostConfigOf(spec: ContainerSpec): Docker.HostConfig {
+  const host: Docker.HostConfig & Record<string, unknown> = {};
+  const set = <T>(field: string, value: T | undefined): void => {
+    if (value !== undefined) host[field] = value;
+  };
+  set('Privileged', spec.privileged);
+  set(
+    'Devices',
+    spec.devices?.map((d) => ({
+      PathOnHost: d.pathOnHost,
+      PathInContainer: d.pathInContainer,
+      CgroupPermissions: d.cgroupPermissions,
+    })),
+  );
+  set('DeviceCgroupRules', spec.deviceCgroupRules);
+  if (spec.allGpus) set('DeviceRequests', [{ Driver: '', Count: -1, Capabilities: [['gpu']] }]);
+  set('CapAdd', spec.capAdd);
+  set('SecurityOpt', spec.securityOpt);
+  set('Sysctls', spec.sysctls);
+  set(
+    'Ulimits',
+    spec.ulimits?.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+  );
+  set('PidMode', spec.pidMode);
+  set('IpcMode', spec.ipcMode);
+  set('GroupAdd', spec.groupAdd);
+  set('ShmSize', spec.shmSize);
+  set('ReadonlyRootfs', spec.readOnlyRootfs);
+  set('Tmpfs', spec.tmpfs);
+  set('Memory', spec.memory);
+  set('MemoryReservation', spec.memoryReservation);
+  set('MemorySwap', spec.memorySwap);
+  set('CpuShares', spec.cpuShares);
+  set('CpuQuota', spec.cpuQuota);
+  set('CpusetCpus', spec.cpusetCpus);
+  set('OomKillDisable', spec.oomKillDisable);
+  set('OomScoreAdj', spec.oomScoreAdj);
+  set('Dns', spec.dns);
+  set('DnsSearch', spec.dnsSearch);
+  set('DnsOptions', spec.dnsOptions);
+  set('ExtraHosts', spec.extraHosts);
+  if (spec.logConfig !== undefined) {
+    set('LogConfig', { Type: spec.logConfig.driver, Config: { ...spec.logConfig.options } });
+  }
+  return host;
 }
 
 const CONTAINER_STATUSES: readonly ContainerStatus[] = [

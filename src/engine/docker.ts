@@ -30,6 +30,7 @@ import {
   type Engine,
   type PullOptions,
   type VolumeInfo,
+  type VolumeOptions,
 } from './types.js';
 
 export interface DockerEngineOptions {
@@ -274,11 +275,20 @@ export class DockerEngine implements Engine {
     }
   }
 
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  async createVolume(
+    name: string,
+    labels: Record<string, string>,
+    options: VolumeOptions = {},
+  ): Promise<void> {
     let existingLabels: Record<string, string> | null;
     try {
       // The engine answers an existing name with the existing volume, so this is idempotent.
-      const volume = await this.docker.createVolume({ Name: name, Labels: labels });
+      const volume = await this.docker.createVolume({
+        Name: name,
+        Labels: labels,
+        ...(options.driver !== undefined && { Driver: options.driver }),
+        ...(options.driverOpts !== undefined && { DriverOpts: { ...options.driverOpts } }),
+      });
       existingLabels =
         ((await volume.inspect()) as { Labels?: Record<string, string> | null }).Labels ?? null;
     } catch (err) {

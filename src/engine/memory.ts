@@ -24,6 +24,7 @@ import {
   type PullOptions,
   type PullProgress,
   type VolumeInfo,
+  type VolumeOptions,
 } from './types.js';
 
 export type EngineOperation = keyof Engine;
@@ -276,7 +277,8 @@ export class MemoryEngine implements Engine {
       throw new NotFoundError(`image ${spec.image} (for container ${spec.name})`);
     for (const mount of spec.mounts) {
       // The docker engine creates a named volume a container mounts; do the same.
-      if (mount.type === 'volume' && !this.volumes.has(mount.source)) this.volumes.set(mount.source, {});
+      if (mount.type === 'volume' && mount.source !== '' && !this.volumes.has(mount.source))
+        this.volumes.set(mount.source, {});
     }
     const id = this.nextId.toString(16).padStart(64, '0');
     this.nextId += 1;
@@ -324,7 +326,7 @@ export class MemoryEngine implements Engine {
     this.containers.delete(id);
   }
 
-  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+  async createVolume(name: string, labels: Record<string, string>, _options?: VolumeOptions): Promise<void> {
     this.enter('createVolume');
     if (!this.volumes.has(name)) this.volumes.set(name, { ...labels });
   }

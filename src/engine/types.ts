@@ -48,9 +48,31 @@ export interface ContainerInfo {
 
 export interface Mount {
   type: 'bind' | 'volume';
+  /** Host path of a bind; name of a volume, or empty for an anonymous volume. */
   source: string;
   target: string;
   readOnly?: boolean;
+  /**
+   * A bind whose host path the engine creates (as a directory) when it is missing: the engine's
+   * legacy `Binds`, which balena uses for feature-label mounts. The Mounts API refuses a missing
+   * source, and a host without (say) /lib/modules must still run a service that asks for it.
+   */
+  createHostPath?: boolean;
+}
+
+/** A container port; `published` ones are bound to `hostPort` (or a free one) on `hostIp`. */
+export interface PortSpec {
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  hostPort?: number;
+  hostIp?: string;
+  published: boolean;
+}
+
+export interface DeviceSpec {
+  pathOnHost: string;
+  pathInContainer: string;
+  cgroupPermissions: string;
 }
 
 /** Everything needed to create one container. Built by a pure function from the target. */
@@ -65,6 +87,8 @@ export interface ContainerSpec {
   user?: string;
   restart: 'no' | 'always' | 'on-failure' | 'unless-stopped';
   networkMode: 'none' | 'host';
+  /** Capabilities added to Docker's default set. */
+  capAdd?: string[];
   /** Capabilities taken from Docker's default set. */
   capDrop?: string[];
   mounts: Mount[];
@@ -72,6 +96,41 @@ export interface ContainerSpec {
   stopTimeoutSec?: number;
   init?: boolean;
   tty?: boolean;
+  openStdin?: boolean;
+  ports?: PortSpec[];
+  privileged?: boolean;
+  devices?: DeviceSpec[];
+  deviceCgroupRules?: string[];
+  /** Every GPU of the host, as a device request (feature label io.balena.features.gpu). */
+  allGpus?: boolean;
+  securityOpt?: string[];
+  sysctls?: Record<string, string>;
+  ulimits?: Array<{ name: string; soft: number; hard: number }>;
+  pidMode?: string;
+  ipcMode?: string;
+  groupAdd?: string[];
+  /** Bytes, like every size here. */
+  shmSize?: number;
+  readOnlyRootfs?: boolean;
+  /** Container path to tmpfs mount options. */
+  tmpfs?: Record<string, string>;
+  memory?: number;
+  memoryReservation?: number;
+  /** Memory plus swap; -1 is unlimited swap. */
+  memorySwap?: number;
+  cpuShares?: number;
+  cpuQuota?: number;
+  cpusetCpus?: string;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: number;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  extraHosts?: string[];
+  hostname?: string;
+  domainname?: string;
+  macAddress?: string;
+  logConfig?: { driver: string; options: Record<string, string> };
   healthcheck?: {
     test: string[];
     intervalMs?: number;
@@ -84,6 +143,12 @@ export interface ContainerSpec {
 export interface VolumeInfo {
   name: string;
   labels: Record<string, string>;
+}
+
+/** How a volume is made: its driver (the engine's default, `local`, when absent) and options. */
+export interface VolumeOptions {
+  driver?: string;
+  driverOpts?: Record<string, string>;
 }
 
 /** Progress of one image pull: bytes are summed over layers, `layersDone` counts finished layers. */
@@ -124,7 +189,7 @@ export interface Engine {
   killContainer(id: string, signal?: string): Promise<void>;
   /** Already gone is success. */
   removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
-  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  createVolume(name: string, labels: Record<string, string>, options?: VolumeOptions): Promise<void>;
   /** Already gone is success. */
   removeVolume(name: string): Promise<void>;
   listVolumes(deviceUuid: string): Promise<VolumeInfo[]>;

@@ -1,9 +1,16 @@
 import { LABELS, type ContainerSpec, type Mount } from '../engine/types.js';
 import { appDataDir, serviceLockDir, type LockLayout } from '../locks/paths.js';
-import type { TargetApp, TargetRelease, TargetService } from '../target/types.js';
+import { asksForNetRaw } from '../target/composition.js';
+import { enabledFeatures } from '../target/features.js';
+import type { Composition, TargetApp, TargetRelease, TargetService } from '../target/types.js';
+import { featureGrants, type FeatureContext } from './feature-spec.js';
 
-/** Device-wide facts every container spec needs besides its target service. */
-export interface SpecContext {
+/**
+ * Device-wide facts every container spec needs besides its target service. The feature context
+ * (engine socket, cloud endpoint, device key) is not in the config hash: a device key that changes
+ * reaches a balena-api service when its container is next recreated, as on balena.
+ */
+export interface SpecContext extends FeatureContext {
   deviceUuid: string;
   deviceName?: string;
   layout: LockLayout;
@@ -45,17 +52,26 @@ export function containerSpecFor(
   ctx: SpecContext,
 ): ContainerSpec {
   const c = service.composition;
+  const labels = { ...c.labels, ...service.labels };
+  const features = featureGrants(enabledFeatures(labels), ctx);
   const lockDir = serviceLockDir(ctx.layout, app.appId, service.serviceName);
-  const mounts: Mount[] = [
+  const ownMounts: Mount[] = [
     { type: 'bind', source: appDataDir(ctx.layout, app.appId), target: '/data' },
     { type: 'bind', source: lockDir, target: '/tmp/balena' },
     { type: 'bind', source: lockDir, target: '/tmp/resin' },
-    // A release volume aimed at /data would hide bosun's own (see the doc comment).
+    ...features.mounts,
+  ];
+  const taken = new Set(ownMounts.map((m) => m.target));
+  const mounts: Mount[] = [
+    ...ownMounts,
+    // A release volume aimed at a path bosun mounts (balena's `resin-data:/data`) is left out: it
+    // would hide bosun's /data and the legacy lock in it (see the doc comment).
     ...c.volumes
-      .filter((v) => v.target !== '/data')
+      .filter((v) => !taken.has(v.target))
       .map((v) => ({
         type: 'volume' as const,
-        source: volumeName(ctx.deviceUuid, app.appId, v.volume),
+        // An anonymous volume has no name: the engine makes one, removed with the container.
+        source: v.volume === undefined ? '' : volumeName(ctx.deviceUuid, app.appId, v.volume),
         target: v.target,
         readOnly: v.readOnly,
       })),
@@ -64,7 +80,7 @@ export function containerSpecFor(
     name: containerName(service, release),
     image: service.image,
     labels: {
-      ...service.labels,
+      ...labels,
       [LABELS.supervised]: 'true',
       [LABELS.appId]: String(app.appId),
       [LABELS.appUuid]: app.appUuid,
@@ -76,13 +92,18 @@ export function containerSpecFor(
       [LABELS.imageId]: String(service.imageId),
       [LABELS.configHash]: configHash,
     },
-    env: { ...service.environment, ...supervisorEnv(app, service, ctx) },
+    env: {
+      ...service.environment,
+      ...features.env,
+      ...supervisorEnv(app, service, ctx, features.balenaEnv),
+    },
     command: c.command,
     entrypoint: c.entrypoint,
     workingDir: c.workingDir,
     user: c.user,
     restart: c.restart,
     networkMode: c.networkMode,
+    capAdd: c.capAdd,
     capDrop: capabilitiesToDrop(c),
     mounts,
     stopSignal: c.stopSignal,
@@ -90,28 +111,71 @@ export function containerSpecFor(
     init: c.init,
     tty: c.tty,
     healthcheck: c.healthcheck,
+    ...(features.allGpus && { allGpus: true }),
+    ...hardwareSpec(c),
   };
+}
+
+/** The composition's ports, hardware, privilege and resource keys, under the engine's names. */
+function hardwareSpec(c: Composition): Partial<ContainerSpec> {
+  const spec: Partial<ContainerSpec> = {
+    openStdin: c.stdinOpen,
+    ports: c.ports,
+    privileged: c.privileged,
+    devices: c.devices,
+    deviceCgroupRules: c.deviceCgroupRules,
+    securityOpt: c.securityOpt,
+    sysctls: c.sysctls,
+    ulimits: c.ulimits,
+    pidMode: c.pid,
+    ipcMode: c.ipc,
+    groupAdd: c.groupAdd,
+    shmSize: c.shmSize,
+    readOnlyRootfs: c.readOnly,
+    tmpfs: c.tmpfs,
+    memory: c.memLimit,
+    memoryReservation: c.memReservation,
+    memorySwap: c.memswapLimit,
+    cpuShares: c.cpuShares,
+    cpuQuota: c.cpuQuota,
+    cpusetCpus: c.cpuset,
+    oomKillDisable: c.oomKillDisable,
+    oomScoreAdj: c.oomScoreAdj,
+    dns: c.dns,
+    dnsSearch: c.dnsSearch,
+    dnsOptions: c.dnsOpt,
+    extraHosts: c.extraHosts,
+    hostname: c.hostname,
+    domainname: c.domainname,
+    macAddress: c.macAddress,
+    logConfig: c.logging,
+  };
+  // Left out rather than undefined, so specs compare equal to what a test writes out.
+  for (const key of Object.keys(spec) as Array<keyof ContainerSpec>) {
+    if (spec[key] === undefined) delete spec[key];
+  }
+  return spec;
 }
 
 /**
  * A service on the host's network with Docker's default NET_RAW could open a raw or packet socket
  * on loopback and read the local API's traffic, the global key included. It gets NET_RAW only when
  * the release asks for it (a `cap_add` of NET_RAW or ALL, or `privileged`); no other network mode
- * shares the host's loopback.
+ * shares the host's loopback. The release's own `cap_drop` is kept beside it.
  */
-function capabilitiesToDrop(c: {
-  networkMode: string;
-  capAdd?: string[];
-  privileged?: boolean;
-}): string[] | undefined {
-  if (c.networkMode !== 'host' || c.privileged) return undefined;
-  const asked = (c.capAdd ?? []).map((cap) => cap.toUpperCase().replace(/^CAP_/, ''));
-  if (asked.includes('NET_RAW') || asked.includes('ALL')) return undefined;
-  return ['NET_RAW'];
+function capabilitiesToDrop(c: Composition): string[] | undefined {
+  const drop = [...(c.capDrop ?? [])];
+  if (c.networkMode === 'host' && !asksForNetRaw(c) && !drop.includes('NET_RAW')) drop.push('NET_RAW');
+  return drop.length > 0 ? drop : undefined;
 }
 
 /** BALENA_* variables (and their RESIN_* twins) every service gets. */
-function supervisorEnv(app: TargetApp, service: TargetService, ctx: SpecContext): Record<string, string> {
+function supervisorEnv(
+  app: TargetApp,
+  service: TargetService,
+  ctx: SpecContext,
+  featureVars: Record<string, string>,
+): Record<string, string> {
   const address = `http://${ctx.apiHost}:${ctx.apiPort}`;
   const vars: Record<string, string> = {
     '': '1',
@@ -128,6 +192,7 @@ function supervisorEnv(app: TargetApp, service: TargetService, ctx: SpecContext)
   if (ctx.deviceName) vars.DEVICE_NAME_AT_INIT = ctx.deviceName;
   const key = ctx.appKeys[app.appId];
   if (service.supervisorApi && key) vars.SUPERVISOR_API_KEY = key;
+  Object.assign(vars, featureVars);
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(vars)) {
     env[name ? `BALENA_${name}` : 'BALENA'] = value;

@@ -65,11 +65,16 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
       });
     },
     async createVolume(step) {
-      await engine.createVolume(step.volume, {
-        'io.bosun.device-uuid': deps.deviceUuid,
-        'io.balena.app-uuid': step.appUuid,
-        'io.balena.app-id': String(step.appId),
-      });
+      await engine.createVolume(
+        step.volume,
+        {
+          ...step.labels,
+          'io.bosun.device-uuid': deps.deviceUuid,
+          'io.balena.app-uuid': step.appUuid,
+          'io.balena.app-id': String(step.appId),
+        },
+        step.options,
+      );
     },
     async removeVolume(step) {
       await engine.removeVolume(step.volume);

@@ -548,13 +548,26 @@ function planVolumes(
   noStaleContainers: boolean,
 ): { steps: Step[]; missing: boolean } {
   const steps: Step[] = [];
-  const wanted = new Set(
-    Object.keys(app.release?.volumes ?? {}).map((v) => volumeName(facts.context.deviceUuid, app.appId, v)),
-  );
+  const declared = Object.entries(app.release?.volumes ?? {});
+  const wanted = new Set(declared.map(([v]) => volumeName(facts.context.deviceUuid, app.appId, v)));
   const present = new Set(facts.volumes.map((v) => v.name));
-  for (const name of wanted) {
-    if (!present.has(name))
-      steps.push({ action: 'createVolume', appUuid: app.appUuid, appId: app.appId, volume: name });
+  // A volume's driver and options are fixed when it is made: a later release that changes them
+  // does not recreate it, since that would throw its data away (README, "Volumes").
+  for (const [volume, config] of declared) {
+    const name = volumeName(facts.context.deviceUuid, app.appId, volume);
+    if (present.has(name)) continue;
+    const options = {
+      ...(config.driver !== undefined && { driver: config.driver }),
+      ...(config.driverOpts !== undefined && { driverOpts: config.driverOpts }),
+    };
+    steps.push({
+      action: 'createVolume',
+      appUuid: app.appUuid,
+      appId: app.appId,
+      volume: name,
+      ...(Object.keys(options).length > 0 && { options }),
+      ...(config.labels !== undefined && { labels: config.labels }),
+    });
   }
   if (noStaleContainers) {
     for (const v of facts.volumes) {

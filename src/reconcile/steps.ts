@@ -1,4 +1,4 @@
-import type { ContainerSpec } from '../engine/types.js';
+import type { ContainerSpec, VolumeOptions } from '../engine/types.js';
 
 /**
  * Steps are plain data: what to do next, nothing about how (design.md, example 1). The planner
@@ -7,7 +7,14 @@ import type { ContainerSpec } from '../engine/types.js';
 export interface StepArgs {
   /** Pull an image; never waits for a lock. */
   fetch: { appUuid: string; serviceName: string; image: string };
-  createVolume: { appUuid: string; appId: number; volume: string };
+  /** `labels` are the release's own for the volume; bosun's ownership labels are added to them. */
+  createVolume: {
+    appUuid: string;
+    appId: number;
+    volume: string;
+    options?: VolumeOptions;
+    labels?: Record<string, string>;
+  };
   removeVolume: { appUuid: string; volume: string };
   /** Remove the app's persistent /data (app removed from the target). */
   removeAppData: { appUuid: string; appId: number; override: boolean };

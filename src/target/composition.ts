@@ -1,11 +1,4 @@
-import type {
-  Composition,
-  Healthcheck,
-  NetworkMode,
-  RestartPolicy,
-  TargetWarning,
-  VolumeMount,
-} from './types.js';
+import type { Composition, Healthcheck, NetworkMode, RestartPolicy, TargetWarning } from './types.js';
 import {
   TargetValidationError,
   expectNonEmptyString,
@@ -16,9 +9,40 @@ import {
   optionalBoolean,
   optionalObject,
 } from './fields.js';
+import {
+  normaliseCapability,
+  parseCapabilities,
+  parseDeviceCgroupRules,
+  parseDevices,
+  parseGroupAdd,
+  parseIpcMode,
+  parsePidMode,
+  parseSecurityOpt,
+  parseSysctls,
+  parseUlimits,
+} from './compose-hardware.js';
+import { parseExpose, parsePorts } from './compose-ports.js';
+import {
+  parseCpuQuota,
+  parseCpuShares,
+  parseCpuset,
+  parseMemswapLimit,
+  parseOomScoreAdj,
+  parseTmpfs,
+} from './compose-resources.js';
+import {
+  parseComposeLabels,
+  parseDnsServers,
+  parseExtraHosts,
+  parseHostName,
+  parseLogging,
+  parseMacAddress,
+  parseResolverWords,
+} from './compose-runtime.js';
+import { parseByteSize } from './compose-values.js';
+import { parseVolumeMounts } from './compose-volumes.js';
 
-/** Names of volumes and services: they become Docker object names and host directory names. */
-export const OBJECT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+export { OBJECT_NAME } from './names.js';
 
 const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'always', 'on-failure', 'unless-stopped'];
 const DEFAULT_STOP_GRACE_PERIOD_SEC = 10;
@@ -151,76 +175,6 @@ function networkMode(value: unknown, path: string): NetworkMode {
   return fail(path, '"host" or "none"', value);
 }
 
-function checkMountTarget(target: string, path: string): string {
-  if (!target.startsWith('/')) fail(path, 'an absolute container path for the volume target', target);
-  return target;
-}
-
-function checkVolumeSource(source: string, path: string, spec: unknown): string {
-  if (/^[/.~]/.test(source) || source.includes('/')) {
-    throw new TargetValidationError(
-      path,
-      `bind mount ${JSON.stringify(spec)} is not supported: only named volumes declared in the ` +
-        `release's "volumes" can be mounted (each app also gets a persistent /data)`,
-    );
-  }
-  if (!OBJECT_NAME.test(source)) fail(path, 'a volume name of letters, digits, "_", "." and "-"', source);
-  return source;
-}
-
-/** Compose short form `name:/path[:ro|rw]`, or long form `{ type: volume, source, target, read_only }`. */
-function volumeMount(value: unknown, path: string): VolumeMount {
-  if (typeof value === 'string') {
-    const parts = value.split(':');
-    if (parts.length < 2) {
-      throw new TargetValidationError(
-        path,
-        `anonymous volume ${JSON.stringify(value)} is not supported: use "<volume name>:${value}" ` +
-          `with a volume declared in the release's "volumes"`,
-      );
-    }
-    const volume = checkVolumeSource(parts[0], path, value);
-    if (parts.length > 3 || (parts.length === 3 && parts[2] !== 'ro' && parts[2] !== 'rw')) {
-      fail(path, 'a volume of the form "name:/path", "name:/path:ro" or "name:/path:rw"', value);
-    }
-    return { volume, target: checkMountTarget(parts[1], path), readOnly: parts[2] === 'ro' };
-  }
-  if (isPlainObject(value)) {
-    const type = value.type ?? 'volume';
-    if (type !== 'volume') {
-      throw new TargetValidationError(
-        join(path, 'type'),
-        `volume type ${JSON.stringify(type)} is not supported: only named volumes declared in the release`,
-      );
-    }
-    const volume = checkVolumeSource(
-      expectNonEmptyString(value.source, join(path, 'source')),
-      path,
-      value.source,
-    );
-    const target = checkMountTarget(
-      expectNonEmptyString(value.target, join(path, 'target')),
-      join(path, 'target'),
-    );
-    return { volume, target, readOnly: optionalBoolean(value.read_only, join(path, 'read_only')) ?? false };
-  }
-  return fail(path, 'a volume such as "name:/path" or { "source", "target" }', value);
-}
-
-function volumeMounts(value: unknown, path: string): VolumeMount[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) return fail(path, 'an array of volumes', value);
-  const mounts = value.map((item, i) => volumeMount(item, join(path, i)));
-  const targets = new Set<string>();
-  mounts.forEach((mount, i) => {
-    if (targets.has(mount.target)) {
-      throw new TargetValidationError(join(path, i), `two volumes are mounted at ${mount.target}`);
-    }
-    targets.add(mount.target);
-  });
-  return mounts;
-}
-
 /** An array of service names, or the compose long form `{ name: { condition } }`, as names. */
 function dependsOn(value: unknown, path: string): string[] {
   if (value === undefined || value === null) return [];
@@ -290,7 +244,7 @@ const SUPPORTED_KEYS: Record<string, KeyParser> = {
   },
   restart: (v, p, out) => (out.restart = restartPolicy(v, p)),
   network_mode: (v, p, out) => (out.networkMode = networkMode(v, p)),
-  volumes: (v, p, out) => (out.volumes = volumeMounts(v, p)),
+  volumes: (v, p, out, warnings) => (out.volumes = parseVolumeMounts(v, p, warnings)),
   depends_on: (v, p, out) => (out.dependsOn = dependsOn(v, p)),
   stop_signal: (v, p, out) => (out.stopSignal = stopSignal(v, p)),
   // Docker takes whole seconds: round a sub-second grace period up rather than down to no grace.
@@ -298,6 +252,41 @@ const SUPPORTED_KEYS: Record<string, KeyParser> = {
   init: (v, p, out) => (out.init = optionalBoolean(v, p)),
   tty: (v, p, out) => (out.tty = optionalBoolean(v, p)),
   healthcheck: (v, p, out, warnings) => (out.healthcheck = healthcheck(v, p, warnings)),
+  // Ports and expose share one list: `expose` entries are the unpublished ones.
+  ports: (v, p, out, warnings) => (out.ports = [...(out.ports ?? []), ...parsePorts(v, p, warnings)]),
+  expose: (v, p, out) => (out.ports = [...(out.ports ?? []), ...parseExpose(v, p)]),
+  privileged: (v, p, out) => (out.privileged = optionalBoolean(v, p)),
+  devices: (v, p, out) => (out.devices = parseDevices(v, p)),
+  device_cgroup_rules: (v, p, out) => (out.deviceCgroupRules = parseDeviceCgroupRules(v, p)),
+  cap_add: (v, p, out) => (out.capAdd = parseCapabilities(v, p)),
+  cap_drop: (v, p, out) => (out.capDrop = parseCapabilities(v, p)),
+  security_opt: (v, p, out) => (out.securityOpt = parseSecurityOpt(v, p)),
+  sysctls: (v, p, out) => (out.sysctls = parseSysctls(v, p)),
+  ulimits: (v, p, out) => (out.ulimits = parseUlimits(v, p)),
+  pid: (v, p, out) => (out.pid = parsePidMode(v, p)),
+  ipc: (v, p, out) => (out.ipc = parseIpcMode(v, p)),
+  group_add: (v, p, out) => (out.groupAdd = parseGroupAdd(v, p)),
+  shm_size: (v, p, out) => (out.shmSize = parseByteSize(v, p)),
+  read_only: (v, p, out) => (out.readOnly = optionalBoolean(v, p)),
+  tmpfs: (v, p, out) => (out.tmpfs = parseTmpfs(v, p)),
+  mem_limit: (v, p, out) => (out.memLimit = parseByteSize(v, p)),
+  mem_reservation: (v, p, out) => (out.memReservation = parseByteSize(v, p)),
+  memswap_limit: (v, p, out) => (out.memswapLimit = parseMemswapLimit(v, p)),
+  cpu_shares: (v, p, out) => (out.cpuShares = parseCpuShares(v, p)),
+  cpu_quota: (v, p, out) => (out.cpuQuota = parseCpuQuota(v, p)),
+  cpuset: (v, p, out) => (out.cpuset = parseCpuset(v, p)),
+  oom_kill_disable: (v, p, out) => (out.oomKillDisable = optionalBoolean(v, p)),
+  oom_score_adj: (v, p, out) => (out.oomScoreAdj = parseOomScoreAdj(v, p)),
+  dns: (v, p, out) => (out.dns = parseDnsServers(v, p)),
+  dns_search: (v, p, out) => (out.dnsSearch = parseResolverWords(v, p)),
+  dns_opt: (v, p, out) => (out.dnsOpt = parseResolverWords(v, p)),
+  extra_hosts: (v, p, out) => (out.extraHosts = parseExtraHosts(v, p)),
+  hostname: (v, p, out) => (out.hostname = parseHostName(v, p)),
+  domainname: (v, p, out) => (out.domainname = parseHostName(v, p)),
+  mac_address: (v, p, out) => (out.macAddress = parseMacAddress(v, p)),
+  labels: (v, p, out) => (out.labels = parseComposeLabels(v, p)),
+  logging: (v, p, out, warnings) => (out.logging = parseLogging(v, p, warnings)),
+  stdin_open: (v, p, out) => (out.stdinOpen = optionalBoolean(v, p)),
 };
 
 /**
@@ -325,9 +314,77 @@ export function parseComposition(raw: unknown, path: string, warnings: TargetWar
     if (value === null || value === undefined) continue;
     parse(value, at, out, warnings);
   }
+  checkMemoryLimits(out, path);
+  checkHostNetworkConflicts(out, path);
   // Drop optional fields a parser set to undefined, so equal compositions compare (and hash) equal.
   for (const key of Object.keys(out) as Array<keyof Composition>) {
     if (out[key] === undefined) delete out[key];
   }
   return out;
+}
+
+/** Docker refuses a memory limit below 6 MiB. */
+const MIN_MEMORY_LIMIT = 6 * 1024 * 1024;
+
+/**
+ * Limits the engine would refuse at create, service by service: caught here with the path, so the
+ * whole target is rejected before anything changes. A reservation above the limit can never be
+ * met, and swap (memory plus swap) below memory means less than nothing.
+ */
+function checkMemoryLimits(c: Composition, path: string): void {
+  if (c.memLimit !== undefined && c.memLimit !== 0 && c.memLimit < MIN_MEMORY_LIMIT) {
+    throw new TargetValidationError(
+      join(path, 'mem_limit'),
+      `mem_limit ${c.memLimit} bytes is below the engine's minimum of 6m`,
+    );
+  }
+  if (c.memLimit !== undefined && c.memReservation !== undefined && c.memReservation > c.memLimit) {
+    throw new TargetValidationError(
+      join(path, 'mem_reservation'),
+      `the reservation (${c.memReservation} bytes) is above mem_limit (${c.memLimit} bytes)`,
+    );
+  }
+  if (c.memswapLimit !== undefined && c.memswapLimit !== -1) {
+    if (c.memLimit === undefined) {
+      throw new TargetValidationError(join(path, 'memswap_limit'), 'memswap_limit needs mem_limit as well');
+    }
+    if (c.memswapLimit < c.memLimit) {
+      throw new TargetValidationError(
+        join(path, 'memswap_limit'),
+        `memswap_limit (${c.memswapLimit} bytes) is memory plus swap: it cannot be below mem_limit (${c.memLimit} bytes)`,
+      );
+    }
+  }
+}
+
+/**
+ * Keys the engine refuses beside host networking, the default: it will not give the host's
+ * interfaces another MAC address (refused at create), and network sysctls would change the host's
+ * own network stack (refused at start, after the old release is gone).
+ */
+function checkHostNetworkConflicts(c: Composition, path: string): void {
+  if (c.networkMode !== 'host') return;
+  if (c.macAddress !== undefined) {
+    throw new TargetValidationError(
+      join(path, 'mac_address'),
+      "mac_address cannot be set with network_mode host (the default): the container uses the host's interfaces",
+    );
+  }
+  const netSysctl = Object.keys(c.sysctls ?? {}).find((name) => name.startsWith('net.'));
+  if (netSysctl !== undefined) {
+    throw new TargetValidationError(
+      join(join(path, 'sysctls'), netSysctl),
+      `network sysctl ${netSysctl} cannot be set with network_mode host (the default): it would change the host's own network settings`,
+    );
+  }
+}
+
+/**
+ * Whether the composition gets the NET_RAW capability it would otherwise lose on the host network
+ * (reconcile/container-spec.ts): it asks for it, for every capability, or is privileged.
+ */
+export function asksForNetRaw(c: Pick<Composition, 'capAdd' | 'privileged'>): boolean {
+  if (c.privileged) return true;
+  const asked = (c.capAdd ?? []).map(normaliseCapability);
+  return asked.includes('NET_RAW') || asked.includes('ALL');
 }

@@ -16,11 +16,57 @@ export interface Healthcheck {
   startPeriodMs?: number;
 }
 
-/** A volume mount of a service: a named volume of its release, at a path in the container. */
+/**
+ * A volume mount of a service: a named volume of its release, or (no `volume`) an anonymous one
+ * that lives and dies with its container, at a path in the container.
+ */
 export interface VolumeMount {
-  volume: string;
+  volume?: string;
   target: string;
   readOnly: boolean;
+}
+
+/** A release-level volume (`volumes: { name: { driver, driver_opts, labels } }`). */
+export interface VolumeConfig {
+  driver?: string;
+  driverOpts?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+export type PortProtocol = 'tcp' | 'udp' | 'sctp';
+
+/**
+ * One container port of `ports` (published) or `expose` (not published: no host side). Compose
+ * ranges are expanded to one entry per port, so equal configurations compare equal.
+ */
+export interface PortMapping {
+  containerPort: number;
+  protocol: PortProtocol;
+  /** Absent for `expose`; for `ports`, the engine picks a free host port when absent. */
+  hostPort?: number;
+  /** The host address to publish on; absent means every address, as Docker does. */
+  hostIp?: string;
+  /** False for `expose`: the port is declared but not published. */
+  published: boolean;
+}
+
+/** `devices`: a host device node made available in the container. */
+export interface DeviceMapping {
+  pathOnHost: string;
+  pathInContainer: string;
+  /** Cgroup permissions, a combination of r, w and m. */
+  cgroupPermissions: string;
+}
+
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export interface LoggingConfig {
+  driver: string;
+  options: Record<string, string>;
 }
 
 export interface Composition {
@@ -38,6 +84,53 @@ export interface Composition {
   init?: boolean;
   tty?: boolean;
   healthcheck?: Healthcheck;
+  // Every field below is absent unless the composition sets it, so a composition written before
+  // these keys were supported keeps its config hash (and its container) across an agent upgrade.
+  /** `ports` and `expose`, in order. */
+  ports?: PortMapping[];
+  privileged?: boolean;
+  devices?: DeviceMapping[];
+  deviceCgroupRules?: string[];
+  /** Capability names as written, upper case, without a `CAP_` prefix. */
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+  sysctls?: Record<string, string>;
+  ulimits?: Ulimit[];
+  /** `host`, `container:<name>` or `service:<name>`, as compose writes it. */
+  pid?: string;
+  ipc?: string;
+  groupAdd?: string[];
+  /** Bytes. */
+  shmSize?: number;
+  readOnly?: boolean;
+  /** Container path to mount options (empty string: the engine's defaults). */
+  tmpfs?: Record<string, string>;
+  /** Bytes. */
+  memLimit?: number;
+  /** Bytes. */
+  memReservation?: number;
+  /** Bytes of memory plus swap; -1 means unlimited swap. */
+  memswapLimit?: number;
+  cpuShares?: number;
+  /** Microseconds of CPU time per 100 ms period. */
+  cpuQuota?: number;
+  /** CPUs the container may use, as `0-3` or `0,1`. */
+  cpuset?: string;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: number;
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOpt?: string[];
+  /** `host:ip` entries for /etc/hosts. */
+  extraHosts?: string[];
+  hostname?: string;
+  domainname?: string;
+  macAddress?: string;
+  /** Compose-level labels; the service's own labels win on a clash. */
+  labels?: Record<string, string>;
+  logging?: LoggingConfig;
+  stdinOpen?: boolean;
 }
 
 export interface TargetService {
@@ -61,7 +154,7 @@ export interface TargetRelease {
   uuid: string;
   id: number;
   services: Record<string, TargetService>;
-  volumes: Record<string, Record<string, unknown>>;
+  volumes: Record<string, VolumeConfig>;
   networks: Record<string, Record<string, unknown>>;
 }
 

@@ -1,6 +1,8 @@
 import { checkPolicyConfig, checkPolicyLabels } from '../policy/update-policy.js';
 import { parseBoolean } from '../config/schema.js';
 import { OBJECT_NAME, parseComposition } from './composition.js';
+import { parseVolumeConfig } from './compose-volumes.js';
+import { enabledFeatures } from './features.js';
 import { checkEnvironment, checkLabels } from './container-strings.js';
 import {
   TargetValidationError,
@@ -181,7 +183,7 @@ function parseRelease(uuid: string, value: unknown, path: string, warnings: Targ
     uuid,
     id: expectPositiveInt(raw.id, join(path, 'id')),
     services: {},
-    volumes: namedObjects(raw.volumes, join(path, 'volumes')),
+    volumes: volumeConfigs(raw.volumes, join(path, 'volumes'), warnings),
     networks: namedObjects(raw.networks, join(path, 'networks')),
   };
   if (Object.keys(release.networks).length > 0) {
@@ -200,7 +202,18 @@ function parseRelease(uuid: string, value: unknown, path: string, warnings: Targ
   return release;
 }
 
-/** `volumes` / `networks` of a release: names to option objects (null means no options). */
+/** `volumes` of a release: names to their driver, driver options and labels. */
+function volumeConfigs(value: unknown, path: string, warnings: TargetWarning[]): TargetRelease['volumes'] {
+  const out: TargetRelease['volumes'] = {};
+  for (const [name, options] of Object.entries(optionalObject(value, path))) {
+    const at = join(path, name);
+    if (!OBJECT_NAME.test(name)) fail(at, 'a name of letters, digits, "_", "." and "-"', name);
+    out[name] = parseVolumeConfig(options, at, warnings);
+  }
+  return out;
+}
+
+/** `networks` of a release: names to option objects (null means no options). */
 function namedObjects(value: unknown, path: string): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [name, options] of Object.entries(optionalObject(value, path))) {
@@ -216,7 +229,8 @@ function checkReferences(release: TargetRelease, servicesPath: string): void {
   for (const [name, service] of Object.entries(release.services)) {
     const compositionPath = join(join(servicesPath, name), 'composition');
     service.composition.volumes.forEach((mount, i) => {
-      if (!Object.hasOwn(release.volumes, mount.volume)) {
+      // An anonymous volume (no name) needs no declaration: it lives and dies with its container.
+      if (mount.volume !== undefined && !Object.hasOwn(release.volumes, mount.volume)) {
         const declared = Object.keys(release.volumes).join(', ') || 'none';
         throw new TargetValidationError(
           join(join(compositionPath, 'volumes'), i),
@@ -265,6 +279,7 @@ function parseService(name: string, value: unknown, path: string, warnings: Targ
     join(path, 'environment'),
   );
   const labels = checkLabels(stringMap(raw.labels, join(path, 'labels')), join(path, 'labels'));
+  const composition = parseComposition(raw.composition, join(path, 'composition'), warnings);
   return {
     serviceName: name,
     serviceId: expectPositiveInt(raw.id, join(path, 'id')),
@@ -273,13 +288,13 @@ function parseService(name: string, value: unknown, path: string, warnings: Targ
     environment,
     labels,
     running: optionalBoolean(raw.running, join(path, 'running')) ?? true,
-    composition: parseComposition(raw.composition, join(path, 'composition'), warnings),
+    composition,
     strategy: strategyOf(labels, join(path, 'labels'), warnings),
     handoverTimeoutMs: handoverTimeoutOf(labels, join(path, 'labels'), warnings),
     overrideLock: ['RESIN_OVERRIDE_LOCK', 'BALENA_OVERRIDE_LOCK'].some(
       (key) => parseBoolean(environment[key]) === true,
     ),
-    supervisorApi: ['1', 'true'].includes(label(labels, 'features.supervisor-api')?.value ?? ''),
+    supervisorApi: enabledFeatures({ ...composition.labels, ...labels }).includes('supervisor-api'),
   };
 }
 

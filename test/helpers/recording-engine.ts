@@ -1,4 +1,4 @@
-import type { ContainerSpec, Engine, PullOptions } from '../../src/engine/types.js';
+import type { ContainerSpec, Engine, PullOptions, VolumeOptions } from '../../src/engine/types.js';
 
 export interface EngineCall {
   op: string;
@@ -61,7 +61,7 @@ export class RecordingEngine implements Engine {
     this.record('kill', id, () => this.inner.killContainer(id, signal));
   removeContainer = (id: string, options?: { force?: boolean }) =>
     this.record('remove', id, () => this.inner.removeContainer(id, options));
-  createVolume = (name: string, labels: Record<string, string>) =>
-    this.record('createVolume', name, () => this.inner.createVolume(name, labels));
+  createVolume = (name: string, labels: Record<string, string>, options?: VolumeOptions) =>
+    this.record('createVolume', name, () => this.inner.createVolume(name, labels, options));
   removeVolume = (name: string) => this.record('removeVolume', name, () => this.inner.removeVolume(name));
 }

@@ -19,6 +19,7 @@ function initialState(): DeviceReport {
     status: 'Idle',
     update_locks: [],
     target_error: null,
+    target_warnings: [],
     apps: {
       app1: {
         release_uuid: 'rel1',

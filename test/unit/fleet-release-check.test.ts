@@ -209,14 +209,14 @@ describe.each(FLEET_BACKENDS)('fleet/release-check on %s: push runs the device v
   it('returns the warnings a device would give, with their compose lines', async () => {
     const pushed = await push(
       await kitchen(),
-      'services:\n  main:\n    image: demo:1\n    privileged: true\n',
+      'services:\n  main:\n    image: demo:1\n    blkio_config: {}\n',
     );
     expect(pushed.warnings).toEqual([
       {
-        path: 'services.main.composition.privileged',
-        message: 'unsupported composition key "privileged" ignored',
+        path: 'services.main.composition.blkio_config',
+        message: 'unsupported composition key "blkio_config" ignored',
         line: 4,
-        col: 17,
+        col: 19,
       },
     ]);
   });

@@ -55,11 +55,10 @@ describe('target/composition helpers', () => {
   });
 
   it.each([
-    [['/data'], /anonymous volume/],
-    [['./x:/x'], /bind mount/],
+    [['relative'], /absolute container path/],
     [['data:relative'], /absolute container path/],
     [['data:/x:z'], /name:\/path:ro/],
-    [[{ type: 'bind', source: '/a', target: '/b' }], /volume type "bind" is not supported/],
+    [[{ type: 'tmpfs', target: '/b' }], /volume type "tmpfs" is not supported/],
     [['data:/x', 'data:/x'], /two volumes are mounted at \/x/],
     ['data:/x', /an array of volumes/],
   ])('rejects volumes %j', (volumes, message) => {

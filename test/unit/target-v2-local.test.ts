@@ -57,6 +57,7 @@ describe('target/v2-local parseV2LocalTarget', () => {
     expect(web.composition).toEqual({
       restart: 'unless-stopped',
       networkMode: 'host',
+      privileged: true,
       volumes: [{ volume: 'app-data', target: '/var/lib/app', readOnly: false }],
       dependsOn: [],
       stopGracePeriodSec: 30,
@@ -80,13 +81,8 @@ describe('target/v2-local parseV2LocalTarget', () => {
       init: true,
     });
 
-    // privileged is not supported; contract and the fixed v2 fields are not composition keys.
-    expect(warnings).toEqual([
-      {
-        path: 'apps.1.releases.localrelease.services.web.composition.privileged',
-        message: 'unsupported composition key "privileged" ignored',
-      },
-    ]);
+    // privileged is a composition key now; contract and the fixed v2 fields are not composition keys.
+    expect(warnings).toEqual([]);
   });
 
   it('gives an app without a commit no release', () => {

@@ -213,12 +213,6 @@ describe('target/validate parseTargetDocument', () => {
       /network_mode "bridge" is not supported.*"host".*"none"/,
     ],
     [
-      'a bind mount volume',
-      doc(({ main }) => (main.composition.volumes = ['/etc:/host-etc'])),
-      `${SVC}.composition.volumes[0]`,
-      /bind mount "\/etc:\/host-etc" is not supported/,
-    ],
-    [
       'an undeclared volume',
       doc(({ main }) => (main.composition.volumes = ['cache:/cache'])),
       `${SVC}.composition.volumes[0]`,
@@ -280,12 +274,29 @@ describe('target/validate parseTargetDocument', () => {
   });
 
   it('accepts an unsupported composition key with a warning naming its path', () => {
-    const body = doc(({ main }) => (main.composition.privileged = true));
+    const body = doc(({ main }) => (main.composition.blkio_config = { weight: 300 }));
     const { target, warnings } = parseTargetDocument(body, DEVICE);
     expect(warnings).toEqual([
-      { path: `${SVC}.composition.privileged`, message: 'unsupported composition key "privileged" ignored' },
+      {
+        path: `${SVC}.composition.blkio_config`,
+        message: 'unsupported composition key "blkio_config" ignored',
+      },
     ]);
-    expect(target.apps[APP].release!.services.main.composition).not.toHaveProperty('privileged');
+    expect(target.apps[APP].release!.services.main.composition).not.toHaveProperty('blkio_config');
+  });
+
+  it('skips a bind mount with a warning naming its path; the rest of the service stays', () => {
+    const body = doc(({ main }) => (main.composition.volumes = ['/etc:/host-etc', '/var/cache']));
+    const { target, warnings } = parseTargetDocument(body, DEVICE);
+    expect(warnings).toEqual([
+      {
+        path: `${SVC}.composition.volumes[0]`,
+        message: expect.stringMatching(/^bind mount "\/etc:\/host-etc" not applied/),
+      },
+    ]);
+    expect(target.apps[APP].release!.services.main.composition.volumes).toEqual([
+      { target: '/var/cache', readOnly: false },
+    ]);
   });
 
   it('falls back to download-then-kill with a warning on an unknown strategy', () => {
