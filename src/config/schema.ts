@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import convict from 'convict';
+import { DOCKER_HOST_SHAPES, parseDockerHost } from './docker-host.js';
 
 /** Booleans as device environments spell them: 1/true/on and 0/false/off, any case. */
 export function parseBoolean(value: unknown): boolean | undefined {
@@ -45,9 +46,9 @@ convict.addFormat({
 convict.addFormat({
   name: 'docker-host',
   validate(value: unknown) {
-    if (typeof value !== 'string' || !/^(unix|tcp|http|https):\/\/.+/.test(value)) {
-      throw new Error('must look like unix:///var/run/docker.sock or tcp://host:port');
-    }
+    if (typeof value !== 'string') throw new Error(`must look like ${DOCKER_HOST_SHAPES}`);
+    const parsed = parseDockerHost(value);
+    if (!parsed.ok) throw new Error(parsed.reason);
   },
 });
 
