@@ -13,8 +13,10 @@
  * Both agents run the CLI's own main(), as a device does, and are stopped with SIGTERM.
  *
  * Figures: peak RSS (the kernel's high-water mark and 4 samples a second), steady RSS (median of
- * the samples in the second half of the run), start-up CPU (loading and setting up; for the
- * agents, until the server has seen their first poll) and idle CPU (from then to the end).
+ * the samples in the second half of the run), private RSS (anonymous memory at the end: RSS less
+ * the node binary's shared pages), start-up CPU (loading and setting up; for the agents, until
+ * the server has seen their first poll) and idle CPU (from then to the end, and over the second
+ * half alone).
  * Goals, printed and never asserted: every poll after the first is a 304; peak idle RSS <= 60 MB;
  * start-up CPU < 0.5 s; idle CPU < 0.5% of a core.
  *
@@ -23,6 +25,7 @@
  */
 import { fork } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,6 +59,10 @@ interface ChildReport {
   peakRssMb: number;
   /** Median RSS over the second half of the run. */
   steadyRssMb: number;
+  /** Anonymous memory at the end of the run (Linux): RSS less the shared, file-backed pages. */
+  privateRssMb: number;
+  /** CPU over the second half of the run, % of one core. */
+  secondHalfCpuPercent: number;
   /** RSS before any poller code was loaded: the floor of a Node process with this script. */
   startRssMb: number;
   polls: number;
@@ -158,9 +165,16 @@ async function runChild(mode: Mode, url: string, seconds: number, intervalMs: nu
     samples.push({ at: performance.now() - wallStart, rss });
   }, 250);
 
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  // The second half alone: idle CPU once start-up's tail (lazy compilation, the first full GCs) is over.
+  const half = await new Promise<{ cpu: NodeJS.CpuUsage; at: number }>((resolve) =>
+    setTimeout(() => resolve({ cpu: process.cpuUsage(), at: performance.now() }), seconds * 500),
+  );
+  await new Promise((resolve) => setTimeout(resolve, seconds * 500));
   const cpu = process.cpuUsage(runStart);
+  const secondHalfCpu = process.cpuUsage(half.cpu);
+  const secondHalfWall = (performance.now() - half.at) / 1000;
   const wallSeconds = (performance.now() - wallStart) / 1000;
+  const privateRss = privateRssBytes();
   clearInterval(sampler);
   await stop();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -171,14 +185,29 @@ async function runChild(mode: Mode, url: string, seconds: number, intervalMs: nu
     mode,
     wallSeconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    secondHalfCpuPercent: (100 * (secondHalfCpu.user + secondHalfCpu.system)) / 1e6 / secondHalfWall,
     startupCpuSeconds: (startup.user + startup.system) / 1e6,
     peakRssMb: Math.max(peakRss, kernelPeak) / (1024 * 1024),
     steadyRssMb:
       median(samples.filter((s) => s.at >= (wallSeconds * 1000) / 2).map((s) => s.rss)) / (1024 * 1024),
+    privateRssMb: privateRss / (1024 * 1024),
     startRssMb: startRss / (1024 * 1024),
     polls,
   };
   process.send?.(report);
+}
+
+/**
+ * Anonymous (private) memory from /proc/self/smaps_rollup: RSS without the pages of the node
+ * binary and libraries, which are file-backed, shared by every node process and evictable.
+ */
+function privateRssBytes(): number {
+  try {
+    const match = /^Anonymous:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    return match ? Number(match[1]) * 1024 : NaN;
+  } catch {
+    return NaN; // not Linux
+  }
 }
 
 function median(values: number[]): number {
@@ -308,9 +337,11 @@ async function main(): Promise<number> {
     row('start-up CPU (s)', (r) => r.child.startupCpuSeconds.toFixed(3)),
     row('idle CPU (s)', (r) => r.child.cpuSeconds.toFixed(3)),
     row('idle CPU % of one core', (r) => cpuPct(r.child).toFixed(3)),
+    row('  in the second half', (r) => r.child.secondHalfCpuPercent.toFixed(3)),
     row('RSS before start (MB)', (r) => r.child.startRssMb.toFixed(1)),
     row('peak RSS (MB)', (r) => r.child.peakRssMb.toFixed(1)),
     row('steady RSS (MB)', (r) => r.child.steadyRssMb.toFixed(1)),
+    row('private RSS at end (MB)', (r) => r.child.privateRssMb.toFixed(1)),
     ...(base
       ? [row('peak RSS / baseline', (r) => (r.child.peakRssMb / base.child.peakRssMb).toFixed(2))]
       : []),
