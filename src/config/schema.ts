@@ -155,7 +155,7 @@ export const schema = {
     env: 'BOSUN_LOCK_DIR',
   },
   dockerHost: {
-    doc: 'Docker engine endpoint, as docker clients read it',
+    doc: 'Docker engine endpoint: unix:///path/to/docker.sock or tcp://host:port (https:// for TLS); ssh:// is not supported',
     format: 'docker-host',
     default: 'unix:///var/run/docker.sock',
     env: 'DOCKER_HOST',
