@@ -270,7 +270,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 
   let api: FastifyInstance | undefined;
   try {
-    api = await createApiServer({ facade, log, metrics: metrics.registry, localMode, version: VERSION });
+    api = await createApiServer({ facade, log, metrics, localMode, version: VERSION });
     apiPort = await listen(api, config.listenAddress, config.listenPort);
     log.info({ address: config.listenAddress, port: apiPort }, 'local API listening');
 

@@ -74,7 +74,7 @@ async function bosunServer(): Promise<FastifyInstance> {
   return createApiServer({
     facade: createBenchFacade(KEY),
     log: silentLogger(),
-    metrics: createMetrics().registry,
+    metrics: createMetrics(),
     localMode: false,
     version: 'bench',
   });

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import type { Registry } from 'prom-client';
 import type { ApiAuth } from './auth.js';
 import type { ActionOptions, DeviceFacade } from './device-facade.js';
+import type { MetricsSource } from './metrics.js';
 import { readFlag, readId } from './input.js';
 import type { HostInfo } from './views.js';
 
@@ -9,7 +9,7 @@ import type { HostInfo } from './views.js';
 export interface RouteContext {
   facade: DeviceFacade;
   auth: ApiAuth;
-  metrics: Registry;
+  metrics: MetricsSource;
   localMode: boolean;
   version: string;
   hostInfo: () => HostInfo;

@@ -27,12 +27,12 @@ export function registerMiscRoutes(app: FastifyInstance, ctx: RouteContext): voi
 
   // An app's key sees its own app's series and the device-wide ones (no `app` label) only.
   app.get('/metrics', async (request, reply) => {
-    const text = await ctx.metrics.metrics();
+    const { contentType, text } = await ctx.metrics.scrape();
     const appId = ctx.auth.scopedAppOf(request);
-    if (appId === undefined) return reply.type(ctx.metrics.contentType).send(text);
+    if (appId === undefined) return reply.type(contentType).send(text);
     // Series are labelled with app uuids; an app not on the device now has none to show.
     const device = await ctx.facade.view();
     const own = new Set(device.apps.filter((a) => a.appId === appId).map((a) => a.appUuid));
-    return reply.type(ctx.metrics.contentType).send(keepSeriesOf(text, APP_LABEL, own));
+    return reply.type(contentType).send(keepSeriesOf(text, APP_LABEL, own));
   });
 }

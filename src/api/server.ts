@@ -1,5 +1,4 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
 import { BosunError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { createApiAuth } from './auth.js';
@@ -12,6 +11,7 @@ import {
 import { installBodyParser } from './body-parser.js';
 import type { RouteContext } from './context.js';
 import type { DeviceFacade } from './device-facade.js';
+import type { MetricsSource } from './metrics.js';
 import {
   clientErrorReply,
   formatSchemaErrors,
@@ -31,7 +31,7 @@ const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 export interface ApiServerDeps {
   facade: DeviceFacade;
   log: Logger;
-  metrics: Registry;
+  metrics: MetricsSource;
   /** No cloud endpoint: POST /v2/local/target-state is allowed. */
   localMode: boolean;
   version: string;

@@ -4,14 +4,20 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { newConfig, schema, SECRET_KEYS, type AgentConfig } from './schema.js';
 
-const DEFAULT_CONFIG_FILE = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  ...(import.meta.url.includes('/dist/') ? ['..'] : []),
-  'config',
-  'default.json',
-);
+/**
+ * config/default.json of the package. This module runs from src/config (ts-jest), dist/src/config
+ * (tsc) or a chunk under dist/bundle (the bundle): the package root is the nearest directory above
+ * it with a package.json.
+ */
+function defaultConfigFile(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'config', 'default.json');
+    const parent = path.dirname(dir);
+    if (parent === dir) return '';
+    dir = parent;
+  }
+}
 
 /**
  * The agent's configuration: schema defaults, then the JSON file named by BOSUN_CONFIG (or
@@ -25,7 +31,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   } catch (err) {
     throw new ConfigError(describeConvictError(errorMessage(err), env));
   }
-  const file = env.BOSUN_CONFIG || (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : '');
+  const fallback = defaultConfigFile();
+  const file = env.BOSUN_CONFIG || (fallback && existsSync(fallback) ? fallback : '');
   if (env.BOSUN_CONFIG && !existsSync(env.BOSUN_CONFIG)) {
     throw new ConfigError(`BOSUN_CONFIG: no such file ${env.BOSUN_CONFIG}`);
   }

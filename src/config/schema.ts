@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import convict from 'convict';
 import { parsePolicyDuration } from '../policy/durations.js';
 import { parseUpdateWindow } from '../policy/update-window.js';
+import { DOCKER_HOST_SHAPES, parseDockerHost } from './docker-host.js';
 
 /** Booleans as device environments spell them: 1/true/on and 0/false/off, any case. */
 export function parseBoolean(value: unknown): boolean | undefined {
@@ -47,9 +48,9 @@ convict.addFormat({
 convict.addFormat({
   name: 'docker-host',
   validate(value: unknown) {
-    if (typeof value !== 'string' || !/^(unix|tcp|http|https):\/\/.+/.test(value)) {
-      throw new Error('must look like unix:///var/run/docker.sock or tcp://host:port');
-    }
+    if (typeof value !== 'string') throw new Error(`must look like ${DOCKER_HOST_SHAPES}`);
+    const parsed = parseDockerHost(value);
+    if (!parsed.ok) throw new Error(parsed.reason);
   },
 });
 
@@ -169,7 +170,7 @@ export const schema = {
     env: 'BOSUN_LOCK_DIR',
   },
   dockerHost: {
-    doc: 'Docker engine endpoint, as docker clients read it',
+    doc: 'Docker engine endpoint: unix:///path/to/docker.sock or tcp://host:port (https:// for TLS); ssh:// is not supported',
     format: 'docker-host',
     default: 'unix:///var/run/docker.sock',
     env: 'DOCKER_HOST',

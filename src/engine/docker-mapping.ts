@@ -2,6 +2,7 @@
  * Pure translations between bosun's engine types and the Docker Engine API's shapes.
  */
 import type Docker from 'dockerode';
+import { parseDockerHost } from '../config/docker-host.js';
 import { ConfigError } from '../util/errors.js';
 import { parseBosunLabels, type LabelParseResult } from './container-labels.js';
 import type { ContainerInfo, ContainerSpec, ContainerStatus, Mount, PortSpec } from './types.js';
@@ -14,24 +15,13 @@ const DEFAULT_SOCKET = '/var/run/docker.sock';
  * own DOCKER_HOST, which must not win over the endpoint we were given.
  */
 export function dockerodeOptions(dockerHost: string = `unix://${DEFAULT_SOCKET}`): Docker.DockerOptions {
-  if (dockerHost.startsWith('unix://')) {
-    const socketPath = dockerHost.slice('unix://'.length);
-    if (socketPath === '') throw new ConfigError(`DOCKER_HOST ${dockerHost} names no socket path`);
-    return { socketPath, host: undefined, port: undefined, protocol: undefined };
+  const parsed = parseDockerHost(dockerHost);
+  if (!parsed.ok) throw new ConfigError(`DOCKER_HOST ${dockerHost}: ${parsed.reason}`);
+  const { endpoint } = parsed;
+  if (endpoint.kind === 'unix') {
+    return { socketPath: endpoint.socketPath, host: undefined, port: undefined, protocol: undefined };
   }
-  const match = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(dockerHost);
-  if (match === null) {
-    throw new ConfigError(
-      `DOCKER_HOST must look like unix:///var/run/docker.sock or tcp://host:port, got ${dockerHost}`,
-    );
-  }
-  const [, scheme, host, port] = match;
-  return {
-    socketPath: undefined,
-    host,
-    port: Number(port),
-    protocol: scheme === 'https' ? 'https' : 'http',
-  };
+  return { socketPath: undefined, host: endpoint.host, port: endpoint.port, protocol: endpoint.protocol };
 }
 
 /** The socket path of a `unix://` endpoint; undefined for TCP endpoints. */

@@ -13,7 +13,7 @@ const DOWN_MS = 3_000;
 
 /** Failed target polls the device has counted so far. */
 async function failedPolls(device: SimDevice): Promise<number> {
-  const metric = device.agent.metrics.registry.getSingleMetric('bosun_polls_total');
+  const metric = (await device.agent.metrics.registry()).getSingleMetric('bosun_polls_total');
   if (!metric) throw new Error('the agent has no bosun_polls_total metric');
   const { values } = await metric.get();
   return values.filter((v) => v.labels.result === 'error').reduce((sum, v) => sum + v.value, 0);

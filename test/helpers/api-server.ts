@@ -15,7 +15,7 @@ export function testApiServer(
   return createApiServer({
     facade,
     log: silentLogger(),
-    metrics: createMetrics().registry,
+    metrics: createMetrics(),
     localMode: false,
     version: '0.0.0',
     ...over,

@@ -16,7 +16,7 @@ describe('src/api endpoints (global key)', () => {
     const metrics = createMetrics();
     metrics.recordPoll('changed');
     app = await testApiServer(facade, {
-      metrics: metrics.registry,
+      metrics,
       localMode,
       version: '9.8.7',
       hostInfo: () => ({

@@ -21,7 +21,7 @@ describe('src/api app-scoped keys on device-wide endpoints', () => {
   beforeEach(async () => {
     facade = new FakeFacade();
     metrics = createMetrics();
-    app = await testApiServer(facade, { metrics: metrics.registry });
+    app = await testApiServer(facade, { metrics });
   });
   afterEach(async () => {
     await app.close();

@@ -44,6 +44,9 @@ describe('config/load', () => {
     [{ BOSUN_LOG_LEVEL: 'loud' }, /BOSUN_LOG_LEVEL/],
     [{ BOSUN_LISTEN_ADDRESS: 'localhost:1' }, /BOSUN_LISTEN_ADDRESS/],
     [{ DOCKER_HOST: '/var/run/docker.sock' }, /DOCKER_HOST/],
+    // The bundled agent has no ssh transport: refused at start, with the reason, not at the first engine call.
+    [{ DOCKER_HOST: 'ssh://pi@host' }, /DOCKER_HOST \(dockerHost\): ssh:\/\/ engines are not supported/],
+    [{ DOCKER_HOST: 'tcp://127.0.0.1' }, /DOCKER_HOST.*tcp:\/\/host:port/],
     [{ BOSUN_CONFIG: '/nonexistent/bosun.json' }, /BOSUN_CONFIG/],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
