@@ -50,7 +50,6 @@ describe('store/json-store concurrent writes', () => {
     );
     for (const key of keys) expect(await store.read(key)).toEqual({ key, i: 9 });
     expect((await fs.readdir(dir)).sort()).toEqual(keys.map((key) => `${key}.json`).sort());
-
   });
 });
 
