@@ -8,12 +8,16 @@ bash scripts/stack/up.sh
 if [ ! -x node_modules/.bin/jest ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-rm -f .stack/jest-results.json
+rm -f .stack/jest-fast.json .stack/jest-engine.json
 status=0
 npm test || status=$?
-# One plain closing line with the counts, whatever happened above.
-if [ -f .stack/jest-results.json ]; then
-  node -e 'const r = require("./.stack/jest-results.json");
-    console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);'
-fi
+# One plain closing line with the counts of both jest projects, whatever happened above.
+node -e 'const fs = require("node:fs");
+  let passed = 0, failed = 0;
+  for (const f of [".stack/jest-fast.json", ".stack/jest-engine.json"]) {
+    if (!fs.existsSync(f)) continue;
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+  }
+  console.log(`${passed} passed, ${failed} failed`);'
 exit "$status"

@@ -9,6 +9,7 @@ import { DockerEngine } from '../../src/engine/docker.js';
 import { createLogger, silentLogger } from '../../src/util/logger.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from './docker.js';
 import { RecordingEngine } from './recording-engine.js';
+import { rawApi, type Reply } from './raw-api.js';
 
 export const TEST_API_KEY = 'test-global-key';
 
@@ -106,122 +107,7 @@ export async function startRecordingAgent(
   return { t: await startTestAgent({ ...options, engine }), engine };
 }
 
-export interface Reply {
-  status: number;
-  body: unknown;
-  text: string;
-}
-
-/** One request to an agent's API with exactly the headers given (no key unless one is passed). */
-export async function rawApi(
-  port: number,
-  method: string,
-  route: string,
-  options: { headers?: Record<string, string>; body?: unknown } = {},
-): Promise<Reply> {
-  const response = await fetch(`http://127.0.0.1:${port}${route}`, {
-    method,
-    headers: {
-      ...(options.body === undefined ? {} : { 'Content-Type': 'application/json' }),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text; // plain-text answers such as /ping's OK
-  }
-  return { status: response.status, body, text };
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns a truthy value or the timeout passes (then throws, naming `what`). */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T> | T,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-let counter = 0;
-/** A unique suffix for release and app uuids, so tests sharing the engine never collide on names. */
-export function unique(prefix: string): string {
-  counter += 1;
-  return `${prefix}${process.pid}x${Date.now().toString(36)}x${counter}`;
-}
-
-export interface ServiceDef {
-  image: string;
-  imageId?: number;
-  environment?: Record<string, string>;
-  labels?: Record<string, string>;
-  running?: boolean;
-  composition?: Record<string, unknown>;
-}
-
-/** A v3 device object with one app and one release. Services default to a fast stop and no network. */
-export function deviceObject(app: {
-  appUuid: string;
-  appId: number;
-  releaseUuid: string;
-  releaseId: number;
-  services: Record<string, ServiceDef>;
-  volumes?: Record<string, object>;
-  config?: Record<string, string>;
-  extraApps?: Record<string, unknown>;
-}): Record<string, unknown> {
-  let serviceId = 0;
-  const services = Object.fromEntries(
-    Object.entries(app.services).map(([name, def]) => {
-      serviceId += 1;
-      return [
-        name,
-        {
-          id: serviceId,
-          image_id: def.imageId ?? app.releaseId * 100 + serviceId,
-          image: def.image,
-          environment: def.environment ?? {},
-          labels: def.labels ?? {},
-          running: def.running ?? true,
-          composition: { network_mode: 'none', stop_grace_period: '1s', ...(def.composition ?? {}) },
-        },
-      ];
-    }),
-  );
-  return {
-    name: 'test-device',
-    config: app.config ?? {},
-    apps: {
-      [app.appUuid]: {
-        id: app.appId,
-        name: `app-${app.appId}`,
-        class: 'fleet',
-        releases: {
-          [app.releaseUuid]: { id: app.releaseId, services, volumes: app.volumes ?? {}, networks: {} },
-        },
-      },
-      ...(app.extraApps ?? {}),
-    },
-  };
-}
+// What engine tests used to import from here: one import site for them, no engine for the others.
+export { rawApi, type Reply } from './raw-api.js';
+export { sleep, unique, waitFor } from './wait.js';
+export { deviceObject, type ServiceDef } from './targets.js';

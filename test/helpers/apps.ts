@@ -3,7 +3,9 @@
  * the same app moved to its next release, several apps in one target.
  */
 import type { ContainerInfo } from '../../src/engine/types.js';
-import { deviceObject, unique, type ServiceDef, type TestAgent } from './agent.js';
+import { deviceObject, type ServiceDef } from './targets.js';
+import { unique } from './wait.js';
+import { type TestAgent } from './agent.js';
 import { waitReleaseRunning } from './containers.js';
 import { LOCKER_1 } from './images.js';
 

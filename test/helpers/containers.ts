@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import type { ContainerInfo, ContainerStatus } from '../../src/engine/types.js';
-import { waitFor } from './agent.js';
+import { waitFor } from './wait.js';
 import { BALENA_LOCK } from './locks.js';
 
 const run = promisify(execFile);

@@ -11,7 +11,7 @@ import type { DeviceView, ReleaseSummary } from '../../src/fleet/api-types.js';
 import { FleetClient } from '../../src/fleet/client.js';
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
 import { SimDevice, startSimDevices, type SimDeviceOptions } from '../../scripts/bench/sim-device.js';
-import { waitFor } from './agent.js';
+import { waitFor } from './wait.js';
 
 export { SimDevice } from '../../scripts/bench/sim-device.js';
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { unique } from './agent.js';
+import { unique } from './wait.js';
 import { REGISTRY, buildImage, removeLocalImage } from './docker.js';
 
 export const DEMO_1 = `${REGISTRY}/bosun/demo:1`;

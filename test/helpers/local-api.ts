@@ -2,7 +2,8 @@
  * What the agent reports about an app through its local API (update status, locks). Raw
  * requests with any headers are agent.ts's rawApi.
  */
-import { waitFor, type TestAgent } from './agent.js';
+import { waitFor } from './wait.js';
+import { type TestAgent } from './agent.js';
 
 /** The global key's GET; a status other than 200 is an error naming the route. */
 async function getOk(t: TestAgent, route: string): Promise<unknown> {
