@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { registerAgentCommand } from './agent-command.js';
+import { registerAgentCommand } from './agent/command.js';
 import { registerFleetCommands } from './fleet/cli.js';
 import { BosunError, ConfigError, errorMessage } from './util/errors.js';
 

@@ -2,7 +2,7 @@
  * Force-update latency (issue 6 item 6): how long `POST /v1/update {"force": true}` takes to get an
  * update that waits on a user's update lock going, i.e. to the start of the old container's stop.
  * balena-supervisor queued the force behind the lock wait (balena-supervisor #2541); the loop's
- * trigger({force}) wakes the waiting pass instead (src/reconcile/loop.ts).
+ * trigger({force}) wakes the waiting pass instead (src/reconcile/reconcile-loop.ts).
  *
  * A trial, on the real Docker engine with a real agent (startAgent, local mode): the app's
  * container runs release 1 or 2 (demo:1 / demo:2, alternating, a fresh release uuid each time);

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent.js';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent/start-agent.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/schema.js';
-import { DockerEngine } from '../../src/engine/docker.js';
+import { DockerEngine } from '../../src/engine/docker-engine.js';
 import type { Engine } from '../../src/engine/types.js';
 import { silentLogger } from '../../src/util/logger.js';
 

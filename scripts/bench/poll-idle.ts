@@ -89,7 +89,7 @@ async function runChild(mode: Mode, url: string, seconds: number, intervalMs: nu
 
   if (mode === 'poller') {
     // Imported only here, so the baseline child never loads bosun or got.
-    const { TargetPoller } = await import('../../src/cloud/poll.js');
+    const { TargetPoller } = await import('../../src/cloud/target-poller.js');
     const { JsonStore } = await import('../../src/store/json-store.js');
     const { silentLogger } = await import('../../src/util/logger.js');
     dir = await mkdtemp(path.join(tmpdir(), 'bosun-bench-'));

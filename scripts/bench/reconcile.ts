@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { DockerEngine } from '../../src/engine/docker.js';
+import { DockerEngine } from '../../src/engine/docker-engine.js';
 import { LABELS } from '../../src/engine/types.js';
 import { parseDeviceObject } from '../../src/target/validate.js';
 import { REGISTRY, startBenchAgent, until, type BenchAgent } from './bench-agent.js';

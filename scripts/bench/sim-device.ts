@@ -5,10 +5,10 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent.js';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent/start-agent.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/schema.js';
-import { MemoryEngine } from '../../src/engine/memory.js';
+import { MemoryEngine } from '../../src/engine/memory-engine.js';
 import { serviceLockDir } from '../../src/locks/paths.js';
 import { silentLogger, type Logger } from '../../src/util/logger.js';
 

@@ -1,4 +1,4 @@
-import type { ReconcileLoop } from '../reconcile/loop.js';
+import type { ReconcileLoop } from '../reconcile/reconcile-loop.js';
 import type { IntentRequest } from '../reconcile/intents.js';
 import type { TargetApp, TargetState } from '../target/types.js';
 import { UnknownTargetError } from '../util/errors.js';

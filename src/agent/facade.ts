@@ -3,7 +3,7 @@ import { BadRequestError } from '../api/errors.js';
 import type { AppActions } from './app-actions.js';
 import type { AppKeys } from './app-keys.js';
 import { keysEqual } from './identity.js';
-import type { TargetKeeper } from './targets.js';
+import type { TargetKeeper } from './target-keeper.js';
 
 export interface FacadeDeps {
   actions: AppActions;

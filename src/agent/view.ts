@@ -1,7 +1,7 @@
 import type { AppView, DeviceView, LockEntry, ServiceView, UpdateStatus } from '../api/device-facade.js';
 import type { DeviceReport } from '../cloud/report-types.js';
 import type { ContainerInfo } from '../engine/types.js';
-import type { LoopStatus } from '../reconcile/loop.js';
+import type { LoopStatus } from '../reconcile/reconcile-loop.js';
 import type { TargetApp, TargetState, TargetWarning } from '../target/types.js';
 
 export interface ViewInputs {

@@ -1,5 +1,5 @@
 /**
- * What the local API needs from the running agent. The agent (src/agent.ts) implements it; the
+ * What the local API needs from the running agent. The agent (src/agent/start-agent.ts) implements it; the
  * API module depends on this interface only, so its tests can drive it with a small fake and the
  * real agent alike.
  */
@@ -7,8 +7,8 @@
 export type { UpdateStatus } from '../cloud/report-types.js';
 import type { UpdateStatus } from '../cloud/report-types.js';
 
-export type { LockEntry } from '../locks/manager.js';
-import type { LockEntry } from '../locks/manager.js';
+export type { LockEntry } from '../locks/lock-manager.js';
+import type { LockEntry } from '../locks/lock-manager.js';
 
 export interface ServiceView {
   serviceName: string;

@@ -1,6 +1,6 @@
 /**
- * The Engine interface: everything bosun asks of a container engine. engine/docker.ts implements
- * it over dockerode; engine/memory.ts in memory, for the simulated fleet and unit tests.
+ * The Engine interface: everything bosun asks of a container engine. engine/docker-engine.ts implements
+ * it over dockerode; engine/memory-engine.ts in memory, for the simulated fleet and unit tests.
  */
 
 export type ContainerStatus =

@@ -3,7 +3,7 @@
  * owner writes it as JSON in the file named by BOSUN_POLICY_FILE; no file means balena's rules
  * (everything of section 9 allowed), and a key left out of the file allows what it governs.
  *
- * `checkDevicePolicy` is pure and runs where targets are accepted (agent/targets.ts), never in
+ * `checkDevicePolicy` is pure and runs where targets are accepted (agent/target-keeper.ts), never in
  * the shared validation: the fleet validates releases with that too, and no device's policy
  * applies to a push.
  */

@@ -6,7 +6,7 @@ import { ifMissing } from '../util/fs.js';
 import { ImageInUseError } from '../engine/errors.js';
 import type { Engine, PullProgress } from '../engine/types.js';
 import type { Quarantine } from '../host/quarantine.js';
-import type { LockManager } from '../locks/manager.js';
+import type { LockManager } from '../locks/lock-manager.js';
 import {
   appDataDir,
   ensureAppDataDir,

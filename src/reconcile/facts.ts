@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ContainerInfo, Engine } from '../engine/types.js';
-import type { AppLockFacts, LockManager, LockSubject } from '../locks/manager.js';
+import type { AppLockFacts, LockManager, LockSubject } from '../locks/lock-manager.js';
 import { handoverMarkerPaths, type LockLayout } from '../locks/paths.js';
 import type { TargetApp, TargetState } from '../target/types.js';
 import { ifMissing, pathExists } from '../util/fs.js';

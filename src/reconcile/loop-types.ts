@@ -4,7 +4,7 @@ import type { FailedRelease } from '../policy/probation.js';
 import type { ReleaseHistory } from '../policy/release-history.js';
 import type { TargetApp, TargetState } from '../target/types.js';
 import type { Quarantine } from '../host/quarantine.js';
-import type { LockEntry, LockManager } from '../locks/manager.js';
+import type { LockEntry, LockManager } from '../locks/lock-manager.js';
 import type { LockLayout } from '../locks/paths.js';
 import type { PersistedSet } from '../store/persisted-set.js';
 import type { Logger } from '../util/logger.js';

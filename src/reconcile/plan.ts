@@ -1,5 +1,5 @@
 import type { ContainerInfo, VolumeInfo } from '../engine/types.js';
-import type { AppLockFacts } from '../locks/manager.js';
+import type { AppLockFacts } from '../locks/lock-manager.js';
 import { serviceConfigHash } from '../target/config-hash.js';
 import type { TargetApp, TargetService, TargetState } from '../target/types.js';
 import { containerSpecFor, volumeName, type SpecContext } from './container-spec.js';

@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent.js';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent/start-agent.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/schema.js';
 import type { ContainerInfo, Engine } from '../../src/engine/types.js';
-import { DockerEngine } from '../../src/engine/docker.js';
+import { DockerEngine } from '../../src/engine/docker-engine.js';
 import { createLogger, silentLogger } from '../../src/util/logger.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from './docker.js';
 import { RecordingEngine } from './recording-engine.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
-import { DockerEngine } from '../../../src/engine/docker.js';
+import { DockerEngine } from '../../../src/engine/docker-engine.js';
 import {
   AbortedError,
   EngineError,

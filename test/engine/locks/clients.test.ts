@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startAgent } from '../../../src/agent.js';
+import { startAgent } from '../../../src/agent/start-agent.js';
 import { AlreadyRunningError, lockDataDir } from '../../../src/agent/instance-lock.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import type { RecordingEngine } from '../../helpers/recording-engine.js';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
-import { startAgent } from '../../../src/agent.js';
+import { startAgent } from '../../../src/agent/start-agent.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/util/errors.js';
 import { silentLogger } from '../../../src/util/logger.js';

@@ -15,7 +15,7 @@ import {
 import { loadIdentity } from '../../../src/agent/identity.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { AgentConfig } from '../../../src/config/schema.js';
-import { MemoryEngine } from '../../../src/engine/memory.js';
+import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { LABELS, type ContainerSpec } from '../../../src/engine/types.js';
 import { JsonStore } from '../../../src/store/json-store.js';
 import { ConfigError } from '../../../src/util/errors.js';

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { TargetKeeper } from '../../../src/agent/targets.js';
+import { TargetKeeper } from '../../../src/agent/target-keeper.js';
 import { JsonStore } from '../../../src/store/json-store.js';
 import type { TargetState } from '../../../src/target/types.js';
 import { silentLogger } from '../../../src/util/logger.js';

@@ -8,7 +8,7 @@ import {
   type PollResult,
   type TargetPollerDeps,
   type TargetVerdict,
-} from '../../../src/cloud/poll.js';
+} from '../../../src/cloud/target-poller.js';
 import { JsonStore } from '../../../src/store/json-store.js';
 import { FakeCloud, type RecordedRequest, type ScriptedResponse } from '../../helpers/fake-cloud.js';
 import { sleep, waitFor } from '../../helpers/wait.js';

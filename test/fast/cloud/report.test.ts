@@ -2,7 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { StateReporter, type DeviceReport, type StateReporterDeps } from '../../../src/cloud/report.js';
+import {
+  StateReporter,
+  type DeviceReport,
+  type StateReporterDeps,
+} from '../../../src/cloud/state-reporter.js';
 import { JsonStore } from '../../../src/store/json-store.js';
 import { sleep } from '../../helpers/wait.js';
 import { FakeCloud } from '../../helpers/fake-cloud.js';

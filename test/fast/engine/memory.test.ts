@@ -8,7 +8,7 @@ import {
   NameConflictError,
   NotFoundError,
 } from '../../../src/engine/errors.js';
-import { MemoryEngine } from '../../../src/engine/memory.js';
+import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { LABELS, type ContainerSpec, type PullProgress } from '../../../src/engine/types.js';
 
 const DEVICE = 'device-one';

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { LockManager, type LockSubject } from '../../../src/locks/manager.js';
+import { LockManager, type LockSubject } from '../../../src/locks/lock-manager.js';
 import { appLockPaths, type LockLayout } from '../../../src/locks/paths.js';
 import { silentLogger } from '../../../src/util/logger.js';
 

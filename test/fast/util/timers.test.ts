@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { TargetPoller } from '../../../src/cloud/poll.js';
+import { TargetPoller } from '../../../src/cloud/target-poller.js';
 import { JsonStore } from '../../../src/store/json-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { clampDelay, MAX_TIMER_DELAY_MS } from '../../../src/util/timers.js';

@@ -1,45 +1,45 @@
 import type { FastifyInstance } from 'fastify';
-import { AppActions } from './agent/app-actions.js';
-import { createDeviceFacade } from './agent/facade.js';
-import { AppKeys } from './agent/app-keys.js';
-import { loadIdentity, saveDeviceKey, type Identity } from './agent/identity.js';
-import { TargetKeeper } from './agent/targets.js';
-import { buildDeviceReport, buildDeviceView, withDeadline } from './agent/view.js';
-import type { DeviceView } from './api/device-facade.js';
-import { createMetrics, type BosunMetrics } from './api/metrics.js';
-import { createApiServer, listen } from './api/server.js';
-import { TargetPoller } from './cloud/poll.js';
-import { registerDevice } from './cloud/register.js';
-import { StateReporter } from './cloud/report.js';
-import type { DeviceReport } from './cloud/report-types.js';
-import { readCloudSettings } from './config/cloud-config.js';
-import { resolveAppPolicy } from './policy/update-policy.js';
-import { loadDevicePolicy } from './policy/device-policy.js';
-import { admitTarget } from './policy/target-admission.js';
-import { ReleaseHistory } from './policy/release-history.js';
-import type { AgentConfig } from './config/schema.js';
-import { DockerEngine } from './engine/docker.js';
-import { unixSocketPath } from './engine/docker-mapping.js';
-import type { Engine } from './engine/types.js';
-import { ensureTrustedBase } from './host/trusted-dirs.js';
-import { Quarantine } from './host/quarantine.js';
-import { LockManager } from './locks/manager.js';
-import type { LockLayout } from './locks/paths.js';
-import { lockSubjects } from './reconcile/facts.js';
-import { ReconcileLoop } from './reconcile/loop.js';
-import type { PassFacts } from './reconcile/loop-types.js';
-import type { TargetState } from './target/types.js';
-import { healthVerdict } from './agent/health.js';
-import { OrderedHandoff } from './agent/ordered-handoff.js';
-import { PassMetrics } from './agent/pass-metrics.js';
-import { ReportRefresher } from './agent/report-refresher.js';
-import { JsonStore } from './store/json-store.js';
-import { PersistedSet } from './store/persisted-set.js';
-import { readBootId } from './util/boot-id.js';
-import { createLogger, type Logger } from './util/logger.js';
-import { untilStopSignal } from './util/signals.js';
-import { lockDataDir } from './agent/instance-lock.js';
-import { VERSION } from './version.js';
+import { AppActions } from './app-actions.js';
+import { createDeviceFacade } from './facade.js';
+import { AppKeys } from './app-keys.js';
+import { loadIdentity, saveDeviceKey, type Identity } from './identity.js';
+import { TargetKeeper } from './target-keeper.js';
+import { buildDeviceReport, buildDeviceView, withDeadline } from './view.js';
+import type { DeviceView } from '../api/device-facade.js';
+import { createMetrics, type BosunMetrics } from '../api/metrics.js';
+import { createApiServer, listen } from '../api/server.js';
+import { TargetPoller } from '../cloud/target-poller.js';
+import { registerDevice } from '../cloud/register.js';
+import { StateReporter } from '../cloud/state-reporter.js';
+import type { DeviceReport } from '../cloud/report-types.js';
+import { readCloudSettings } from '../config/cloud-config.js';
+import { resolveAppPolicy } from '../policy/update-policy.js';
+import { loadDevicePolicy } from '../policy/device-policy.js';
+import { admitTarget } from '../policy/target-admission.js';
+import { ReleaseHistory } from '../policy/release-history.js';
+import type { AgentConfig } from '../config/schema.js';
+import { DockerEngine } from '../engine/docker-engine.js';
+import { unixSocketPath } from '../engine/docker-mapping.js';
+import type { Engine } from '../engine/types.js';
+import { ensureTrustedBase } from '../host/trusted-dirs.js';
+import { Quarantine } from '../host/quarantine.js';
+import { LockManager } from '../locks/lock-manager.js';
+import type { LockLayout } from '../locks/paths.js';
+import { lockSubjects } from '../reconcile/facts.js';
+import { ReconcileLoop } from '../reconcile/reconcile-loop.js';
+import type { PassFacts } from '../reconcile/loop-types.js';
+import type { TargetState } from '../target/types.js';
+import { healthVerdict } from './health.js';
+import { OrderedHandoff } from './ordered-handoff.js';
+import { PassMetrics } from './pass-metrics.js';
+import { ReportRefresher } from './report-refresher.js';
+import { JsonStore } from '../store/json-store.js';
+import { PersistedSet } from '../store/persisted-set.js';
+import { readBootId } from '../util/boot-id.js';
+import { createLogger, type Logger } from '../util/logger.js';
+import { untilStopSignal } from '../util/signals.js';
+import { lockDataDir } from './instance-lock.js';
+import { VERSION } from '../version.js';
 
 export interface AgentOptions {
   /** Another engine (the in-memory one, for the simulated fleet). Default: Docker at config.dockerHost. */
@@ -248,7 +248,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       );
       return present.map((l) => withDeadline([l], loop.status.apps[l.appUuid]?.lockDeadlineAt)[0]!);
     },
-    // Only the poll waits for the trigger gap (src/cloud/poll.ts); the apply, and a force reaching
+    // Only the poll waits for the trigger gap (src/cloud/target-poller.ts); the apply, and a force reaching
     // an apply that waits on a lock, act at once on the target the device already has.
     triggerUpdate: ({ force, cancel, caller }) => {
       const instant = cloudSettings().instantUpdateTrigger;

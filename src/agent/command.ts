@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, maskSecrets } from './config/load.js';
+import { loadConfig, maskSecrets } from '../config/load.js';
 
 export function registerAgentCommand(program: Command): void {
   program
@@ -12,7 +12,7 @@ export function registerAgentCommand(program: Command): void {
         process.stdout.write(JSON.stringify(maskSecrets(config), null, 2) + '\n');
         return;
       }
-      const { runAgent } = await import('./agent.js');
+      const { runAgent } = await import('./start-agent.js');
       await runAgent(config);
     });
 }

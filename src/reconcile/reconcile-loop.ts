@@ -1,7 +1,7 @@
 import { nextDelay } from '../cloud/backoff.js';
 import type { ContainerInfo, PullProgress } from '../engine/types.js';
 import { ensureAppDataDir, ensureServiceLockDir } from '../locks/paths.js';
-import { LockWatcher } from '../locks/watcher.js';
+import { LockWatcher } from '../locks/lock-watcher.js';
 import { Quarantine } from '../host/quarantine.js';
 import type { TargetState } from '../target/types.js';
 import { errorMessage } from '../util/errors.js';
