@@ -1,8 +1,10 @@
 /** The fleet CLI's verbs for staged rollouts and device tags (contract section 12). */
 import { Command, Option } from 'commander';
+import { BosunError } from '../util/errors.js';
 import type { RolloutRequest, RolloutView } from './api-types.js';
 import { devicesTable, rolloutStatusText, shortCommit } from './cli-format.js';
 import { json, out, run, verb, type ClientOptions } from './cli-verbs.js';
+import type { FleetClient } from './client.js';
 import { parseFailureLimit, parseWaves, parseWaveWait } from './rollout-plan.js';
 import { checkTagKey, parseTagAssignment, parseTagFilter } from './tags.js';
 
@@ -66,52 +68,54 @@ export function rolloutStartLine(view: RolloutView): string {
   return `rolling ${release} out to ${devices} devices${scope} of ${view.fleet} in ${view.waves.length} waves (${sizes}): wave ${view.openedWaves} open, ${view.state}`;
 }
 
+const ROLLOUT_COMMANDS = ['status', 'pause', 'resume', 'abort'] as const;
+type RolloutCommand = (typeof ROLLOUT_COMMANDS)[number];
+
+/**
+ * `bosun fleet rollout <fleet> <release> --rollout ...` starts one; `bosun fleet rollout
+ * status|pause|resume|abort <fleet>` reads or steers the current one. One command that tells
+ * the two apart by its first word, rather than subcommands beside an action of its own: with
+ * those, commander hands options given after the subcommand (`--token`) to the parent.
+ */
 export function registerRolloutCommands(fleet: Command): void {
-  const rollout = addRolloutOptions(
+  addRolloutOptions(
     verb(
       fleet,
-      'rollout',
-      'roll an existing release out in waves: rollout <fleet> <release> --rollout 1,10%,100%; or status|pause|resume|abort <fleet>',
+      'rollout <fleet|command> [release]',
+      'roll an existing release out: rollout <fleet> <release> [--rollout 1,10%,100%]; ' +
+        "or rollout status|pause|resume|abort <fleet>: the fleet's current rollout (status: each wave, " +
+        'its state, why it halted; abort: devices of opened waves go back to their previous release)',
     ),
-  )
-    .argument('<fleet>')
-    .argument('<release>', 'id, commit or commit prefix')
-    // Its own options only before a subcommand's name: `rollout status <fleet> --json` is the status's.
-    .enablePositionalOptions()
-    .action(
-      run(async (client, options: ClientOptions & RolloutOptions, name: string, release: string) => {
-        const view = await client.startRollout(name, release, rolloutRequest(options) ?? {});
-        if (options.json) return json(view);
-        out(rolloutStartLine(view));
-      }),
-    );
-
-  verb(
-    rollout,
-    'status <fleet>',
-    "the fleet's current rollout: each wave, its state and why it halted",
   ).action(
-    run(async (client, options, name: string) => {
-      const view = await client.rolloutStatus(name);
-      if (options.json) return json(view);
-      process.stdout.write(rolloutStatusText(view));
+    run(async (client, options: ClientOptions & RolloutOptions, first: string, second?: string) => {
+      if (second === undefined) {
+        throw new BosunError(
+          'EUSAGE',
+          'rollout needs <fleet> <release>, or status|pause|resume|abort <fleet>',
+        );
+      }
+      if (!(ROLLOUT_COMMANDS as readonly string[]).includes(first)) {
+        const view = await client.startRollout(first, second, rolloutRequest(options) ?? {});
+        if (options.json) return json(view);
+        return out(rolloutStartLine(view));
+      }
+      if (rolloutRequest(options) !== undefined) {
+        throw new BosunError(
+          'EUSAGE',
+          `rollout ${first} takes no --rollout, --wave-wait, --max-failures or --only`,
+        );
+      }
+      await rolloutCommand(client, first as RolloutCommand, second, options.json === true);
     }),
   );
+}
 
-  const commands = {
-    pause: 'stop opening waves; devices keep what they have',
-    resume: 'carry a paused rollout on',
-    abort: 'end the rollout; every device of its opened waves goes back to its previous release',
-  } as const;
-  for (const [command, description] of Object.entries(commands) as Array<[keyof typeof commands, string]>) {
-    verb(rollout, `${command} <fleet>`, description).action(
-      run(async (client, options, name: string) => {
-        const view = await client.rolloutCommand(name, command);
-        if (options.json) return json(view);
-        out(`rollout ${view.id} of release ${view.release.id} in fleet ${name}: ${view.state}`);
-      }),
-    );
-  }
+async function rolloutCommand(client: FleetClient, command: RolloutCommand, fleet: string, asJson: boolean) {
+  const view =
+    command === 'status' ? await client.rolloutStatus(fleet) : await client.rolloutCommand(fleet, command);
+  if (asJson) return json(view);
+  if (command === 'status') return process.stdout.write(rolloutStatusText(view));
+  out(`rollout ${view.id} of release ${view.release.id} in fleet ${fleet}: ${view.state}`);
 }
 
 export function registerTagCommands(fleet: Command): void {
