@@ -1,13 +1,6 @@
-import type {
-  DeviceRolloutView,
-  ReleaseRef,
-  RolloutFailureView,
-  RolloutRequest,
-  RolloutView,
-  WaveView,
-} from './api-types.js';
+import type { DeviceRolloutView, ReleaseRef, RolloutRequest, RolloutView } from './api-types.js';
 import { badInput, conflict, notFound } from './errors.js';
-import { lockFleet, lockFleetById, releaseRef, type FleetRow } from './fleet-rows.js';
+import { findFleet, lockFleet, lockFleetById, type FleetRow } from './fleet-rows.js';
 import {
   advanceRollout,
   formatAmount,
@@ -24,8 +17,8 @@ import {
   type FailureLimit,
   type RolloutState,
   type WaveSpec,
-  type WaveTally,
 } from './rollout-plan.js';
+import { deviceWaves, rolloutView, waveSizes, waveTallies, type RolloutRow } from './rollout-view.js';
 import type { SqlDatabase, SqlExecutor } from './sql/database.js';
 import { formatTags, matchesTags, tagRecord, type Tags } from './tags.js';
 import type { TargetWriter } from './target-writer.js';
@@ -38,31 +31,11 @@ export interface RolloutSettings {
   only: Tags;
 }
 
-interface RolloutRow {
-  id: number;
-  fleet_id: number;
-  release_id: number;
-  previous_release_id: number | null;
-  waves: string;
-  wave_sizes: string;
-  wave_wait_ms: number;
-  max_failures: string;
-  only_tags: string;
-  state: RolloutState;
-  reason: string | null;
-  opened_waves: number;
-  created_at: string;
-  updated_at: string;
-}
-
 /** A plain push or rollback: one wave of every device, no failure tolerated. */
 const ONE_WAVE: WaveSpec[] = [{ kind: 'percent', value: 100 }];
 
 /** Rows written by one INSERT on PostgreSQL: five parameters each, well under its 65535. */
 const POSTGRES_BATCH = 500;
-
-/** Failed devices a status lists by name; the counts cover the rest. */
-const LISTED_FAILURES = 20;
 
 /** Checks a rollout request (400 on anything malformed); no request is a one-wave rollout. */
 export function rolloutSettings(request: RolloutRequest = {}): RolloutSettings {
@@ -170,18 +143,20 @@ export class RolloutRepository {
       'DELETE FROM rollout_devices WHERE rollout_id <> ? AND rollout_id IN (SELECT id FROM rollouts WHERE fleet_id = ?)',
       [rolloutId, fleet.id],
     );
-    return this.view(tx, fleet.name, rolloutId);
+    return rolloutView(tx, fleet.name, rolloutId);
   }
 
-  /** The fleet's current rollout, looked at again first (a wave's wait may have ended); 404 without one. */
+  /**
+   * The fleet's current rollout; 404 without one. A running one is looked at again first (a
+   * wave's wait may have ended); any other is only read, so a dashboard's reads lock nothing.
+   */
   async status(fleetName: string, now = new Date()): Promise<RolloutView> {
-    const rolloutId = await this.db.transaction(async (tx) => {
-      const fleet = await lockFleet(tx, fleetName);
-      if (fleet.rollout_id === null) throw notFound(`fleet ${fleetName} has no rollout`);
-      await this.advance(tx, fleet, now);
-      return fleet.rollout_id;
-    });
-    return this.view(this.db, fleetName, rolloutId);
+    const fleet = await findFleet(this.db, fleetName);
+    if (!fleet) throw notFound(`unknown fleet "${fleetName}"`);
+    if (fleet.rollout_id === null) throw notFound(`fleet ${fleetName} has no rollout`);
+    const current = await this.current(this.db, fleet);
+    if (current?.state === 'running') await this.advanceFleet(fleet.id, now);
+    return rolloutView(this.db, fleet.name, fleet.rollout_id);
   }
 
   /** Stops opening waves; devices keep what they have. */
@@ -288,6 +263,11 @@ export class RolloutRepository {
     });
   }
 
+  /** Where each device of the fleets' current rollouts (or one fleet's) stands, by device id. */
+  deviceWaves(fleetId: number | undefined): Promise<Map<number, DeviceRolloutView>> {
+    return deviceWaves(this.db, fleetId);
+  }
+
   /** Advances every rollout whose wave wait has run out by `now` (on reads: no timer runs). */
   async advanceDue(now = new Date()): Promise<void> {
     const due = await this.db.all<{ id: number }>(
@@ -295,41 +275,6 @@ export class RolloutRepository {
       [now.toISOString()],
     );
     for (const { id } of due) await this.advanceFleet(id, now);
-  }
-
-  /** Where each device of the fleets' current rollouts stands, by device id. */
-  async deviceWaves(fleetId: number | undefined): Promise<Map<number, DeviceRolloutView>> {
-    const rows = await this.db.all<{
-      device_id: number;
-      rollout_id: number;
-      wave: number;
-      outcome: DeviceOutcome;
-      opened_waves: number;
-      wave_sizes: string;
-    }>(
-      `SELECT rd.device_id, ro.id AS rollout_id, rd.wave, rd.outcome, ro.opened_waves, ro.wave_sizes
-       FROM fleets f JOIN rollouts ro ON ro.id = f.rollout_id JOIN rollout_devices rd ON rd.rollout_id = ro.id
-       ${fleetId === undefined ? '' : 'WHERE f.id = ?'}`,
-      fleetId === undefined ? [] : [fleetId],
-    );
-    const waveCounts = new Map<string, number>();
-    return new Map(
-      rows.map((row) => {
-        let waves = waveCounts.get(row.wave_sizes);
-        if (waves === undefined) {
-          waves = (JSON.parse(row.wave_sizes) as number[]).length;
-          waveCounts.set(row.wave_sizes, waves);
-        }
-        const view: DeviceRolloutView = {
-          rolloutId: row.rollout_id,
-          wave: row.wave + 1,
-          waves,
-          opened: row.wave < row.opened_waves,
-          outcome: row.outcome,
-        };
-        return [row.device_id, view];
-      }),
-    );
   }
 
   /**
@@ -346,7 +291,7 @@ export class RolloutRepository {
       openedWaves: rollout.opened_waves,
       waveWaitMs: rollout.wave_wait_ms,
       maxFailures: parseFailureLimit(rollout.max_failures),
-      waves: await this.tallies(tx, rollout.id, sizes.length),
+      waves: await waveTallies(tx, rollout.id, sizes.length),
       now: now.getTime(),
     });
     const opening = step.openedWaves > rollout.opened_waves;
@@ -384,38 +329,6 @@ export class RolloutRepository {
       'UPDATE devices SET assigned_release_id = NULL WHERE fleet_id = ? AND assigned_release_id = ?',
       [fleetId, target],
     );
-  }
-
-  /** Each wave's devices and outcomes; a pinned device has left the rollout and is not counted. */
-  private async tallies(tx: SqlExecutor, rolloutId: number, waves: number): Promise<WaveTally[]> {
-    const tallies: WaveTally[] = Array.from({ length: waves }, () => ({
-      devices: 0,
-      done: 0,
-      failed: 0,
-      lastDoneAt: null,
-    }));
-    const rows = await tx.all<{
-      wave: number;
-      outcome: DeviceOutcome;
-      count: number;
-      last_done: string | null;
-    }>(
-      `SELECT rd.wave, rd.outcome, CAST(COUNT(*) AS INTEGER) AS count, MAX(rd.done_since) AS last_done
-       FROM rollout_devices rd JOIN devices d ON d.id = rd.device_id
-       WHERE rd.rollout_id = ? AND d.pinned_release_id IS NULL GROUP BY rd.wave, rd.outcome`,
-      [rolloutId],
-    );
-    for (const row of rows) {
-      const tally = tallies[row.wave];
-      if (!tally) continue;
-      tally.devices += row.count;
-      if (row.outcome === 'failed') tally.failed += row.count;
-      if (row.outcome === 'done') {
-        tally.done += row.count;
-        tally.lastDoneAt = row.last_done === null ? null : Date.parse(row.last_done);
-      }
-    }
-    return tallies;
   }
 
   private async tagged<T extends { id: number }>(
@@ -461,63 +374,8 @@ export class RolloutRepository {
       await change(tx, fleet, rollout);
       return rollout.id;
     });
-    return this.view(this.db, fleetName, rolloutId);
+    return rolloutView(this.db, fleetName, rolloutId);
   }
-
-  private async view(ex: SqlExecutor, fleetName: string, rolloutId: number): Promise<RolloutView> {
-    const rollout = (await ex.get<RolloutRow>('SELECT * FROM rollouts WHERE id = ?', [rolloutId]))!;
-    const sizes = waveSizes(rollout);
-    const tallies = await this.tallies(ex, rollout.id, sizes.length);
-    const failures = await ex.all<{ uuid: string; wave: number; failure: string | null }>(
-      `SELECT d.uuid, rd.wave, rd.failure FROM rollout_devices rd JOIN devices d ON d.id = rd.device_id
-       WHERE rd.rollout_id = ? AND rd.outcome = 'failed' ORDER BY rd.position LIMIT ${LISTED_FAILURES}`,
-      [rollout.id],
-    );
-    const fleet = await ex.get<{ rollout_check_at: string | null }>(
-      'SELECT rollout_check_at FROM fleets WHERE rollout_id = ?',
-      [rollout.id],
-    );
-    const waves: WaveView[] = tallies.map((tally, index) => ({
-      wave: index + 1,
-      size: sizes[index]! - (sizes[index - 1] ?? 0),
-      devices: tally.devices,
-      done: tally.done,
-      failed: tally.failed,
-      pending: tally.devices - tally.done - tally.failed,
-      state:
-        index >= rollout.opened_waves
-          ? 'waiting'
-          : tally.done + tally.failed < tally.devices
-            ? 'open'
-            : 'settled',
-    }));
-    return {
-      id: rollout.id,
-      fleet: fleetName,
-      release: (await releaseRef(ex, rollout.release_id))!,
-      previousRelease: await releaseRef(ex, rollout.previous_release_id),
-      state: rollout.state,
-      reason: rollout.reason,
-      waveSpec: rollout.waves,
-      waveWaitMs: rollout.wave_wait_ms,
-      maxFailures: rollout.max_failures,
-      only: JSON.parse(rollout.only_tags) as Tags,
-      openedWaves: rollout.opened_waves,
-      waves,
-      failures: failures.map((row): RolloutFailureView => ({
-        uuid: row.uuid,
-        wave: row.wave + 1,
-        reason: row.failure ?? 'failed',
-      })),
-      nextCheckAt: fleet?.rollout_check_at ?? null,
-      createdAt: rollout.created_at,
-      updatedAt: rollout.updated_at,
-    };
-  }
-}
-
-function waveSizes(rollout: RolloutRow): number[] {
-  return JSON.parse(rollout.wave_sizes) as number[];
 }
 
 /** A staged rollout that runs or is paused: a new one would cut across its waves. */
