@@ -8,9 +8,11 @@
  * backend's database file directly (read-only), so watching costs the backend nothing.
  *
  *   npm run build && node dist/scripts/bench/fleet-rollout.js [--devices 1000] [--poll-ms 5000]
- *     [--workers 2] [--report-ms 1000] [--no-api]
+ *     [--workers 2] [--report-ms 1000] [--no-api] [--rollout 1,10%,100%]
  *
  * Prints figures; asserts nothing. Goal: every device done within two poll intervals of the push.
+ * With --rollout, release 2 goes out in those waves (contract section 12): each wave opens once
+ * the one before is done, so the goal is two poll intervals a wave; the waves' timings are printed.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -36,11 +38,14 @@ interface BenchOptions {
   noApi: boolean;
   /** Write V8 CPU profiles of the worker processes during the rollout here. */
   profileDir?: string;
+  /** Staged rollout waves for release 2 (`1,10%,100%`); all at once without. */
+  rollout?: string;
 }
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = { devices: 1000, pollMs: 5000, workers: 2, reportMs: 1000, noApi: false };
-  const usage = 'use --devices N --poll-ms MS --workers N --report-ms MS --no-api --profile-dir DIR';
+  const usage =
+    'use --devices N --poll-ms MS --workers N --report-ms MS --no-api --profile-dir DIR --rollout WAVES';
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i];
     if (flag === '--no-api') {
@@ -49,6 +54,10 @@ function parseArgs(argv: string[]): BenchOptions {
     }
     if (flag === '--profile-dir') {
       options.profileDir = argv[++i];
+      continue;
+    }
+    if (flag === '--rollout') {
+      options.rollout = argv[++i];
       continue;
     }
     const value = Number(argv[++i]);
@@ -274,9 +283,28 @@ async function main(): Promise<void> {
     if (options.profileDir)
       for (const w of workers) w.child.send({ type: 'profile-start' } satisfies ParentMessage);
     const pushedAt = Date.now();
-    const second = await client.pushRelease(FLEET, compose('sim/app:2'));
+    const second = await client.pushRelease(
+      FLEET,
+      compose('sim/app:2'),
+      options.rollout === undefined ? undefined : { waves: options.rollout },
+    );
     const pushMs = Date.now() - pushedAt;
-    const rollout = await waitForAll(options.devices, () => countDone(second.commit), 10 * options.pollMs);
+    const waves = second.rollout.waves.length;
+    // When each wave opened, as the rollout's status shows it (read once a second).
+    const opened: number[] = [0];
+    const watchWaves = setInterval(() => {
+      client.rolloutStatus(FLEET).then(
+        (view) => {
+          while (opened.length < view.openedWaves) opened.push(Date.now() - pushedAt);
+        },
+        (err: unknown) => console.log(`rollout status failed: ${String(err)}`),
+      );
+    }, 1000);
+    const rollout = await waitForAll(
+      options.devices,
+      () => countDone(second.commit),
+      10 * options.pollMs * waves,
+    ).finally(() => clearInterval(watchWaves));
     const backendCpu = procCpuSeconds(backend.pid!, ticks) - backend0;
     const workersNow = await Promise.all(workers.map(askCpu));
     const workerCpu = workersNow.reduce((sum, c, i) => sum + c.seconds - workers0[i]!.seconds, 0);
@@ -284,13 +312,19 @@ async function main(): Promise<void> {
       await Promise.all(
         workers.map((w, i) => profile(w, path.resolve(options.profileDir!, `worker-${i}.cpuprofile`))),
       );
-    const wall = Number.isNaN(rollout.ms) ? 10 * options.pollMs : rollout.ms;
-    const goal = 2 * options.pollMs;
+    const wall = Number.isNaN(rollout.ms) ? 10 * options.pollMs * waves : rollout.ms;
+    const goal = 2 * options.pollMs * waves;
 
     console.log(
       `idle (${secs(idleSeconds)}): backend ${idleBackend.toFixed(2)} CPU s (${((100 * idleBackend * 1000) / idleSeconds).toFixed(1)}% of a core), agents ${idleWorkers.toFixed(2)} CPU s (${((100 * idleWorkers * 1000) / idleSeconds).toFixed(1)}%)`,
     );
     console.log(`push answered in ${pushMs} ms (the backend recomputes every device's target)`);
+    if (options.rollout !== undefined) {
+      console.log(
+        `waves ${options.rollout}: ${second.rollout.waves.map((w) => w.size).join(', ')} devices; opened at ` +
+          opened.map((ms, i) => `wave ${i + 1} ${secs(ms)}`).join(', '),
+      );
+    }
     console.log(
       `rollout: all ${options.devices} done in ${secs(rollout.ms)} (50% ${secs(rollout.marks['50%'] ?? NaN)}, 90% ${secs(rollout.marks['90%'] ?? NaN)}); ` +
         `goal ${secs(goal)}: ${rollout.ms <= goal ? 'met' : 'MISSED'}; reached ${rollout.reached}/${options.devices}`,

@@ -40,6 +40,80 @@ export interface InputIssue {
 /** Answer to a push: the new release, and what devices would warn about (unsupported keys). */
 export interface PushedRelease extends ReleaseSummary {
   warnings: InputIssue[];
+  /** The rollout that gives it to the devices (a plain push is a rollout of one wave). */
+  rollout: RolloutView;
+}
+
+/**
+ * How a release goes out (contract section 12), as the manager asks for it; every field is
+ * optional: none at all is a plain push, one wave of every unpinned device.
+ */
+export interface RolloutRequest {
+  /** Cumulative counts or percentages of the matching unpinned devices: `1,10%,100%`. */
+  waves?: string;
+  /** How long every device of a wave must stay done before the next opens (`90s`, `30m`). */
+  waveWait?: string;
+  /** Failed devices tolerated: a count, or a percentage of the devices in opened waves. */
+  maxFailures?: string;
+  /** Only devices with all these tags take part; the others keep their release. */
+  only?: Record<string, string>;
+}
+
+export type RolloutStateName = 'running' | 'halted' | 'paused' | 'complete' | 'aborted' | 'superseded';
+
+export interface WaveView {
+  /** 1-based. */
+  wave: number;
+  /** Devices assigned to the wave when the rollout started. */
+  size: number;
+  /** Of those, the ones still in it (a device pinned since has left the rollout). */
+  devices: number;
+  done: number;
+  failed: number;
+  pending: number;
+  /** `waiting`: not opened; `open`: opened, devices still pending; `settled`: each done or failed. */
+  state: 'waiting' | 'open' | 'settled';
+}
+
+export interface RolloutFailureView {
+  uuid: string;
+  wave: number;
+  /** The update status the device reported, and its rollback reason if it gave one. */
+  reason: string;
+}
+
+export interface RolloutView {
+  id: number;
+  fleet: string;
+  release: ReleaseRef;
+  /** The fleet's target when the rollout started. */
+  previousRelease: ReleaseRef | null;
+  state: RolloutStateName;
+  /** Why it halted (or what superseded it). */
+  reason: string | null;
+  /** The waves as given, e.g. `1,10%,100%`. */
+  waveSpec: string;
+  waveWaitMs: number;
+  maxFailures: string;
+  only: Record<string, string>;
+  openedWaves: number;
+  waves: WaveView[];
+  /** The first failed devices, in wave order. */
+  failures: RolloutFailureView[];
+  /** When the rollout will next move without a report (a wave's wait ends), if it waits on time. */
+  nextCheckAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A device's place in its fleet's current rollout. */
+export interface DeviceRolloutView {
+  rolloutId: number;
+  /** 1-based. */
+  wave: number;
+  waves: number;
+  opened: boolean;
+  outcome: 'pending' | 'done' | 'failed';
 }
 
 /** One entry of the device's `update_locks` report: what blocks its update now. */
@@ -75,6 +149,9 @@ export interface DeviceView {
   targetError: string | null;
   lastSeen: string | null;
   registeredAt: string;
+  tags: Record<string, string>;
+  /** Its wave in the fleet's current rollout; null when it has no part in it. */
+  rollout: DeviceRolloutView | null;
 }
 
 export interface ConfigView {

@@ -1,4 +1,4 @@
-import type { DeviceView, FleetSummary, UpdateLockView } from './api-types.js';
+import type { DeviceView, FleetSummary, RolloutView, UpdateLockView } from './api-types.js';
 
 /** Renders rows as left-aligned columns under a header; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -56,19 +56,107 @@ function lockCell(locks: UpdateLockView[], now: Date): string {
     .join(', ');
 }
 
+/**
+ * The device list. WAVE (the device's wave of its fleet's staged rollout) and TAGS appear only
+ * when some listed device has one, so a fleet that uses neither reads as it always did.
+ */
 export function devicesTable(devices: DeviceView[], now: Date): string {
   if (devices.length === 0) return 'no devices\n';
+  const showWave = devices.some((device) => (device.rollout?.waves ?? 0) > 1);
+  const showTags = devices.some((device) => Object.keys(device.tags ?? {}).length > 0);
+  const header = ['DEVICE', 'FLEET', 'RELEASE', 'STATUS', 'PROGRESS', 'BLOCKED BY', 'LAST SEEN'];
+  if (showWave) header.splice(3, 0, 'WAVE');
+  if (showTags) header.push('TAGS');
   return table(
-    ['DEVICE', 'FLEET', 'RELEASE', 'STATUS', 'PROGRESS', 'BLOCKED BY', 'LAST SEEN'],
-    devices.map((device) => [
-      device.uuid,
-      device.fleet,
-      releaseCell(device),
-      statusCell(device),
-      device.downloadProgress === null ? '-' : `${device.downloadProgress}%`,
-      lockCell(device.updateLocks, now),
-      ago(device.lastSeen, now),
+    header,
+    devices.map((device) => {
+      const row = [
+        device.uuid,
+        device.fleet,
+        releaseCell(device),
+        statusCell(device),
+        device.downloadProgress === null ? '-' : `${device.downloadProgress}%`,
+        lockCell(device.updateLocks, now),
+        ago(device.lastSeen, now),
+      ];
+      if (showWave) row.splice(3, 0, waveCell(device));
+      if (showTags) row.push(formatTagList(device.tags ?? {}));
+      return row;
+    }),
+  );
+}
+
+function waveCell(device: DeviceView): string {
+  const rollout = device.rollout;
+  if (!rollout) return '-';
+  return `${rollout.wave}/${rollout.waves}${rollout.opened ? '' : ' (waiting)'}`;
+}
+
+function formatTagList(tags: Record<string, string>): string {
+  const text = Object.entries(tags)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
+  return text === '' ? '-' : text;
+}
+
+/** `3s`, `90s` as `1m30s`, `2h`: a wave wait as a person would write it. */
+export function shortDuration(ms: number): string {
+  if (ms === 0) return '0';
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  const parts: string[] = [];
+  let seconds = ms / 1000;
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
+    if (seconds >= size) {
+      parts.push(`${Math.floor(seconds / size)}${unit}`);
+      seconds %= size;
+    }
+  }
+  return parts.join('');
+}
+
+/** `bosun fleet rollout status`: the rollout, its state (and why it halted), each wave, failures. */
+export function rolloutStatusText(view: RolloutView): string {
+  const release = `release ${view.release.id} (${shortCommit(view.release.commit)})`;
+  const state = view.reason && view.state !== 'running' ? `${view.state}: ${view.reason}` : view.state;
+  const options = [
+    `waves ${view.waveSpec}`,
+    `wave wait ${shortDuration(view.waveWaitMs)}`,
+    `max failures ${view.maxFailures}`,
+  ];
+  if (Object.keys(view.only).length > 0) options.push(`only ${formatTagList(view.only)}`);
+  const previous = view.previousRelease
+    ? `release ${view.previousRelease.id} (${shortCommit(view.previousRelease.commit)})`
+    : 'none';
+  const lines = [
+    `rollout ${view.id} of ${release} in fleet ${view.fleet}: ${state}`,
+    `${options.join(', ')}; previous ${previous}`,
+  ];
+  if (view.state === 'running' && view.nextCheckAt) lines.push(`next wave opens at ${view.nextCheckAt}`);
+  const waves = table(
+    ['WAVE', 'DEVICES', 'DONE', 'FAILED', 'PENDING', 'STATE'],
+    view.waves.map((wave) => [
+      `${wave.wave}/${view.waves.length}`,
+      String(wave.devices),
+      String(wave.done),
+      String(wave.failed),
+      String(wave.pending),
+      wave.state,
     ]),
+  );
+  const failures = view.failures.map(
+    (failure) => `  ${failure.uuid} (wave ${failure.wave}): ${failure.reason}`,
+  );
+  return (
+    [
+      ...lines,
+      ...(view.waves.length === 0 ? ['no devices'] : [waves.trimEnd()]),
+      ...(failures.length > 0 ? ['failed devices:', ...failures] : []),
+    ].join('\n') + '\n'
   );
 }
 

@@ -1,17 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { BosunError, errorMessage } from '../util/errors.js';
-import { configTable, devicesTable, fleetsTable, shortCommit, table } from './cli-format.js';
+import { configTable, fleetsTable, shortCommit, table } from './cli-format.js';
+import {
+  addRolloutOptions,
+  registerDevicesCommand,
+  registerRolloutCommands,
+  registerTagCommands,
+  rolloutRequest,
+  rolloutStartLine,
+  type RolloutOptions,
+} from './cli-rollout.js';
 import { registerServeCommands } from './cli-serve.js';
+import { json, out, run, verb, type ClientOptions } from './cli-verbs.js';
 import { watchRollout } from './cli-watch.js';
-import { DEFAULT_FLEET_URL, FleetApiError, FleetClient } from './client.js';
 import { formatIssue } from './errors.js';
-
-interface ClientOptions {
-  url: string;
-  token?: string;
-  json?: boolean;
-}
 
 /** Adds `bosun fleet serve` and the fleet manager's verbs to the `fleet` command. */
 export function registerFleetCommands(fleet: Command): void {
@@ -35,19 +38,24 @@ export function registerFleetCommands(fleet: Command): void {
     }),
   );
 
-  verb(
-    fleet,
-    'push <fleet> <compose-file>',
-    "push a compose file as a new release: the fleet's new target",
+  addRolloutOptions(
+    verb(
+      fleet,
+      'push <fleet> <compose-file>',
+      "push a compose file as a new release: the fleet's new target, at once or in waves (--rollout)",
+    ),
   ).action(
-    run(async (client, options, name: string, file: string) => {
+    run(async (client, options: ClientOptions & RolloutOptions, name: string, file: string) => {
+      const rollout = rolloutRequest(options);
       const yaml = await readComposeFile(file);
-      const release = await client.pushRelease(name, yaml);
+      const release = await client.pushRelease(name, yaml, rollout);
       // What devices would ignore is said now, on stderr so --json output stays parseable.
       for (const warning of release.warnings)
         process.stderr.write(`bosun: warning: ${formatIssue(warning)}\n`);
       if (options.json) return json(release);
-      out(`release ${release.id} (${release.commit}) is now the target of ${release.fleet}`);
+      if (rollout === undefined)
+        out(`release ${release.id} (${release.commit}) is now the target of ${release.fleet}`);
+      else out(rolloutStartLine(release.rollout));
       for (const [service, info] of Object.entries(release.services)) {
         out(`  ${service}: ${info.image} (service id ${info.id}, image id ${info.imageId})`);
       }
@@ -101,15 +109,9 @@ export function registerFleetCommands(fleet: Command): void {
     fleet.command('config').description('fleet and device config vars (e.g. SUPERVISOR_OVERRIDE_LOCK)'),
   );
 
-  verb(fleet, 'devices', 'list devices: release, update status, progress, what blocks them, last seen')
-    .option('--fleet <fleet>', 'only this fleet')
-    .action(
-      run(async (client, options: ClientOptions & { fleet?: string }) => {
-        const devices = await client.listDevices(options.fleet);
-        if (options.json) return json(devices);
-        process.stdout.write(devicesTable(devices, new Date()));
-      }),
-    );
+  registerDevicesCommand(fleet);
+  registerTagCommands(fleet);
+  registerRolloutCommands(fleet);
 
   verb(fleet, 'watch <fleet>', 'follow a rollout every second until every device runs its target release')
     .option('--timeout <seconds>', 'give up (exit 1) after this many seconds')
@@ -189,46 +191,6 @@ function registerConfigCommands(config: Command): void {
     );
 }
 
-/** A verb with the options every manager verb shares. */
-function verb(parent: Command, nameAndArgs: string, description: string): Command {
-  return parent
-    .command(nameAndArgs)
-    .description(description)
-    .addOption(
-      new Option('--url <url>', 'fleet backend URL').env('BOSUN_FLEET_URL').default(DEFAULT_FLEET_URL),
-    )
-    .addOption(new Option('--token <token>', 'manager token').env('BOSUN_FLEET_TOKEN'))
-    .option('--json', 'print JSON instead of text');
-}
-
-/**
- * Wraps a verb: builds the client from the shared options and turns the backend's 4xx answers
- * (unknown fleet, bad compose file, wrong token) into usage errors, which exit 2.
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function run<O extends ClientOptions, A extends any[]>(
-  body: (client: FleetClient, options: O, ...args: A) => Promise<void>,
-) {
-  return async (...params: unknown[]): Promise<void> => {
-    // commander passes the positional arguments, then the options, then the command.
-    const options = params[params.length - 2] as O;
-    const args = params.slice(0, -2) as A;
-    if (!options.token) {
-      throw new BosunError('EUSAGE', 'no manager token: pass --token or set BOSUN_FLEET_TOKEN');
-    }
-    const client = new FleetClient({ url: options.url, token: options.token });
-    try {
-      await body(client, options, ...args);
-    } catch (err) {
-      if (err instanceof FleetApiError && err.status >= 400 && err.status < 500) {
-        const hint = err.status === 401 ? ' (check --token / BOSUN_FLEET_TOKEN)' : '';
-        throw new BosunError('EUSAGE', `${err.message}${hint}`, { cause: err });
-      }
-      throw err;
-    }
-  };
-}
-
 function splitTarget(args: string[], device: string | undefined, what: string): [string, string] {
   if (device !== undefined) {
     if (args.length !== 1) throw new BosunError('EUSAGE', `with --device, give exactly one ${what}`);
@@ -258,12 +220,4 @@ function imagesOf(services: Record<string, { image: string }>): string {
   return Object.entries(services)
     .map(([name, svc]) => `${name}=${svc.image}`)
     .join(', ');
-}
-
-function out(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-function json(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

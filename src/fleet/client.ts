@@ -9,6 +9,8 @@ import type {
   PushedRelease,
   ReleaseRef,
   ReleaseSummary,
+  RolloutRequest,
+  RolloutView,
 } from './api-types.js';
 
 export const DEFAULT_FLEET_URL = 'http://127.0.0.1:48480';
@@ -59,14 +61,28 @@ export class FleetClient {
   }
 
   /**
-   * Pushes a compose file (YAML text); the new release becomes the fleet's target. The answer
-   * carries the warnings devices would give about it.
+   * Pushes a compose file (YAML text) and rolls the new release out: to every unpinned device at
+   * once, as the fleet's target, or as `rollout` asks (waves, tags). The answer carries the
+   * warnings devices would give about it, and the rollout.
    */
-  pushRelease(fleet: string, composeYaml: string): Promise<PushedRelease> {
-    return this.request('POST', `/v1/fleets/${enc(fleet)}/releases`, {
-      body: composeYaml,
-      contentType: 'application/yaml',
-    });
+  pushRelease(fleet: string, composeYaml: string, rollout?: RolloutRequest): Promise<PushedRelease> {
+    const route = `/v1/fleets/${enc(fleet)}/releases`;
+    if (rollout) return this.request('POST', route, { json: { compose: composeYaml, rollout } });
+    return this.request('POST', route, { body: composeYaml, contentType: 'application/yaml' });
+  }
+
+  /** Rolls an existing release out as `rollout` asks (id, commit or prefix). */
+  startRollout(fleet: string, release: string, rollout: RolloutRequest): Promise<RolloutView> {
+    return this.request('POST', `/v1/fleets/${enc(fleet)}/rollouts`, { json: { release, rollout } });
+  }
+
+  /** The fleet's current rollout: its waves and state. */
+  rolloutStatus(fleet: string): Promise<RolloutView> {
+    return this.request('GET', `/v1/fleets/${enc(fleet)}/rollout`);
+  }
+
+  rolloutCommand(fleet: string, command: 'pause' | 'resume' | 'abort'): Promise<RolloutView> {
+    return this.request('POST', `/v1/fleets/${enc(fleet)}/rollout/${command}`);
   }
 
   listReleases(fleet: string): Promise<ReleaseSummary[]> {
@@ -74,7 +90,10 @@ export class FleetClient {
   }
 
   /** Makes an existing release the fleet's target again (roll back): id, commit or prefix. */
-  setFleetTarget(fleet: string, release: string): Promise<{ fleet: string; target: ReleaseRef }> {
+  setFleetTarget(
+    fleet: string,
+    release: string,
+  ): Promise<{ fleet: string; target: ReleaseRef; rollout: RolloutView }> {
     return this.request('PUT', `/v1/fleets/${enc(fleet)}/target`, { json: { release } });
   }
 
@@ -111,9 +130,21 @@ export class FleetClient {
     return this.request('DELETE', `/v1/devices/${enc(device)}/config/${enc(key)}`);
   }
 
-  listDevices(fleet?: string): Promise<DeviceView[]> {
-    const query = fleet === undefined ? '' : `?fleet=${enc(fleet)}`;
+  /** Devices (of one fleet; with every one of `tags`, each `key=value`). */
+  listDevices(fleet?: string, tags: string[] = []): Promise<DeviceView[]> {
+    const params = new URLSearchParams();
+    if (fleet !== undefined) params.append('fleet', fleet);
+    for (const tag of tags) params.append('tag', tag);
+    const query = params.size === 0 ? '' : `?${params.toString()}`;
     return this.request('GET', `/v1/devices${query}`);
+  }
+
+  /** Sets tags (`{ key: value }`) and removes them (`{ key: null }`); answers the device's tags. */
+  changeTags(
+    device: string,
+    patch: Record<string, string | null>,
+  ): Promise<{ uuid: string; tags: Record<string, string> }> {
+    return this.request('PATCH', `/v1/devices/${enc(device)}/tags`, { json: patch });
   }
 
   private async request<T>(

@@ -37,9 +37,15 @@ export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
   // Kept lean on purpose: a 304 costs one indexed read of two short columns and a hash compare.
   // On PostgreSQL the read is one round trip; every backend on the database reads the same ETag.
   app.get<{ Params: { uuid: string } }>('/device/v3/:uuid/state', async (request, reply) => {
-    const row = await store.devices.pollState(request.params.uuid);
+    let row = await store.devices.pollState(request.params.uuid);
     if (!row || !keyMatchesHash(bearerToken(request.headers.authorization), row.key_hash)) {
       throw unauthorized();
+    }
+    // A wave's wait has run out with no report to say so: the first poll after moves the
+    // rollout on (opening a wave may give this very device a new target).
+    if (row.rollout_check_at !== null && Date.parse(row.rollout_check_at) <= Date.now()) {
+      await store.rollouts.advanceFleet(row.fleet_id);
+      row = (await store.devices.pollState(request.params.uuid)) ?? row;
     }
     if (ifNoneMatchHits(request.headers['if-none-match'], row.target_etag)) {
       return reply.code(304).header('etag', row.target_etag).send();

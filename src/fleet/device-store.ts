@@ -6,8 +6,10 @@ import { deviceView } from './device-view.js';
 import { badInput, conflict, notFound, unauthorized } from './errors.js';
 import { checkConfigKey, checkConfigValue, isConfigKey, type FleetRepository } from './fleet-store.js';
 import { checkMergedReport, checkReportDepth } from './report-limits.js';
+import type { RolloutRepository } from './rollout-store.js';
 import { byteOrder, lockClause, type SqlDatabase, type SqlExecutor } from './sql/database.js';
 import { effectiveConfig } from './target-document.js';
+import { MAX_TAGS, matchesTags, sortedTags, type TagPatch, type Tags } from './tags.js';
 import { toRecord, type TargetWriter } from './target-writer.js';
 
 export interface RegisterInput {
@@ -24,6 +26,7 @@ interface DeviceRow {
   name: string;
   key_hash: string;
   pinned_release_id: number | null;
+  assigned_release_id: number | null;
   registered_at: string;
   last_seen: string | null;
   report_json: string;
@@ -36,6 +39,9 @@ type DeviceInFleet = DeviceRow & { fleet_name: string };
 export interface PollRow {
   key_hash: string;
   target_etag: string;
+  fleet_id: number;
+  /** When the fleet's rollout must be looked at again although no device reported (rollout-store.ts). */
+  rollout_check_at: string | null;
 }
 
 const DEVICE_UUID = /^[A-Za-z0-9-]{8,128}$/;
@@ -52,6 +58,7 @@ export class DeviceRepository {
     private readonly db: SqlDatabase,
     private readonly fleets: FleetRepository,
     private readonly targets: TargetWriter,
+    private readonly rollouts: RolloutRepository,
   ) {}
 
   /**
@@ -106,7 +113,11 @@ export class DeviceRepository {
   /** The hot path of a conditional poll; undefined for an unknown uuid. */
   async pollState(uuid: string): Promise<PollRow | undefined> {
     if (!DEVICE_UUID.test(uuid)) return undefined;
-    return this.db.get<PollRow>('SELECT key_hash, target_etag FROM devices WHERE uuid = ?', [uuid]);
+    return this.db.get<PollRow>(
+      `SELECT d.key_hash, d.target_etag, d.fleet_id, f.rollout_check_at
+       FROM devices d JOIN fleets f ON f.id = d.fleet_id WHERE d.uuid = ?`,
+      [uuid],
+    );
   }
 
   async target(uuid: string): Promise<(PollRow & { target_json: string }) | undefined> {
@@ -120,7 +131,8 @@ export class DeviceRepository {
    * must stay within the report limits; else nothing of the body is stored. A null value removes
    * its key (deep-merge.ts). Each device's row is locked while its report is merged, so two
    * reports at once both land. LAST SEEN is set here only: a poll (a 304 writes nothing) and
-   * registration leave it as it is.
+   * registration leave it as it is. What a report says about the fleet's rollout is recorded in
+   * the same transaction; the rollout then moves on (a wave opens, it halts) in one of its own.
    */
   async mergeReports(body: unknown, deviceKey: string | undefined, now = new Date()): Promise<void> {
     if (!isPlainObject(body) || Object.keys(body).length === 0) {
@@ -128,7 +140,9 @@ export class DeviceRepository {
     }
     // Locked in one order (sorted uuids), so two bodies naming the same devices cannot deadlock.
     const reports = Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const rolloutsToAdvance = new Set<number>();
     await this.db.transaction(async (tx) => {
+      rolloutsToAdvance.clear(); // a PostgreSQL transaction may run again
       for (const [uuid, partial] of reports) {
         const device = DEVICE_UUID.test(uuid)
           ? await tx.get<DeviceRow>(`SELECT * FROM devices d WHERE uuid = ?${lockClause(tx, 'd')}`, [uuid])
@@ -144,8 +158,12 @@ export class DeviceRepository {
           now.toISOString(),
           device.id,
         ]);
+        if (await this.rollouts.recordReport(tx, device.id, device.fleet_id, merged, now)) {
+          rolloutsToAdvance.add(device.fleet_id);
+        }
       }
     });
+    for (const fleetId of rolloutsToAdvance) await this.rollouts.advanceFleet(fleetId, now);
   }
 
   private async require(uuid: string, tx: SqlExecutor = this.db): Promise<DeviceInFleet> {
@@ -230,9 +248,13 @@ export class DeviceRepository {
     });
   }
 
-  /** Every device (of one fleet, if named), with what it should run and what it reports. */
-  async list(fleetName?: string): Promise<DeviceView[]> {
+  /**
+   * Every device (of one fleet, if named; with all the tags of `tagFilter`), with what it should
+   * run, what it reports, its tags and its wave. Rollouts whose wave wait is over move on first.
+   */
+  async list(fleetName?: string, tagFilter: Tags = {}, now = new Date()): Promise<DeviceView[]> {
     const fleetFilter = fleetName === undefined ? undefined : (await this.fleets.require(fleetName)).id;
+    await this.rollouts.advanceDue(now);
     const rows = await this.db.all<
       DeviceRow & {
         fleet_name: string;
@@ -242,14 +264,17 @@ export class DeviceRepository {
       }
     >(
       `SELECT d.*, f.name AS fleet_name, a.uuid AS app_uuid,
-         COALESCE(d.pinned_release_id, f.target_release_id) AS release_id,
+         COALESCE(d.pinned_release_id, d.assigned_release_id, f.target_release_id) AS release_id,
          r.commit_uuid AS release_commit
        FROM devices d JOIN fleets f ON f.id = d.fleet_id JOIN apps a ON a.fleet_id = f.id
-         LEFT JOIN releases r ON r.id = COALESCE(d.pinned_release_id, f.target_release_id)
+         LEFT JOIN releases r ON r.id = COALESCE(d.pinned_release_id, d.assigned_release_id, f.target_release_id)
        ${fleetFilter === undefined ? '' : 'WHERE d.fleet_id = ?'} ORDER BY ${['f.name', 'd.name', 'd.uuid'].map((column) => byteOrder(this.db, column)).join(', ')}`,
       fleetFilter === undefined ? [] : [fleetFilter],
     );
-    return rows.map((row) =>
+    const tags = await this.tagsOf(fleetFilter);
+    const waves = await this.rollouts.deviceWaves(fleetFilter);
+    const tagged = rows.filter((row) => matchesTags(tags.get(row.id) ?? {}, tagFilter));
+    return tagged.map((row) =>
       deviceView({
         uuid: row.uuid,
         name: row.name,
@@ -263,7 +288,60 @@ export class DeviceRepository {
         report: JSON.parse(row.report_json),
         lastSeen: row.last_seen,
         registeredAt: row.registered_at,
+        tags: tags.get(row.id) ?? {},
+        rollout: waves.get(row.id) ?? null,
       }),
     );
+  }
+
+  /** The device's tags, in key order. */
+  async tags(uuid: string): Promise<Tags> {
+    const device = await this.require(uuid);
+    return (await this.tagsOf(device.fleet_id, device.id)).get(device.id) ?? {};
+  }
+
+  /**
+   * Sets and removes tags of one device (its row locked meanwhile); answers its tags after.
+   * Tags do not change what a device runs, so no target is recomputed.
+   */
+  async changeTags(uuid: string, patch: TagPatch): Promise<Tags> {
+    const deviceId = await this.db.transaction(async (tx) => {
+      const { id } = await this.require(uuid, tx);
+      await tx.get(`SELECT d.id FROM devices d WHERE d.id = ?${lockClause(tx, 'd')}`, [id]);
+      for (const key of patch.remove) {
+        await tx.run('DELETE FROM device_tags WHERE device_id = ? AND key = ?', [id, key]);
+      }
+      for (const [key, value] of Object.entries(patch.set)) {
+        await tx.run(
+          `INSERT INTO device_tags (device_id, key, value) VALUES (?, ?, ?)
+           ON CONFLICT (device_id, key) DO UPDATE SET value = excluded.value`,
+          [id, key, value],
+        );
+      }
+      const count = await tx.get<{ n: number }>(
+        'SELECT CAST(COUNT(*) AS INTEGER) AS n FROM device_tags WHERE device_id = ?',
+        [id],
+      );
+      if ((count?.n ?? 0) > MAX_TAGS) throw badInput(`a device carries at most ${MAX_TAGS} tags`);
+      return id;
+    });
+    return (await this.tagsOf(undefined, deviceId)).get(deviceId) ?? {};
+  }
+
+  /** Tags by device id: of one device, of one fleet's devices, or of all. */
+  private async tagsOf(fleetId?: number, deviceId?: number): Promise<Map<number, Tags>> {
+    const where =
+      deviceId !== undefined ? 'WHERE t.device_id = ?' : fleetId !== undefined ? 'WHERE d.fleet_id = ?' : '';
+    const rows = await this.db.all<{ device_id: number; key: string; value: string }>(
+      `SELECT t.device_id, t.key, t.value FROM device_tags t JOIN devices d ON d.id = t.device_id ${where}`,
+      deviceId !== undefined ? [deviceId] : fleetId !== undefined ? [fleetId] : [],
+    );
+    const entries = new Map<number, Array<[string, string]>>();
+    for (const row of rows) {
+      const list = entries.get(row.device_id) ?? [];
+      list.push([row.key, row.value]);
+      entries.set(row.device_id, list);
+    }
+    return new Map([...entries].map(([id, list]) => [id, sortedTags(list)]));
   }
 }

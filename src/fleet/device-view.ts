@@ -1,4 +1,4 @@
-import type { DeviceView, ReleaseRef, UpdateLockView } from './api-types.js';
+import type { DeviceRolloutView, DeviceView, ReleaseRef, UpdateLockView } from './api-types.js';
 import { isPlainObject } from './compose-values.js';
 
 export interface DeviceFacts {
@@ -12,6 +12,8 @@ export interface DeviceFacts {
   report: unknown;
   lastSeen: string | null;
   registeredAt: string;
+  tags?: Record<string, string>;
+  rollout?: DeviceRolloutView | null;
 }
 
 /**
@@ -40,6 +42,8 @@ export function deviceView(facts: DeviceFacts): DeviceView {
     targetError: stringOrNull(report.target_error),
     lastSeen: facts.lastSeen,
     registeredAt: facts.registeredAt,
+    tags: facts.tags ?? {},
+    rollout: facts.rollout ?? null,
   };
 }
 

@@ -1,32 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { CreatedFleet, FleetSummary, PushedRelease, ReleaseRef, ReleaseSummary } from './api-types.js';
+import type {
+  CreatedFleet,
+  FleetSummary,
+  PushedRelease,
+  ReleaseRef,
+  ReleaseSummary,
+  RolloutRequest,
+  RolloutView,
+} from './api-types.js';
 import { generateKey, hashKey } from './auth.js';
 import type { ComposeSpec } from './compose.js';
 import { badInput, conflict, notFound } from './errors.js';
+import { FLEET_NAME, findFleet, lockFleet, resolveRelease, type FleetRow } from './fleet-rows.js';
 import { checkRelease } from './release-check.js';
-import { byteOrder, lockClause, type SqlDatabase, type SqlExecutor } from './sql/database.js';
+import { rolloutSettings, type RolloutRepository } from './rollout-store.js';
+import { byteOrder, type SqlDatabase, type SqlExecutor } from './sql/database.js';
 import type { V3Release } from './target-document.js';
 import { toRecord, type TargetWriter } from './target-writer.js';
 
-export interface FleetRow {
-  id: number;
-  name: string;
-  provisioning_key_hash: string;
-  target_release_id: number | null;
-  created_at: string;
-  app_id: number;
-  app_uuid: string;
-}
+export type { FleetRow } from './fleet-rows.js';
 
-const FLEET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-/** A commit prefix worth looking up: commits are 32 lower-case hex digits. */
-const COMMIT_PREFIX = /^[0-9a-f]{7,32}$/;
-/** Ids are 32-bit integers in both databases. */
-const MAX_ID = 2 ** 31 - 1;
-
-const FLEET_SELECT = `SELECT f.*, a.id AS app_id, a.uuid AS app_uuid
-  FROM fleets f JOIN apps a ON a.fleet_id = f.id`;
 
 export function checkConfigKey(key: string): void {
   if (!CONFIG_KEY.test(key)) throw badInput(`config key "${key}" must be letters, digits and "_"`);
@@ -54,6 +48,7 @@ export class FleetRepository {
   constructor(
     private readonly db: SqlDatabase,
     private readonly targets: TargetWriter,
+    private readonly rollouts: RolloutRepository,
   ) {}
 
   /** The fleet, or a 404 naming it. */
@@ -63,24 +58,13 @@ export class FleetRepository {
     return row;
   }
 
-  async find(name: string, tx: SqlExecutor = this.db): Promise<FleetRow | undefined> {
-    // A name no fleet can have is not looked up (nor handed to the database, NULs and all).
-    if (!FLEET_NAME.test(name)) return undefined;
-    return tx.get<FleetRow>(`${FLEET_SELECT} WHERE f.name = ?`, [name]);
+  find(name: string, tx: SqlExecutor = this.db): Promise<FleetRow | undefined> {
+    return findFleet(tx, name);
   }
 
-  /**
-   * Locks the fleet's row for the rest of the transaction and returns it as it is now:
-   * `update` for fleet-wide changes, `share` for a change to one of its devices (several of
-   * those may run at once; none while a fleet-wide change does).
-   */
-  async lockFleet(tx: SqlExecutor, name: string, mode: 'update' | 'share' = 'update'): Promise<FleetRow> {
-    if (!FLEET_NAME.test(name)) throw notFound(`unknown fleet "${name}"`);
-    const row = await tx.get<FleetRow>(`${FLEET_SELECT} WHERE f.name = ?${lockClause(tx, 'f', mode)}`, [
-      name,
-    ]);
-    if (!row) throw notFound(`unknown fleet "${name}"`);
-    return row;
+  /** See fleet-rows.ts: `update` for fleet-wide changes, `share` for a change to one device. */
+  lockFleet(tx: SqlExecutor, name: string, mode: 'update' | 'share' = 'update'): Promise<FleetRow> {
+    return lockFleet(tx, name, mode);
   }
 
   async create(name: string, now = new Date()): Promise<CreatedFleet> {
@@ -150,17 +134,20 @@ export class FleetRepository {
 
   /**
    * Builds a release from a compose spec, checks it with the device's validation, stores it and
-   * makes it the fleet's target. Service and image ids are reused for names and refs the fleet
-   * has seen before. A release the devices would reject is refused (ComposeError) and leaves
-   * nothing behind; the warnings they would give are returned with the release.
+   * rolls it out (rollout-store.ts): without a rollout request, to every unpinned device at once
+   * as the fleet's target. Service and image ids are reused for names and refs the fleet has
+   * seen before. A release the devices would reject, or a rollout that cannot start, is refused
+   * and leaves nothing behind; the warnings devices would give are returned with the release.
    */
   async createRelease(
     fleetName: string,
     spec: ComposeSpec,
     source: string,
     now = new Date(),
+    request?: RolloutRequest,
   ): Promise<PushedRelease> {
     if (source.includes('\0')) throw badInput('the compose file must not contain a NUL character');
+    const settings = rolloutSettings(request);
     return this.db.transaction(async (tx) => {
       const fleet = await this.lockFleet(tx, fleetName);
       const commit = randomUUID().replaceAll('-', '');
@@ -195,27 +182,27 @@ export class FleetRepository {
       // The device's validation accepted it, so it has the v3 shape.
       const body = draft as V3Release;
       await tx.run('UPDATE releases SET release_json = ? WHERE id = ?', [JSON.stringify(body), releaseId]);
-      await this.makeTarget(tx, fleet.id, releaseId);
-      return { ...releaseSummary(fleetName, releaseId, commit, now.toISOString(), body), warnings };
+      const rollout = await this.rollouts.start(tx, fleet, { id: releaseId, commit }, settings, now);
+      return { ...releaseSummary(fleetName, releaseId, commit, now.toISOString(), body), warnings, rollout };
     });
   }
 
   /**
-   * Makes an existing release the fleet's target again: a roll-back to an earlier release (or
-   * forward again). Pinned devices stay on their pins.
+   * Rolls an existing release out again: without a rollout request, a roll-back (or forward) of
+   * every unpinned device at once, as the fleet's target. Pinned devices stay on their pins.
    */
-  setTargetRelease(fleetName: string, ref: string): Promise<ReleaseRef> {
+  setTargetRelease(
+    fleetName: string,
+    ref: string,
+    request?: RolloutRequest,
+    now = new Date(),
+  ): Promise<{ release: ReleaseRef; rollout: RolloutView }> {
+    const settings = rolloutSettings(request);
     return this.db.transaction(async (tx) => {
       const fleet = await this.lockFleet(tx, fleetName);
       const release = await this.resolveRelease(fleet.app_id, ref, tx);
-      await this.makeTarget(tx, fleet.id, release.id);
-      return release;
+      return { release, rollout: await this.rollouts.start(tx, fleet, release, settings, now) };
     });
-  }
-
-  private async makeTarget(tx: SqlExecutor, fleetId: number, releaseId: number): Promise<void> {
-    await tx.run('UPDATE fleets SET target_release_id = ? WHERE id = ?', [releaseId, fleetId]);
-    await this.targets.recomputeFleet(tx, fleetId);
   }
 
   private async stableId(
@@ -252,33 +239,9 @@ export class FleetRepository {
     );
   }
 
-  /**
-   * Finds a release of the app by numeric id, full commit, or a unique commit prefix (7+ chars).
-   * A ref of digits can be either (a hex commit may start with 7 or more decimal digits), so
-   * both lookups run and the ref must name exactly one release.
-   */
-  async resolveRelease(appId: number, ref: string, tx: SqlExecutor = this.db): Promise<ReleaseRef> {
-    const id = /^\d{1,10}$/.test(ref) ? Number(ref) : undefined;
-    const byId =
-      id !== undefined && id <= MAX_ID
-        ? await tx.all<ReleaseRow>('SELECT id, commit_uuid FROM releases WHERE app_id = ? AND id = ?', [
-            appId,
-            id,
-          ])
-        : [];
-    const prefix = ref.toLowerCase();
-    const byCommitPrefix = COMMIT_PREFIX.test(prefix)
-      ? await tx.all<ReleaseRow>(
-          'SELECT id, commit_uuid FROM releases WHERE app_id = ? AND commit_uuid LIKE ?',
-          [appId, `${prefix}%`],
-        )
-      : [];
-    const matches = new Map([...byId, ...byCommitPrefix].map((row) => [row.id, row]));
-    const rows = [...matches.values()];
-    if (rows.length > 1) throw badInput(`release "${ref}" is ambiguous: give more of the commit`);
-    const row = rows[0];
-    if (!row) throw notFound(`unknown release "${ref}" in this fleet`);
-    return { id: row.id, commit: row.commit_uuid };
+  /** By numeric id, full commit, or a unique commit prefix (fleet-rows.ts). */
+  resolveRelease(appId: number, ref: string, tx: SqlExecutor = this.db): Promise<ReleaseRef> {
+    return resolveRelease(tx, appId, ref);
   }
 
   async config(fleetName: string): Promise<Record<string, string>> {
@@ -321,11 +284,6 @@ export class FleetRepository {
       return changes > 0;
     });
   }
-}
-
-interface ReleaseRow {
-  id: number;
-  commit_uuid: string;
 }
 
 function releaseSummary(

@@ -4,8 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import { bearerToken, type ManagerTokenCheck } from './auth.js';
 import { parseCompose } from './compose.js';
 import { isPlainObject } from './compose-values.js';
+import type { RolloutRequest } from './api-types.js';
 import { badInput, unauthorized } from './errors.js';
 import type { FleetStore } from './store.js';
+import { parseTagFilter, tagPatch } from './tags.js';
 
 type NameParams = { Params: { name: string } };
 type UuidParams = { Params: { uuid: string } };
@@ -37,19 +39,46 @@ export function managerRoutes(
     scope.post<NameParams>('/v1/fleets/:name/releases', async (request, reply) => {
       await store.fleets.require(request.params.name);
       const compose = composeInput(request.body);
+      const rollout = isPlainObject(request.body) ? rolloutInput(request.body.rollout) : undefined;
       const spec = parseCompose(compose);
       const source = typeof compose === 'string' ? compose : JSON.stringify(compose);
-      return reply.code(201).send(await store.fleets.createRelease(request.params.name, spec, source));
+      return reply
+        .code(201)
+        .send(await store.fleets.createRelease(request.params.name, spec, source, new Date(), rollout));
     });
 
     scope.get<NameParams>('/v1/fleets/:name/releases', async (request) =>
       store.fleets.listReleases(request.params.name),
     );
 
-    scope.put<NameParams>('/v1/fleets/:name/target', async (request) => ({
-      fleet: request.params.name,
-      target: await store.fleets.setTargetRelease(request.params.name, releaseRefInput(request.body)),
-    }));
+    scope.put<NameParams>('/v1/fleets/:name/target', async (request) => {
+      const { release, rollout } = await store.fleets.setTargetRelease(
+        request.params.name,
+        releaseRefInput(request.body),
+      );
+      return { fleet: request.params.name, target: release, rollout };
+    });
+
+    // Staged rollouts (contract section 12): of an existing release, and the fleet's current one.
+    scope.post<NameParams>('/v1/fleets/:name/rollouts', async (request, reply) => {
+      const body = request.body;
+      const { rollout } = await store.fleets.setTargetRelease(
+        request.params.name,
+        releaseRefInput(body),
+        isPlainObject(body) ? rolloutInput(body.rollout) : undefined,
+      );
+      return reply.code(201).send(rollout);
+    });
+
+    scope.get<NameParams>('/v1/fleets/:name/rollout', async (request) =>
+      store.rollouts.status(request.params.name),
+    );
+
+    for (const action of ['pause', 'resume', 'abort'] as const) {
+      scope.post<NameParams>(`/v1/fleets/:name/rollout/${action}`, async (request) =>
+        store.rollouts[action](request.params.name),
+      );
+    }
 
     scope.get<NameParams>('/v1/fleets/:name/config', async (request) => ({
       fleet: await store.fleets.config(request.params.name),
@@ -69,9 +98,20 @@ export function managerRoutes(
       return { removed, fleet: await store.fleets.config(request.params.name) };
     });
 
-    scope.get<{ Querystring: { fleet?: string } }>('/v1/devices', async (request) =>
-      store.devices.list(request.query.fleet || undefined),
+    scope.get<{ Querystring: { fleet?: string; tag?: string | string[] } }>('/v1/devices', async (request) =>
+      store.devices.list(request.query.fleet || undefined, parseTagFilter(request.query.tag)),
     );
+
+    scope.get<UuidParams>('/v1/devices/:uuid/tags', async (request) => ({
+      uuid: request.params.uuid,
+      tags: await store.devices.tags(request.params.uuid),
+    }));
+
+    // A JSON merge patch of the tags: { key: value } sets, { key: null } removes.
+    scope.patch<UuidParams>('/v1/devices/:uuid/tags', async (request) => ({
+      uuid: request.params.uuid,
+      tags: await store.devices.changeTags(request.params.uuid, tagPatch(request.body)),
+    }));
 
     scope.get<UuidParams>('/v1/devices/:uuid/config', async (request) =>
       store.devices.config(request.params.uuid),
@@ -113,6 +153,33 @@ function composeInput(body: unknown): unknown {
     if (body.services !== undefined) return body;
   }
   throw badInput('body must be compose YAML text, or JSON { compose: <YAML text or compose object> }');
+}
+
+/**
+ * `{ waves?, waveWait?, maxFailures?, only? }`: strings (a number is taken for a count), `only`
+ * an object of tags. The values themselves are checked by rolloutSettings (rollout-store.ts).
+ */
+function rolloutInput(value: unknown): RolloutRequest | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isPlainObject(value)) throw badInput('rollout must be { waves?, waveWait?, maxFailures?, only? }');
+  const text = (field: 'waves' | 'waveWait' | 'maxFailures'): string | undefined => {
+    const given = value[field];
+    if (given === undefined || given === null) return undefined;
+    if (typeof given !== 'string' && typeof given !== 'number')
+      throw badInput(`rollout.${field} must be a string`);
+    return String(given);
+  };
+  for (const key of Object.keys(value)) {
+    if (!['waves', 'waveWait', 'maxFailures', 'only'].includes(key))
+      throw badInput(`rollout.${key} is not an option`);
+  }
+  return {
+    waves: text('waves'),
+    waveWait: text('waveWait'),
+    maxFailures: text('maxFailures'),
+    only:
+      value.only === undefined || value.only === null ? undefined : (value.only as Record<string, string>),
+  };
 }
 
 /** `{ release }`: a commit, a unique commit prefix, or a release id. */

@@ -3,6 +3,7 @@ import { DeviceRepository } from './device-store.js';
 import { FleetRepository } from './fleet-store.js';
 import { MANAGER_TOKEN_HASH_SETTING } from './migrations.js';
 import { openFleetDatabase, type OpenDatabaseOptions } from './open-database.js';
+import { RolloutRepository } from './rollout-store.js';
 import type { SqlDatabase } from './sql/database.js';
 import { TargetWriter } from './target-writer.js';
 
@@ -26,11 +27,13 @@ export interface ManagerTokenSetup {
 export class FleetStore {
   readonly fleets: FleetRepository;
   readonly devices: DeviceRepository;
+  readonly rollouts: RolloutRepository;
 
   constructor(readonly db: SqlDatabase) {
     const targets = new TargetWriter();
-    this.fleets = new FleetRepository(db, targets);
-    this.devices = new DeviceRepository(db, this.fleets, targets);
+    this.rollouts = new RolloutRepository(db, targets);
+    this.fleets = new FleetRepository(db, targets, this.rollouts);
+    this.devices = new DeviceRepository(db, this.fleets, targets, this.rollouts);
   }
 
   /** Opens (and migrates) a SQLite file or, for a postgres:// URL, a PostgreSQL database. */

@@ -24,7 +24,7 @@ interface ConfigRow {
 
 const DEVICE_TARGET_SELECT = `
   SELECT d.id, d.uuid, d.name, d.fleet_id,
-         COALESCE(d.pinned_release_id, f.target_release_id) AS release_id,
+         COALESCE(d.pinned_release_id, d.assigned_release_id, f.target_release_id) AS release_id,
          a.id AS app_id, a.uuid AS app_uuid, a.name AS app_name
   FROM devices d JOIN fleets f ON f.id = d.fleet_id JOIN apps a ON a.fleet_id = f.id`;
 
@@ -33,7 +33,7 @@ const POSTGRES_BATCH = 500;
 
 /**
  * Recomputes and stores devices' target documents and ETags. Called inside the transaction of
- * every change that affects a target (push, pin, config, registration), after that transaction
+ * every change that affects a target (rollout wave, pin, config, registration), after that transaction
  * has locked the fleet's row, so a poll only reads and no two backends write one target from
  * different views of the fleet.
  */

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../src/cli.js';
-import type { DeviceView, ReleaseSummary } from '../../src/fleet/api-types.js';
+import type { DeviceView, PushedRelease, RolloutRequest } from '../../src/fleet/api-types.js';
 import { FleetClient } from '../../src/fleet/client.js';
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
 import { SimDevice, startSimDevices, type SimDeviceOptions } from '../../scripts/bench/sim-device.js';
@@ -100,9 +100,12 @@ export class SimFleet {
     return found;
   }
 
-  /** Pushes a compose release (services with network_mode none and a 1s stop) as the fleet's target. */
-  push(images: ReleaseImages): Promise<ReleaseSummary> {
-    return this.client.pushRelease(this.fleet, composeYaml(images));
+  /**
+   * Pushes a compose release (services with network_mode none and a 1s stop): the fleet's target
+   * at once, or rolled out as `rollout` asks (waves, tags).
+   */
+  push(images: ReleaseImages, rollout?: RolloutRequest): Promise<PushedRelease> {
+    return this.client.pushRelease(this.fleet, composeYaml(images), rollout);
   }
 
   listDevices(): Promise<DeviceView[]> {

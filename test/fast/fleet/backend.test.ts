@@ -303,7 +303,12 @@ describe.each(FLEET_BACKENDS)('fleet/server on %s (real HTTP, a fresh database e
 
     const back = await manager('PUT', '/v1/fleets/kitchen/target', { release: first.id });
     expect(back.status).toBe(200);
-    expect(back.json()).toEqual({ fleet: 'kitchen', target: { id: first.id, commit: first.commit } });
+    expect(back.json()).toEqual({
+      fleet: 'kitchen',
+      target: { id: first.id, commit: first.commit },
+      // A roll-back is a rollout of one wave.
+      rollout: expect.objectContaining({ release: { id: first.id, commit: first.commit }, waveSpec: '100%' }),
+    });
     // The device's old ETag no longer matches: its next poll gets the earlier release.
     expect((await poll('device-0001', 'device-key-0001', etag)).status).toBe(200);
     expect(await releaseOf('device-0001', 'device-key-0001')).toEqual([first.commit]);

@@ -240,6 +240,7 @@ describe('fleet/cli against a real backend', () => {
     expect(JSON.parse(forward.stdout)).toEqual({
       fleet: 'kitchen',
       target: { id: latest.id, commit: latest.commit },
+      rollout: expect.objectContaining({ state: 'running', openedWaves: 1 }),
     });
     expect((await targetOf())[0].targetRelease).toEqual({ id: latest.id, commit: latest.commit });
 
