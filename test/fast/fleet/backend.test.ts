@@ -180,13 +180,13 @@ describe.each(FLEET_BACKENDS)('fleet/server on %s (real HTTP, a fresh database e
     expect(syntax.json().message).toMatch(/line [45]/);
     const fields = await push('kitchen', fixture('bad-fields.yml'));
     expect(fields.status).toBe(400);
+    // The device's validation stops at its first error, and the push names it with its line.
     expect(fields.json().issues).toEqual([
       {
-        path: 'services.main.image',
-        message: 'expected a non-empty string, found nothing (the field is missing)',
-        // A missing key is located at the map that lacks it: the service's first key.
-        line: 3,
-        col: 5,
+        path: 'services.main.composition.restart',
+        message: 'expected one of no, always, on-failure, unless-stopped, found the string "sometimes"',
+        line: 5,
+        col: 14,
       },
     ]);
     const relative = await push('kitchen', fixture('relative-working-dir.yml'));
@@ -204,14 +204,14 @@ describe.each(FLEET_BACKENDS)('fleet/server on %s (real HTTP, a fresh database e
 
   it('answers a push with the warnings devices would give', async () => {
     await createFleet();
-    const pushed = await push('kitchen', 'services:\n  main:\n    image: demo:1\n    privileged: true\n');
+    const pushed = await push('kitchen', 'services:\n  main:\n    image: demo:1\n    blkio_config: {}\n');
     expect(pushed.status).toBe(201);
     expect(pushed.json().warnings).toEqual([
       {
-        path: 'services.main.composition.privileged',
-        message: 'unsupported composition key "privileged" ignored',
+        path: 'services.main.composition.blkio_config',
+        message: 'unsupported composition key "blkio_config" ignored',
         line: 4,
-        col: 17,
+        col: 19,
       },
     ]);
   });

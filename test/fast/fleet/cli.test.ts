@@ -193,8 +193,8 @@ describe('fleet/cli against a real backend', () => {
     expect(warned.code).toBe(0);
     expect(warned.stdout).toMatch(/^release \d+ /);
     expect(warned.stderr).toBe(
-      'bosun: warning: services.main.composition.privileged: unsupported composition key "privileged" ' +
-        'ignored (line 5, column 17)\n',
+      'bosun: warning: services.main.composition.blkio_config: unsupported composition key "blkio_config" ' +
+        'ignored (line 5, column 19)\n',
     );
   });
 

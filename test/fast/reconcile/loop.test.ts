@@ -245,7 +245,10 @@ describe('reconcile/loop (memory engine, real lock files)', () => {
     await fs.symlink(t.layout.dataDir, path.join(marker, 'link'));
     await waitFor(
       'release 2 alone, marker consumed',
-      async () => (await t.engine.listContainers('device-1')).length === 1 && !(await pathExists(marker)),
+      async () =>
+        (await t.engine.listContainers('device-1')).length === 1 &&
+        !(await pathExists(marker)) &&
+        t.loop.status.apps.a1?.phase === 'done',
       5_000,
     );
     expect(t.loop.status.apps.a1).toMatchObject({ phase: 'done', error: undefined });
