@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { ifMissing } from '../util/fs.js';
+import { ifMissing, pathExists } from '../util/fs.js';
 import type { Logger } from '../util/logger.js';
 import { ensureTrustedDir } from './trusted-dirs.js';
 
@@ -11,6 +12,8 @@ const run = promisify(execFile);
 
 /** Name of the root-only trash directory inside each base (never a valid app id or /data entry). */
 export const TRASH_DIR_NAME = '.bosun-trash';
+/** How long after a directory was moved aside its clean-up starts (off the override's path). */
+const CLEANUP_DELAY_MS = 1_000;
 /** A clean-up that takes longer is stopped; what is left goes at the next start. */
 const EMPTY_TIMEOUT_MS = 120_000;
 
@@ -30,6 +33,7 @@ const EMPTY_TIMEOUT_MS = 120_000;
 export class Quarantine {
   private cleanup: Promise<void> = Promise.resolve();
   private cleanupQueued = false;
+  private readonly trashDirs = new Map<string, string>();
 
   /** `bases`: the directories (trusted, checked at start) under which app-made entries live. */
   constructor(
@@ -47,18 +51,27 @@ export class Quarantine {
     try {
       await fs.rename(hostPath, destination);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!(await pathExists(hostPath))) return false;
+      // The entry is there, so the trash is not (removed by hand): make it again, once.
+      this.trashDirs.clear();
+      await fs.rename(hostPath, path.join(await this.trashFor(hostPath), path.basename(destination)));
     }
-    this.emptySoon();
+    // A file, link or fifo has nothing to walk: it goes at once. Only a directory tree waits for
+    // the background clean-up, a moment later, so spawning `rm` never delays the kill that an
+    // override is making way for.
+    const moved = await fs.lstat(destination);
+    if (moved.isDirectory()) this.emptySoon(CLEANUP_DELAY_MS);
+    else await fs.unlink(destination);
     return true;
   }
 
   /** Deletes everything in the trash directories (at start-up: what a crash or a time-out left). */
-  emptySoon(): void {
+  emptySoon(delayMs = 0): void {
     if (this.cleanupQueued) return;
     this.cleanupQueued = true;
     this.cleanup = this.cleanup.then(async () => {
+      if (delayMs > 0) await sleep(delayMs);
       this.cleanupQueued = false;
       for (const base of this.bases) await this.emptyTrash(path.join(base, TRASH_DIR_NAME));
     });
@@ -72,7 +85,13 @@ export class Quarantine {
   private async trashFor(hostPath: string): Promise<string> {
     const base = this.bases.find((b) => hostPath.startsWith(b + path.sep));
     if (base === undefined) throw new Error(`${hostPath} is under none of the agent's directories`);
-    return ensureTrustedDir(base, [TRASH_DIR_NAME], { mode: 0o700 });
+    // Made and checked once: root's, 0700, under a trusted base, so nobody else can replace it.
+    let trash = this.trashDirs.get(base);
+    if (trash === undefined) {
+      trash = await ensureTrustedDir(base, [TRASH_DIR_NAME], { mode: 0o700 });
+      this.trashDirs.set(base, trash);
+    }
+    return trash;
   }
 
   private async emptyTrash(trash: string): Promise<void> {

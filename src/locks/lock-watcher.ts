@@ -16,6 +16,11 @@ export class LockWatcher {
     private readonly enabled = true,
   ) {}
 
+  /** Whether `dir` is watched now (it existed, and was checked, when the watch began). */
+  isWatching(dir: string): boolean {
+    return this.watchers.has(dir);
+  }
+
   /** Watch exactly these (existing) directories, dropping watches on any others. */
   async watchDirs(dirs: Iterable<string>): Promise<void> {
     if (!this.enabled) return;

@@ -28,7 +28,9 @@ export class ReleaseHistory {
 
   /** Replaces an app's history; written only when it changed. */
   async set(appUuid: string, history: AppHistory): Promise<void> {
-    if (stableStringify(history) === stableStringify(this.get(appUuid))) return;
+    // The probation functions hand back the very object when nothing changed: no work then.
+    const current = this.get(appUuid);
+    if (history === current || stableStringify(history) === stableStringify(current)) return;
     this.histories = { ...this.histories, [appUuid]: history };
     await this.store.write(STORE_KEY, this.histories);
   }

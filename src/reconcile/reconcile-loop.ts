@@ -1,6 +1,6 @@
 import { nextDelay } from '../cloud/backoff.js';
 import type { ContainerInfo, PullProgress } from '../engine/types.js';
-import { ensureAppDataDir, ensureServiceLockDir } from '../locks/paths.js';
+import { appDataDir, ensureAppDataDir, ensureServiceLockDir, serviceLockDir } from '../locks/paths.js';
 import { LockWatcher } from '../locks/lock-watcher.js';
 import { Quarantine } from '../host/quarantine.js';
 import type { TargetState } from '../target/types.js';
@@ -290,13 +290,16 @@ export class ReconcileLoop {
     });
     this.forgetFailuresNotIn(plan.steps);
     this.trackLockWaits(plan, now);
-    await this.advanceProbations(target, plan, facts.containers, now);
+    const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
+    // Probation is judged from this pass's facts; with steps to run, only after them, so that a
+    // write of the history never delays a kill or a start.
+    const judgeProbations = () => this.advanceProbations(target, plan, facts.containers, now);
+    if (runnable.length === 0 || abort.signal.aborted) await judgeProbations();
     const intentWakeMs = Math.min(
       this.settleIntents(plan, now),
       this.policyWakeMs(plan, policy.timers, now),
       this.probationWakeMs(now),
     );
-    const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
     const converged = plan.steps.length === 0;
     // A force (or a new target) that came in while this pass was reading the world was not
     // planned with; only a force this pass applied ends when the device converges.
@@ -328,6 +331,7 @@ export class ReconcileLoop {
     );
     await this.runBatch(rest, abort.signal);
     this.inFlight = undefined;
+    await judgeProbations();
     // Not announced: the next pass starts at once and announces its plan. Each announcement makes
     // the agent rebuild its report from the engine, which would slow the update it reports on.
     this.statusValue = {
@@ -483,9 +487,17 @@ export class ReconcileLoop {
   ): Promise<string[]> {
     const { layout, log } = this.deps;
     const dirs: Array<Promise<string>> = [];
+    // A dir watched already was made and checked then; only new ones cost syscalls on each pass
+    // (the create step checks again before it mounts anything).
+    const ensure = (dir: string, make: () => Promise<string>) =>
+      dirs.push(this.watcher.isWatching(dir) ? Promise.resolve(dir) : make());
     for (const subject of lockSubjects(target, containers)) {
-      dirs.push(ensureAppDataDir(layout, subject.appId));
-      for (const name of subject.serviceNames) dirs.push(ensureServiceLockDir(layout, subject.appId, name));
+      ensure(appDataDir(layout, subject.appId), () => ensureAppDataDir(layout, subject.appId));
+      for (const name of subject.serviceNames) {
+        ensure(serviceLockDir(layout, subject.appId, name), () =>
+          ensureServiceLockDir(layout, subject.appId, name),
+        );
+      }
     }
     const made: string[] = [];
     for (const result of await Promise.allSettled(dirs)) {
