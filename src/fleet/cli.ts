@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { BosunError, errorMessage } from '../util/errors.js';
 import { configTable, devicesTable, fleetsTable, shortCommit, table } from './cli-format.js';
+import { printDeviceLogs } from './cli-logs.js';
 import { registerServeCommands } from './cli-serve.js';
 import { watchRollout } from './cli-watch.js';
 import { DEFAULT_FLEET_URL, FleetApiError, FleetClient } from './client.js';
@@ -109,6 +110,34 @@ export function registerFleetCommands(fleet: Command): void {
         if (options.json) return json(devices);
         process.stdout.write(devicesTable(devices, new Date()));
       }),
+    );
+
+  verb(fleet, 'logs <device>', "print a device's log: its services' output and the agent's update events")
+    .option('--tail <n>', 'how many of the last lines to print', '100')
+    .option('--follow', 'then keep printing new lines until interrupted')
+    .option('--service <name>', "only this service's lines")
+    .action(
+      run(
+        async (
+          client,
+          options: ClientOptions & { tail: string; follow?: boolean; service?: string },
+          device: string,
+        ) => {
+          const tail = Number(options.tail);
+          if (!/^\d+$/.test(options.tail) || tail < 1 || tail > 10_000) {
+            throw new BosunError('EUSAGE', '--tail must be a whole number from 1 to 10000');
+          }
+          await printDeviceLogs(client, {
+            device,
+            tail,
+            service: options.service,
+            follow: options.follow === true,
+            json: options.json === true,
+            write: (text) => process.stdout.write(text),
+            warn: (text) => process.stderr.write(text),
+          });
+        },
+      ),
     );
 
   verb(fleet, 'watch <fleet>', 'follow a rollout every second until every device runs its target release')

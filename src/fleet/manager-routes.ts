@@ -5,6 +5,8 @@ import { bearerToken, type ManagerTokenCheck } from './auth.js';
 import { parseCompose } from './compose.js';
 import { isPlainObject } from './compose-values.js';
 import { badInput, unauthorized } from './errors.js';
+import { managerLogRoutes } from './log-routes.js';
+import type { LogWaiters } from './log-waiters.js';
 import type { FleetStore } from './store.js';
 
 type NameParams = { Params: { name: string } };
@@ -16,6 +18,7 @@ export function managerRoutes(
   app: FastifyInstance,
   store: FleetStore,
   checkManagerToken: ManagerTokenCheck,
+  logWaiters: LogWaiters,
 ): void {
   app.register(async (scope) => {
     scope.addHook('onRequest', async (request) => {
@@ -102,6 +105,8 @@ export function managerRoutes(
     };
     scope.post<UuidParams>('/v1/devices/:uuid/unpin', unpin);
     scope.delete<UuidParams>('/v1/devices/:uuid/pin', unpin);
+
+    managerLogRoutes(scope, store, logWaiters);
   });
 }
 
