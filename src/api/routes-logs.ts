@@ -54,9 +54,6 @@ export function registerLogRoutes(app: FastifyInstance, ctx: RouteContext, sourc
     reply.raw.on('close', () => stream.destroy());
     const backlog = recent.filter(visible).map((line) => `${JSON.stringify(toWireLine(line))}\n`);
     if (backlog.length > 0) stream.write(backlog.join(''));
-    return reply
-      .header('cache-control', 'no-cache')
-      .type('application/x-ndjson; charset=utf-8')
-      .send(stream);
+    return reply.header('cache-control', 'no-cache').type('application/x-ndjson; charset=utf-8').send(stream);
   });
 }

@@ -81,7 +81,12 @@ export const LOG_BUFFER_LINES_CEILING = 1_000_000;
 convict.addFormat({
   name: 'log-buffer-lines',
   validate(value: unknown) {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > LOG_BUFFER_LINES_CEILING) {
+    if (
+      typeof value !== 'number' ||
+      !Number.isInteger(value) ||
+      value < 1 ||
+      value > LOG_BUFFER_LINES_CEILING
+    ) {
       throw new Error(`must be a whole number of lines, at least 1 and at most ${LOG_BUFFER_LINES_CEILING}`);
     }
   },

@@ -60,7 +60,12 @@ function parseLine(text: string, lineNumber: number): StoredLogInput {
   if (message.length > MAX_LOG_MESSAGE_LENGTH) {
     throw bad(`message longer than ${MAX_LOG_MESSAGE_LENGTH} characters`);
   }
-  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0 || timestamp > MAX_TIMESTAMP_MS) {
+  if (
+    typeof timestamp !== 'number' ||
+    !Number.isFinite(timestamp) ||
+    timestamp < 0 ||
+    timestamp > MAX_TIMESTAMP_MS
+  ) {
     throw bad('timestamp must be a time in ms since 1970');
   }
   if (serviceName !== undefined && serviceName !== null && typeof serviceName !== 'string') {
@@ -69,7 +74,10 @@ function parseLine(text: string, lineNumber: number): StoredLogInput {
   if (typeof serviceName === 'string' && serviceName.length > MAX_SERVICE_NAME_LENGTH) {
     throw bad(`serviceName longer than ${MAX_SERVICE_NAME_LENGTH} characters`);
   }
-  for (const [name, flag] of [['isStderr', isStderr], ['isSystem', isSystem]] as const) {
+  for (const [name, flag] of [
+    ['isStderr', isStderr],
+    ['isSystem', isSystem],
+  ] as const) {
     if (flag !== undefined && typeof flag !== 'boolean') throw bad(`${name} must be true or false`);
   }
   return {
@@ -83,6 +91,8 @@ function parseLine(text: string, lineNumber: number): StoredLogInput {
 
 /** NUL and unpaired surrogates (which neither PostgreSQL text nor UTF-8 can hold) become U+FFFD. */
 function storable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return text.replace(UNSTORABLE, '\ufffd');
 }
+
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;

@@ -88,7 +88,8 @@ export class DeviceLogRepository {
       [ref.length, ref],
     );
     if (matches.length === 0) throw notFound(`unknown device "${ref}"`);
-    if (matches.length > 1) throw badInput(`"${ref}" is the start of several devices' uuids: give more of it`);
+    if (matches.length > 1)
+      throw badInput(`"${ref}" is the start of several devices' uuids: give more of it`);
     return matches[0]!;
   }
 

@@ -58,7 +58,9 @@ export async function startDeviceLogs(options: DeviceLogsOptions): Promise<Devic
         },
       })
     : undefined;
-  const persistTimer = shipper ? undefined : setInterval(() => void cursors.persist(), LOCAL_CURSOR_PERSIST_MS);
+  const persistTimer = shipper
+    ? undefined
+    : setInterval(() => void cursors.persist(), LOCAL_CURSOR_PERSIST_MS);
   persistTimer?.unref();
 
   let shipping = false;

@@ -101,7 +101,10 @@ describe.each(FLEET_BACKENDS)('fleet/log-routes on %s (real HTTP)', (backend) =>
 
   it('keeps only the last lines of a device (50 in this test)', async () => {
     for (let batch = 0; batch < 4; batch += 1) {
-      const lines = Array.from({ length: 20 }, (_, i) => ({ message: `l${batch * 20 + i}`, timestamp: at(i) }));
+      const lines = Array.from({ length: 20 }, (_, i) => ({
+        message: `l${batch * 20 + i}`,
+        timestamp: at(i),
+      }));
       expect((await ship(ndjson(...lines))).status).toBe(200);
     }
     const page = await client.deviceLogs(UUID, { tail: 10_000 });
@@ -156,7 +159,9 @@ describe.each(FLEET_BACKENDS)('fleet/log-routes on %s (real HTTP)', (backend) =>
       waitMs: 500,
     });
     await waitFor('the first lines', () => text.includes('Update started'), 5_000, 20);
-    await ship(ndjson({ message: 'new', timestamp: Date.parse('2026-03-04T05:06:09Z'), serviceName: 'main' }));
+    await ship(
+      ndjson({ message: 'new', timestamp: Date.parse('2026-03-04T05:06:09Z'), serviceName: 'main' }),
+    );
     await waitFor('the followed line', () => text.includes('new'), 5_000, 20);
     abort.abort();
     await following;
@@ -178,7 +183,12 @@ describe.each(FLEET_BACKENDS)('fleet/log-routes on %s (real HTTP)', (backend) =>
       write: (chunk) => (json += chunk),
       warn: () => undefined,
     });
-    expect(json.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      json
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       {
         timestamp: Date.parse('2026-03-04T05:06:09Z'),
         serviceName: 'main',

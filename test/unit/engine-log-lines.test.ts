@@ -1,10 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  compareCursors,
-  cursorFromMs,
-  cursorFromRfc3339,
-  cursorToMs,
-} from '../../src/engine/log-cursor.js';
+import { compareCursors, cursorFromMs, cursorFromRfc3339, cursorToMs } from '../../src/engine/log-cursor.js';
 import { LogLineSplitter, MAX_LOG_LINE_BYTES } from '../../src/engine/log-lines.js';
 import type { ContainerLogLine } from '../../src/engine/types.js';
 
@@ -18,9 +13,8 @@ describe('engine/log-cursor', () => {
     expect(cursorFromRfc3339(text)).toBe(cursor);
   });
 
-  it.each(['', 'nonsense', '2026-03-04 05:06:07Z', '2026-03-04T05:06:07.1234567890Z'])(
-    'refuses %j',
-    (text) => expect(cursorFromRfc3339(text)).toBeUndefined(),
+  it.each(['', 'nonsense', '2026-03-04 05:06:07Z', '2026-03-04T05:06:07.1234567890Z'])('refuses %j', (text) =>
+    expect(cursorFromRfc3339(text)).toBeUndefined(),
   );
 
   it('orders cursors by time, to the nanosecond, whatever the number of digits of the seconds', () => {
@@ -44,7 +38,9 @@ describe('engine/log-lines', () => {
 
   it('splits timestamped lines across chunks, multi-byte characters included', () => {
     const { lines, splitter } = collect(true);
-    const text = Buffer.from('2026-03-04T05:06:07.000000001Z héllo\r\n2026-03-04T05:06:07.000000002Z wörld\n');
+    const text = Buffer.from(
+      '2026-03-04T05:06:07.000000001Z héllo\r\n2026-03-04T05:06:07.000000002Z wörld\n',
+    );
     const cut = text.indexOf(Buffer.from('é')) + 1; // inside the two bytes of é
     splitter.push(text.subarray(0, cut));
     splitter.push(text.subarray(cut));

@@ -108,7 +108,10 @@ describe.each(FLEET_BACKENDS)('fleet/log-store on %s', (backend) => {
       message: 'two',
     });
     expect(all[2]).toMatchObject({ serviceName: null, isSystem: true });
-    expect((await store.logs.tail(device, { limit: 2 })).map((l) => l.message)).toEqual(['Updating app', 'four']);
+    expect((await store.logs.tail(device, { limit: 2 })).map((l) => l.message)).toEqual([
+      'Updating app',
+      'four',
+    ]);
     expect((await store.logs.tail(device, { limit: 10, service: 'main' })).map((l) => l.message)).toEqual([
       'one',
       'two',
@@ -140,9 +143,13 @@ describe.each(FLEET_BACKENDS)('fleet/log-store on %s', (backend) => {
     }
     await store.logs.append('abcd0002-device', 'device-key-2', [line('kept')]);
     const first = await store.logs.resolve('abcd0001-device');
-    expect((await store.logs.tail(first, { limit: 100 })).map((l) => l.message)).toEqual(
-      ['line 5', 'line 6', 'line 7', 'line 8', 'line 9'],
-    );
+    expect((await store.logs.tail(first, { limit: 100 })).map((l) => l.message)).toEqual([
+      'line 5',
+      'line 6',
+      'line 7',
+      'line 8',
+      'line 9',
+    ]);
     const counted = await store.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM device_logs');
     expect(Number(counted!.n)).toBe(6);
   });

@@ -62,7 +62,8 @@ describe('logs/shipper against a cloud on 127.0.0.1', () => {
   };
 
   /** Every line the cloud accepted (a 200), in order. */
-  const accepted = () => cloud.requestsTo(ROUTE).flatMap((req) => (acceptedBodies.has(req) ? parse(req) : []));
+  const accepted = () =>
+    cloud.requestsTo(ROUTE).flatMap((req) => (acceptedBodies.has(req) ? parse(req) : []));
   const acceptedBodies = new Set<RecordedRequest>();
   const trackAccepted = () =>
     cloud.fallback(ROUTE, (req) => {
@@ -142,7 +143,11 @@ describe('logs/shipper against a cloud on 127.0.0.1', () => {
       ship.notify();
     }
     await waitFor('the buffer emptied', () => !ship.pending(), 5_000, 10);
-    expect(accepted().map((l) => l.message)).toEqual([expect.stringMatching(/^3 log lines dropped/), 'line 4', 'line 5']);
+    expect(accepted().map((l) => l.message)).toEqual([
+      expect.stringMatching(/^3 log lines dropped/),
+      'line 4',
+      'line 5',
+    ]);
   });
 
   it('flush() sends everything at once on shutdown, and says false when the cloud is away', async () => {
