@@ -43,3 +43,9 @@ export function compareCursors(a: string, b: string): number {
   if (aSeconds !== bSeconds) return aSeconds < bSeconds ? -1 : 1;
   return aNanos === bNanos ? 0 : aNanos < bNanos ? -1 : 1;
 }
+
+/** The cursor `seconds` earlier (not before the epoch). */
+export function cursorMinusSeconds(cursor: string, seconds: number): string {
+  const [whole = '0', nanos = '000000000'] = cursor.split('.');
+  return `${Math.max(0, Number(whole) - seconds)}.${nanos}`;
+}

@@ -1,18 +1,20 @@
 import { compareCursors, isCursor } from '../engine/log-cursor.js';
 import type { JsonStore } from '../store/json-store.js';
+import { isPlainObject } from '../target/fields.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import type { DeviceLogLine } from './types.js';
+import type { DeviceLogLine, LogStream, StreamCursors } from './types.js';
 
 const STORE_KEY = 'log-cursors';
+const STREAMS: readonly LogStream[] = ['stdout', 'stderr'];
 
 /**
- * Per container, the engine time of the last log line delivered (to the cloud, or in local mode
- * to the local log stream), persisted: after a restart each container's log is followed from
- * there, so no line is shipped twice. Only containers that still exist are kept.
+ * Per container and stream, the engine time of the last log line delivered (to the cloud, or in
+ * local mode to the local log stream), persisted: after a restart each container's log is
+ * followed from there, so no line is shipped twice. Only containers that still exist are kept.
  */
 export class LogCursors {
-  private delivered = new Map<string, string>();
+  private readonly delivered = new Map<string, StreamCursors>();
   private dirty = false;
   private writing: Promise<void> = Promise.resolve();
 
@@ -23,26 +25,31 @@ export class LogCursors {
 
   static async load(store: JsonStore, log: Logger): Promise<LogCursors> {
     const cursors = new LogCursors(store, log);
-    const stored = await store.read<Record<string, unknown>>(STORE_KEY);
-    for (const [containerId, cursor] of Object.entries(stored ?? {})) {
-      if (isCursor(cursor)) cursors.delivered.set(containerId, cursor);
+    const stored = await store.read<unknown>(STORE_KEY);
+    for (const [containerId, entry] of Object.entries(isPlainObject(stored) ? stored : {})) {
+      if (!isPlainObject(entry)) continue;
+      const streams: StreamCursors = {};
+      for (const stream of STREAMS) if (isCursor(entry[stream])) streams[stream] = entry[stream];
+      cursors.delivered.set(containerId, streams);
     }
     return cursors;
   }
 
-  /** Where the container's delivered log ends; undefined when nothing of it was delivered. */
-  get(containerId: string): string | undefined {
-    return this.delivered.get(containerId);
+  /** Where the container's delivered output ends, per stream (empty: nothing delivered yet). */
+  get(containerId: string): StreamCursors {
+    return { ...this.delivered.get(containerId) };
   }
 
   /** These lines were delivered: their containers' cursors move on (never back). */
   record(lines: readonly DeviceLogLine[]): void {
     for (const line of lines) {
       if (!line.source) continue;
-      const { containerId, cursor } = line.source;
-      const known = this.delivered.get(containerId);
+      const { containerId, stream, cursor } = line.source;
+      const streams = this.delivered.get(containerId) ?? {};
+      const known = streams[stream];
       if (known === undefined || compareCursors(cursor, known) > 0) {
-        this.delivered.set(containerId, cursor);
+        streams[stream] = cursor;
+        this.delivered.set(containerId, streams);
         this.dirty = true;
       }
     }

@@ -176,6 +176,7 @@ export class LogShipper {
       failure = err;
     }
     if (failure === undefined) {
+      this.deps.log.debug({ lines: lines.length, dropped }, 'log batch delivered');
       buffer.delivered();
       this.failures = 0;
       await this.deps.onDelivered?.(lines);

@@ -12,9 +12,18 @@ export interface LogWireLine {
 export interface DeviceLogLine extends LogWireLine {
   /** The app a service line belongs to: an app's API key sees its own app's lines only. */
   appId?: number;
-  /** Where the container's log stands once this line is delivered (engine/log-cursor.ts). */
-  source?: { containerId: string; cursor: string };
+  /** Where the container's output on its stream stands once this line is delivered. */
+  source?: { containerId: string; stream: LogStream; cursor: string };
 }
+
+export type LogStream = 'stdout' | 'stderr';
+
+/**
+ * Where a container's log stands, per stream (engine/log-cursor.ts). Per stream, because the
+ * engine stamps stdout and stderr in two separate readers: each stream's times only grow, but
+ * a stderr line may be kept after a stdout line stamped later than it.
+ */
+export type StreamCursors = Partial<Record<LogStream, string>>;
 
 /** The wire form: only the contract's fields, the optional ones only when they say something. */
 export function toWireLine(line: DeviceLogLine): LogWireLine {

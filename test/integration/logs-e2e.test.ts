@@ -95,7 +95,12 @@ describe('e2e: service output reaches bosun fleet logs (real engine, real backen
       },
       60_000,
       250,
-    );
+    ).catch(async (err: Error) => {
+      const lines = await stored(uuid);
+      throw new Error(
+        `${err.message}; stored: ${JSON.stringify(lines.filter((l) => l.serviceName !== 'ticker'))} and ${lines.length - lines.filter((l) => l.serviceName !== 'ticker').length} ticks`,
+      );
+    });
     expect(mainLines.filter((l) => !l.isStderr).map((l) => l.message)).toEqual(['out1', 'out2', 'out3']);
     expect(mainLines.filter((l) => l.isStderr).map((l) => l.message)).toEqual(['err1', 'err2', 'err3']);
 

@@ -2,8 +2,16 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { compareCursors } from '../../src/engine/log-cursor.js';
 import { MemoryEngine } from '../../src/engine/memory.js';
-import { LABELS, type ContainerSpec } from '../../src/engine/types.js';
+import {
+  LABELS,
+  type ContainerInfo,
+  type ContainerLogLine,
+  type ContainerSpec,
+  type Engine,
+  type FollowLogsOptions,
+} from '../../src/engine/types.js';
 import { LogCursors } from '../../src/logs/cursors.js';
 import { LogFollower } from '../../src/logs/follower.js';
 import type { DeviceLogLine } from '../../src/logs/types.js';
@@ -130,11 +138,60 @@ describe('logs/follower over the memory engine', () => {
     await engine.startContainer(main);
     await sync();
     engine.simulateLog(main, 'bye');
-    expect(cursors.get(main)).toBeDefined();
+    expect(cursors.get(main)).toEqual({ stdout: expect.any(String) });
     await engine.removeContainer(main, { force: true });
     await sync();
     expect(follower!.following).toBe(0);
     expect(engine.logFollowers(main)).toBe(0);
-    expect(cursors.get(main)).toBeUndefined();
+    expect(cursors.get(main)).toEqual({});
+  });
+
+  it('keeps a line the engine stamped before a line of the other stream it kept first', async () => {
+    // Docker stamps stdout and stderr in two readers: its log may hold err@2 after out@3.
+    const kept: ContainerLogLine[] = [
+      { message: 'out1', timestamp: 1, isStderr: false, cursor: '100.000000001' },
+      { message: 'out3', timestamp: 3, isStderr: false, cursor: '100.000000003' },
+      { message: 'err2', timestamp: 2, isStderr: true, cursor: '100.000000002' },
+      { message: 'err4', timestamp: 4, isStderr: true, cursor: '100.000000004' },
+    ];
+    const asked: Array<string | undefined> = [];
+    const replaying = {
+      // Like the engine: every kept line at or after `since` (inclusive), then the follow ends.
+      followLogs: async (_id: string, options: FollowLogsOptions) => {
+        asked.push(options.since);
+        for (const line of kept)
+          if (options.since === undefined || compareCursors(line.cursor, options.since) >= 0)
+            options.onLine(line);
+      },
+    } as unknown as Engine;
+    const container = {
+      id: 'c1',
+      serviceName: 'main',
+      appId: 7,
+      status: 'exited',
+      startedAt: 'a',
+    } as ContainerInfo;
+    const run = async (keep: number) => {
+      const cursors = await LogCursors.load(store, silentLogger());
+      const got: string[] = [];
+      const f = new LogFollower({
+        engine: replaying,
+        cursors,
+        log: silentLogger(),
+        onLine: (line) => {
+          got.push(line.message);
+          if (got.length <= keep) cursors.record([line]);
+        },
+      });
+      f.sync([container]);
+      await waitFor('the follow to end', () => f.following === 0);
+      await cursors.persist();
+      return got;
+    };
+    expect(await run(3)).toEqual(['out1', 'out3', 'err2', 'err4']);
+    // Delivered up to err2 (out3 and err2 are the streams' cursors): a restart reads from a
+    // second before the earlier of them, and hands on only err4.
+    expect(await run(4)).toEqual(['err4']);
+    expect(asked).toEqual([undefined, '99.000000002']);
   });
 });
