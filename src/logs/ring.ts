@@ -1,10 +1,13 @@
+/** Slots a ring starts with: a device with a quiet log (or a simulated one) never needs more. */
+const INITIAL_SLOTS = 64;
+
 /**
- * A first-in first-out queue of at most `capacity` items in a fixed array: adding, taking from
- * the front and putting back at the front cost O(1) per item, whatever the length, and memory
- * never grows past the capacity.
+ * A first-in first-out queue of at most `capacity` items in a circular array: adding, taking
+ * from the front and putting back at the front cost O(1) per item (amortised), whatever the
+ * length. The array grows by doubling as items come, and never past the capacity.
  */
 export class Ring<T> {
-  private readonly slots: Array<T | undefined>;
+  private slots: Array<T | undefined>;
   private head = 0;
   private count = 0;
 
@@ -12,7 +15,7 @@ export class Ring<T> {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`ring capacity must be a whole number >= 1, got ${capacity}`);
     }
-    this.slots = new Array<T | undefined>(capacity);
+    this.slots = new Array<T | undefined>(Math.min(capacity, INITIAL_SLOTS));
   }
 
   get length(): number {
@@ -23,7 +26,8 @@ export class Ring<T> {
   push(item: T): T | undefined {
     let evicted: T | undefined;
     if (this.count === this.capacity) evicted = this.shift();
-    this.slots[(this.head + this.count) % this.capacity] = item;
+    else this.makeRoom(1);
+    this.slots[(this.head + this.count) % this.slots.length] = item;
     this.count += 1;
     return evicted;
   }
@@ -33,7 +37,7 @@ export class Ring<T> {
     if (this.count === 0) return undefined;
     const item = this.slots[this.head];
     this.slots[this.head] = undefined;
-    this.head = (this.head + 1) % this.capacity;
+    this.head = (this.head + 1) % this.slots.length;
     this.count -= 1;
     return item;
   }
@@ -48,8 +52,9 @@ export class Ring<T> {
     if (this.count + items.length > this.capacity) {
       throw new RangeError(`ring of ${this.capacity} cannot take ${items.length} more items`);
     }
+    this.makeRoom(items.length);
     for (let i = items.length - 1; i >= 0; i -= 1) {
-      this.head = (this.head - 1 + this.capacity) % this.capacity;
+      this.head = (this.head - 1 + this.slots.length) % this.slots.length;
       this.slots[this.head] = items[i];
       this.count += 1;
     }
@@ -58,7 +63,19 @@ export class Ring<T> {
   /** Every item, oldest first (a copy). */
   toArray(): T[] {
     const items: T[] = [];
-    for (let i = 0; i < this.count; i += 1) items.push(this.slots[(this.head + i) % this.capacity] as T);
+    for (let i = 0; i < this.count; i += 1) items.push(this.slots[(this.head + i) % this.slots.length] as T);
     return items;
+  }
+
+  /** Grows the array (oldest item first, at index 0) so that `more` items fit. */
+  private makeRoom(more: number): void {
+    const needed = this.count + more;
+    if (needed <= this.slots.length) return;
+    let size = this.slots.length;
+    while (size < needed) size *= 2;
+    const items = this.toArray();
+    this.slots = new Array<T | undefined>(Math.min(this.capacity, size));
+    items.forEach((item, i) => (this.slots[i] = item));
+    this.head = 0;
   }
 }

@@ -63,3 +63,17 @@ describe('logs/buffer', () => {
     expect(buffer.take(10)).toEqual(['d']);
   });
 });
+
+describe('logs/ring growth', () => {
+  it('grows as items come, keeps their order across the wrap, and stops at the capacity', () => {
+    const ring = new Ring<number>(1000);
+    for (let n = 0; n < 50; n += 1) ring.push(n);
+    for (let n = 0; n < 40; n += 1) ring.shift(); // head well inside the first array
+    for (let n = 50; n < 1500; n += 1) ring.push(n);
+    expect(ring.length).toBe(1000);
+    expect(ring.toArray()).toEqual(Array.from({ length: 1000 }, (_, i) => i + 500));
+    ring.shift();
+    ring.unshiftAll([-1]);
+    expect(ring.peek()).toBe(-1);
+  });
+});
