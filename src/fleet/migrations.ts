@@ -124,7 +124,8 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
     },
   },
   {
-    id: 4,
+    // 5, not 4: main's migration 4 (staged rollouts and device tags) was written alongside.
+    id: 5,
     name: 'device logs',
     // The last lines each device shipped (contract section 12), trimmed as they come in. Ids only
     // grow (they order a device's lines and say where a follower stands): 64-bit on PostgreSQL,
