@@ -24,6 +24,7 @@ import type { Engine } from '../engine/types.js';
 import { ensureTrustedBase } from '../host/trusted-dirs.js';
 import { Quarantine } from '../host/quarantine.js';
 import { LockManager } from '../locks/lock-manager.js';
+import { startDeviceLogs, type DeviceLogsOptions } from '../logs/device-logs.js';
 import type { LockLayout } from '../locks/paths.js';
 import { lockSubjects } from '../reconcile/facts.js';
 import { ReconcileLoop } from '../reconcile/reconcile-loop.js';
@@ -57,6 +58,8 @@ export interface AgentOptions {
   apiHost?: string;
   /** Least time between polls that /v1/update triggers (tests); see MIN_TRIGGERED_POLL_GAP_MS. */
   pollTriggerGapMs?: number;
+  /** Log shipping timings (tests): how long a batch gathers, and the backoff while the cloud is away. */
+  logShipping?: Pick<NonNullable<DeviceLogsOptions['cloud']>, 'gatherMs' | 'backoff'>;
 }
 
 /** A running agent: what tests and the simulated fleet hold on to. */
@@ -112,6 +115,24 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   let appsInMetrics = new Set<string>();
   let reporter: StateReporter | undefined;
   let poller: TargetPoller | undefined;
+  const userAgent = `bosun/${VERSION}`;
+  // Service output and update events: shipped to the cloud once the device has its key (below),
+  // and streamed on the local API in either mode.
+  const deviceLogs = await startDeviceLogs({
+    engine,
+    store,
+    log,
+    bufferLines: config.logBufferLines,
+    cloud: localMode
+      ? undefined
+      : {
+          endpoint: config.apiEndpoint,
+          uuid: identity.uuid,
+          getDeviceKey: () => identity.deviceApiKey,
+          userAgent,
+          ...options.logShipping,
+        },
+  });
 
   const cloudSettings = () => readCloudSettings(keeper.target?.config);
   const deviceOverride = () => config.overrideLock || cloudSettings().overrideLock;
@@ -149,7 +170,10 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       }),
     onPass: (outcome) => {
       passMetrics.record(outcome);
-      if (outcome.kind !== 'failed') lastPassFacts = outcome.facts;
+      if (outcome.kind !== 'failed') {
+        lastPassFacts = outcome.facts;
+        deviceLogs.syncContainers(outcome.facts.containers);
+      }
       reports.request();
     },
     onLockOverridden: (appUuid, paths, byDeadline) => {
@@ -161,6 +185,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       log.warn({ appUuid, paths }, 'user update locks removed under an override');
     },
     onPullBytes: (bytes) => metrics.addImageBytesPulled(bytes),
+    onEvent: (message) => deviceLogs.system(message),
   });
 
   const keeper = new TargetKeeper({
@@ -270,7 +295,14 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 
   let api: FastifyInstance | undefined;
   try {
-    api = await createApiServer({ facade, log, metrics, localMode, version: VERSION });
+    api = await createApiServer({
+      facade,
+      log,
+      metrics,
+      localMode,
+      version: VERSION,
+      logs: deviceLogs.local,
+    });
     apiPort = await listen(api, config.listenAddress, config.listenPort);
     log.info({ address: config.listenAddress, port: apiPort }, 'local API listening');
 
@@ -278,7 +310,6 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     loop.start();
 
     if (!localMode) {
-      const userAgent = `bosun/${VERSION}`;
       if (!identity.deviceApiKey && config.provisioningKey) {
         const key = await registerDevice({
           endpoint: config.apiEndpoint,
@@ -292,6 +323,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         await saveDeviceKey(store, identity, key);
         log.info({ uuid: identity.uuid, fleet: config.fleet }, 'device registered');
       }
+      deviceLogs.startShipping();
       // What the poller and the reporter both need to talk to the cloud as this device.
       const asDevice = {
         endpoint: config.apiEndpoint,
@@ -334,6 +366,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
   } catch (err) {
     await api?.close();
     await loop.stop();
+    await deviceLogs.stop();
     await releaseInstanceLock();
     throw err;
   }
@@ -352,6 +385,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         log.info('agent stopping');
         await poller?.stop();
         await loop.stop();
+        // After the loop, so its last events are in; one attempt to ship what is buffered.
+        await deviceLogs.stop();
         // The last status changes must be in the final report, not in a rebuild still delayed.
         await reports.flush();
         await reporter?.flush().catch((err) => log.warn({ err }, 'final state report failed'));

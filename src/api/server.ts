@@ -18,6 +18,8 @@ import {
   frameworkErrorReply,
   installErrorHandling,
 } from './error-reply.js';
+import type { LocalLogSource } from '../logs/local-stream.js';
+import { registerLogRoutes } from './routes-logs.js';
 import { registerMiscRoutes } from './routes-misc.js';
 import { registerV1Routes } from './routes-v1.js';
 import { registerV2Routes } from './routes-v2.js';
@@ -41,6 +43,8 @@ export interface ApiServerDeps {
   hostInfo?: () => HostInfo;
   /** Connection cap and timeouts (tests use small ones); DEFAULT_CONNECTION_LIMITS otherwise. */
   connectionLimits?: Partial<ConnectionLimits>;
+  /** The device's log lines for GET /v2/local/logs; without it the route does not exist. */
+  logs?: LocalLogSource;
 }
 
 /**
@@ -85,6 +89,7 @@ export async function createApiServer(deps: ApiServerDeps): Promise<FastifyInsta
   registerMiscRoutes(app, ctx);
   registerV1Routes(app, ctx);
   registerV2Routes(app, ctx);
+  if (deps.logs) registerLogRoutes(app, ctx, deps.logs);
 
   await app.ready();
   return app;

@@ -83,6 +83,8 @@ export interface CloudRequest {
   bearer: string;
   headers?: Record<string, string>;
   json?: unknown;
+  /** A body sent as it is (NDJSON log lines); give its content type in `headers`. */
+  body?: string;
   signal?: AbortSignal;
 }
 
@@ -97,6 +99,7 @@ export async function cloudRequest(http: Got, req: CloudRequest): Promise<CloudR
       method: req.method,
       headers: { ...req.headers, authorization: `Bearer ${req.bearer}` },
       json: req.json,
+      body: req.body,
       signal: req.signal,
     });
     return {

@@ -77,6 +77,23 @@ function addMillisecondsFormat(name: string, min: number, max: number, maxText: 
 addMillisecondsFormat('poll-interval', 1000, POLL_INTERVAL_CEILING_MS, '7 days');
 addMillisecondsFormat('report-interval', 0, 24 * 60 * 60 * 1000, '1 day');
 
+/** How many unsent log lines the device keeps: each costs memory, so the count is bounded. */
+export const LOG_BUFFER_LINES_CEILING = 1_000_000;
+convict.addFormat({
+  name: 'log-buffer-lines',
+  validate(value: unknown) {
+    if (
+      typeof value !== 'number' ||
+      !Number.isInteger(value) ||
+      value < 1 ||
+      value > LOG_BUFFER_LINES_CEILING
+    ) {
+      throw new Error(`must be a whole number of lines, at least 1 and at most ${LOG_BUFFER_LINES_CEILING}`);
+    }
+  },
+  coerce: (value: unknown) => Number(value),
+});
+
 /** A policy value of contract section 10; empty means not set. The parser's message says what is wrong. */
 function addPolicyFormat(name: string, parse: (text: string) => unknown): void {
   convict.addFormat({
@@ -211,6 +228,12 @@ export const schema = {
     default: '',
     env: 'BOSUN_POLICY_FILE',
   },
+  logBufferLines: {
+    doc: 'Unsent log lines the device keeps while the cloud is away; beyond it the oldest are dropped (and counted)',
+    format: 'log-buffer-lines',
+    default: 10000,
+    env: 'BOSUN_LOG_BUFFER_LINES',
+  },
   logLevel: {
     doc: 'Log level: trace, debug, info, warn, error, fatal or silent',
     format: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
@@ -257,6 +280,7 @@ export type AgentConfig = {
   updateProbation: string;
   targetStateFile: string;
   policyFile: string;
+  logBufferLines: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   rebootCommand: string;
   shutdownCommand: string;

@@ -3,11 +3,13 @@
  * docker-errors.ts; the operations the agent repeats on every reconcile pass (start, stop, kill,
  * remove) treat "already in that state" as success so a re-run after a crash is harmless.
  */
+import { Writable } from 'node:stream';
 import Docker from 'dockerode';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { BosunError } from '../util/errors.js';
 import { dockerStatusOf, pullStreamError, toEngineError, toPullError } from './docker-errors.js';
 import { dockerodeOptions, toContainerInfo, toCreateOptions } from './docker-mapping.js';
+import { LogLineSplitter } from './log-lines.js';
 import {
   AbortedError,
   EngineUnavailableError,
@@ -28,6 +30,7 @@ import {
   type ContainerInfo,
   type ContainerSpec,
   type Engine,
+  type FollowLogsOptions,
   type PullOptions,
   type VolumeInfo,
   type VolumeOptions,
@@ -324,5 +327,69 @@ export class DockerEngine implements Engine {
     } catch (err) {
       throw this.fail(err, `volumes of device ${deviceUuid}`);
     }
+  }
+
+  async followLogs(id: string, options: FollowLogsOptions): Promise<void> {
+    const { signal } = options;
+    if (signal.aborted) return;
+    const container = this.docker.getContainer(id);
+    let tty: boolean;
+    let stream: NodeJS.ReadableStream;
+    try {
+      // A TTY container's log is one raw stream; any other is multiplexed (stdout and stderr).
+      tty = (await container.inspect()).Config.Tty;
+      stream = (await container.logs({
+        follow: true,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        since: options.since ?? 0,
+        abortSignal: signal,
+      })) as unknown as NodeJS.ReadableStream;
+    } catch (err) {
+      if (signal.aborted || dockerStatusOf(err) === 404) return; // stopped following, or gone
+      throw this.fail(err, `logs of container ${id}`);
+    }
+    return this.readLogStream(id, stream, tty, options);
+  }
+
+  /** Feeds the stream to one splitter per output until it ends, fails or the signal aborts. */
+  private readLogStream(
+    id: string,
+    stream: NodeJS.ReadableStream,
+    tty: boolean,
+    { onLine, signal }: FollowLogsOptions,
+  ): Promise<void> {
+    const stdout = new LogLineSplitter(false, onLine);
+    const stderr = new LogLineSplitter(true, onLine);
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        stdout.end();
+        stderr.end();
+        if (err !== undefined && !signal.aborted) reject(this.fail(err, `logs of container ${id}`));
+        else resolve();
+      };
+      const onAbort = () => {
+        settle();
+        (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const sink = (splitter: LogLineSplitter) =>
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            splitter.push(chunk);
+            done();
+          },
+        });
+      if (tty) stream.on('data', (chunk: Buffer) => stdout.push(chunk));
+      else this.docker.modem.demuxStream(stream, sink(stdout), sink(stderr));
+      stream.on('end', () => settle());
+      stream.on('close', () => settle());
+      stream.on('error', (err: unknown) => settle(err));
+    });
   }
 }

@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { parseBosunLabels } from './container-labels.js';
+import { compareCursors, cursorFromMs } from './log-cursor.js';
 import {
   AbortedError,
   EngineError,
@@ -19,8 +20,10 @@ import {
   LABELS,
   type ContainerInfo,
   type ContainerSpec,
+  type ContainerLogLine,
   type ContainerStatus,
   type Engine,
+  type FollowLogsOptions,
   type PullOptions,
   type PullProgress,
   type VolumeInfo,
@@ -46,8 +49,18 @@ export interface MemoryEngineOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
+/** Lines a container keeps, at most (the oldest go first): the engine keeps logs bounded too. */
+const MAX_KEPT_LOG_LINES = 10_000;
+
+interface LogFollower {
+  onLine: (line: ContainerLogLine) => void;
+  end: () => void;
+}
+
 interface StoredContainer {
   readonly id: string;
+  logs: ContainerLogLine[];
+  readonly followers: Set<LogFollower>;
   readonly spec: ContainerSpec;
   readonly createdAt: string;
   status: ContainerStatus;
@@ -85,6 +98,9 @@ export class MemoryEngine implements Engine {
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private available = true;
   private nextId = 1;
+  /** Lines logged within one millisecond get distinct cursors, in order. */
+  private lastLogMs = -1;
+  private logSeqInMs = 0;
 
   constructor(options: MemoryEngineOptions = {}) {
     const registry = options.registry;
@@ -128,6 +144,7 @@ export class MemoryEngine implements Engine {
     if (container.status !== 'running') throw new EngineError(`container ${id} is not running`, 409);
     container.status = 'exited';
     container.exitCode = exitCode;
+    this.endFollowers(container);
   }
 
   /** The engine restarted the container after a crash (its restart policy): it runs again. */
@@ -137,6 +154,38 @@ export class MemoryEngine implements Engine {
     container.exitCode = exitCode;
     container.status = 'running';
     container.startedAt = this.now().toISOString();
+  }
+
+  /**
+   * The container's process writes `message` on `stream`: kept as the engine keeps it, and
+   * handed to every follower. Only a running container writes.
+   */
+  simulateLog(id: string, message: string, stream: 'stdout' | 'stderr' = 'stdout'): ContainerLogLine {
+    const container = this.mustGet(id);
+    if (container.status !== 'running') throw new EngineError(`container ${id} is not running`, 409);
+    const ms = this.now().getTime();
+    this.logSeqInMs = ms === this.lastLogMs ? this.logSeqInMs + 1 : 0;
+    this.lastLogMs = ms;
+    const line: ContainerLogLine = {
+      message,
+      timestamp: ms,
+      isStderr: stream === 'stderr',
+      cursor: cursorFromMs(ms, this.logSeqInMs),
+    };
+    container.logs.push(line);
+    if (container.logs.length > MAX_KEPT_LOG_LINES) container.logs.shift();
+    for (const follower of container.followers) follower.onLine(line);
+    return line;
+  }
+
+  /** How many followers a container has now (tests check they all end). */
+  logFollowers(id: string): number {
+    return this.containers.get(id)?.followers.size ?? 0;
+  }
+
+  /** The container's process stopped writing: every follower's stream ends. */
+  private endFollowers(container: StoredContainer): void {
+    for (const follower of [...container.followers]) follower.end();
   }
 
   /** The container's healthcheck says `health`. */
@@ -287,6 +336,8 @@ export class MemoryEngine implements Engine {
       spec: structuredClone(spec),
       createdAt: this.now().toISOString(),
       status: 'created',
+      logs: [],
+      followers: new Set(),
     });
     return id;
   }
@@ -306,6 +357,7 @@ export class MemoryEngine implements Engine {
     if (container.status !== 'running') return;
     container.status = 'exited';
     container.exitCode = 0; // the apps trap SIGTERM and exit cleanly
+    this.endFollowers(container);
   }
 
   async killContainer(id: string, signal = 'SIGKILL'): Promise<void> {
@@ -314,6 +366,7 @@ export class MemoryEngine implements Engine {
     if (container.status !== 'running') return;
     container.status = 'exited';
     container.exitCode = SIGNAL_EXIT_CODES[signal] ?? 137;
+    this.endFollowers(container);
   }
 
   async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
@@ -324,6 +377,7 @@ export class MemoryEngine implements Engine {
       throw new EngineError(`container ${id}: cannot remove a running container without force`, 409);
     }
     this.containers.delete(id);
+    this.endFollowers(container);
   }
 
   async createVolume(name: string, labels: Record<string, string>, _options?: VolumeOptions): Promise<void> {
@@ -349,5 +403,28 @@ export class MemoryEngine implements Engine {
       if (labels[LABELS.deviceUuid] === deviceUuid) volumes.push({ name, labels: { ...labels } });
     }
     return volumes;
+  }
+
+  async followLogs(id: string, options: FollowLogsOptions): Promise<void> {
+    this.enter('followLogs');
+    const { since, onLine, signal } = options;
+    const container = this.containers.get(id);
+    if (container === undefined || signal.aborted) return;
+    for (const line of container.logs) {
+      if (since === undefined || compareCursors(line.cursor, since) >= 0) onLine(line);
+    }
+    if (container.status !== 'running') return;
+    await new Promise<void>((resolve) => {
+      const follower: LogFollower = {
+        onLine,
+        end: () => {
+          container.followers.delete(follower);
+          signal.removeEventListener('abort', follower.end);
+          resolve();
+        },
+      };
+      container.followers.add(follower);
+      signal.addEventListener('abort', follower.end, { once: true });
+    });
   }
 }

@@ -167,6 +167,28 @@ export interface PullOptions {
   onProgress?: (progress: PullProgress) => void;
 }
 
+/** One line a container wrote, as the engine kept it. */
+export interface ContainerLogLine {
+  /** The line without its newline. */
+  message: string;
+  /** When the engine received it, in ms since the epoch. */
+  timestamp: number;
+  isStderr: boolean;
+  /**
+   * The engine's own timestamp at full precision, as `<seconds>.<9 digits>`: what `since` takes
+   * to resume after this line (see engine/log-cursor.ts).
+   */
+  cursor: string;
+}
+
+export interface FollowLogsOptions {
+  /** Only lines at or after this cursor (inclusive, as the engine's `since` is); default: all. */
+  since?: string;
+  onLine: (line: ContainerLogLine) => void;
+  /** Stops following; the promise then resolves. */
+  signal: AbortSignal;
+}
+
 export interface Engine {
   /** Resolves when the engine answers; throws EngineUnavailableError otherwise. */
   ping(): Promise<void>;
@@ -193,4 +215,10 @@ export interface Engine {
   /** Already gone is success. */
   removeVolume(name: string): Promise<void>;
   listVolumes(deviceUuid: string): Promise<VolumeInfo[]>;
+  /**
+   * Follows a container's stdout and stderr: the lines it kept from `since` on, then new ones as
+   * they come. Resolves when the container stops (or is gone) or `signal` aborts; lines come in
+   * the order the engine kept them, per stream.
+   */
+  followLogs(id: string, options: FollowLogsOptions): Promise<void>;
 }

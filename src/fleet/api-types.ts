@@ -173,3 +173,22 @@ export interface ErrorBody {
   message: string;
   issues?: InputIssue[];
 }
+
+/** One stored line of a device's log (contract section 12); `id` orders a device's lines. */
+export interface DeviceLogEntry {
+  id: number;
+  /** ms since the epoch, as the device stamped it. */
+  timestamp: number;
+  serviceName: string | null;
+  isStderr: boolean;
+  isSystem: boolean;
+  message: string;
+}
+
+/** `GET /v1/devices/:device/logs`: lines oldest first, and the id to follow on from. */
+export interface DeviceLogPage {
+  uuid: string;
+  lines: DeviceLogEntry[];
+  /** The last line's id (or the `after` asked with, or 0): pass it as `after` for what follows. */
+  last: number;
+}

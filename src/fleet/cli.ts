@@ -11,6 +11,7 @@ import {
   rolloutStartLine,
   type RolloutOptions,
 } from './cli-rollout.js';
+import { printDeviceLogs } from './cli-logs.js';
 import { registerServeCommands } from './cli-serve.js';
 import { json, out, run, verb, type ClientOptions } from './cli-verbs.js';
 import { watchRollout } from './cli-watch.js';
@@ -112,6 +113,34 @@ export function registerFleetCommands(fleet: Command): void {
   registerDevicesCommand(fleet);
   registerTagCommands(fleet);
   registerRolloutCommands(fleet);
+
+  verb(fleet, 'logs <device>', "print a device's log: its services' output and the agent's update events")
+    .option('--tail <n>', 'how many of the last lines to print', '100')
+    .option('--follow', 'then keep printing new lines until interrupted')
+    .option('--service <name>', "only this service's lines")
+    .action(
+      run(
+        async (
+          client,
+          options: ClientOptions & { tail: string; follow?: boolean; service?: string },
+          device: string,
+        ) => {
+          const tail = Number(options.tail);
+          if (!/^\d+$/.test(options.tail) || tail < 1 || tail > 10_000) {
+            throw new BosunError('EUSAGE', '--tail must be a whole number from 1 to 10000');
+          }
+          await printDeviceLogs(client, {
+            device,
+            tail,
+            service: options.service,
+            follow: options.follow === true,
+            json: options.json === true,
+            write: (text) => process.stdout.write(text),
+            warn: (text) => process.stderr.write(text),
+          });
+        },
+      ),
+    );
 
   verb(fleet, 'watch <fleet>', 'follow a rollout every second until every device runs its target release')
     .option('--timeout <seconds>', 'give up (exit 1) after this many seconds')

@@ -3,6 +3,7 @@ import { BosunError } from '../util/errors.js';
 import type {
   ConfigView,
   CreatedFleet,
+  DeviceLogPage,
   DeviceView,
   ErrorBody,
   FleetSummary,
@@ -147,10 +148,29 @@ export class FleetClient {
     return this.request('PATCH', `/v1/devices/${enc(device)}/tags`, { json: patch });
   }
 
+  /**
+   * A device's log (uuid or unique prefix): the newest `tail` lines, or with `after` the lines
+   * stored after that id, waiting up to `waitMs` for some.
+   */
+  deviceLogs(
+    device: string,
+    options: { tail?: number; service?: string; after?: number; waitMs?: number } = {},
+  ): Promise<DeviceLogPage> {
+    const query = new URLSearchParams();
+    if (options.tail !== undefined) query.set('tail', String(options.tail));
+    if (options.service !== undefined) query.set('service', options.service);
+    if (options.after !== undefined) query.set('after', String(options.after));
+    if (options.waitMs !== undefined) query.set('wait', String(options.waitMs));
+    const search = query.size > 0 ? `?${query}` : '';
+    return this.request('GET', `/v1/devices/${enc(device)}/logs${search}`, {
+      timeoutMs: (options.waitMs ?? 0) + (this.options.timeoutMs ?? 10_000),
+    });
+  }
+
   private async request<T>(
     method: Method,
     route: string,
-    payload: { json?: unknown; body?: string; contentType?: string } = {},
+    payload: { json?: unknown; body?: string; contentType?: string; timeoutMs?: number } = {},
   ): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
@@ -164,7 +184,7 @@ export class FleetClient {
         body: payload.body,
         throwHttpErrors: false,
         retry: { limit: 0 },
-        timeout: { request: this.options.timeoutMs ?? 10_000 },
+        timeout: { request: payload.timeoutMs ?? this.options.timeoutMs ?? 10_000 },
       });
     } catch (err) {
       if (err instanceof RequestError) throw new FleetUnreachableError(this.base, err);

@@ -6,6 +6,8 @@ import { parseCompose } from './compose.js';
 import { isPlainObject } from './compose-values.js';
 import type { RolloutRequest } from './api-types.js';
 import { badInput, unauthorized } from './errors.js';
+import { managerLogRoutes } from './log-routes.js';
+import type { LogWaiters } from './log-waiters.js';
 import type { FleetStore } from './store.js';
 import { parseTagFilter, tagPatch } from './tags.js';
 
@@ -18,6 +20,7 @@ export function managerRoutes(
   app: FastifyInstance,
   store: FleetStore,
   checkManagerToken: ManagerTokenCheck,
+  logWaiters: LogWaiters,
 ): void {
   app.register(async (scope) => {
     scope.addHook('onRequest', async (request) => {
@@ -142,6 +145,8 @@ export function managerRoutes(
     };
     scope.post<UuidParams>('/v1/devices/:uuid/unpin', unpin);
     scope.delete<UuidParams>('/v1/devices/:uuid/pin', unpin);
+
+    managerLogRoutes(scope, store, logWaiters);
   });
 }
 

@@ -11,6 +11,8 @@ import { hashKey, keyMatchesHash, type ManagerTokenCheck } from './auth.js';
 import { AuthFailureThrottle, throttleSource, type AuthThrottleOptions } from './auth-throttle.js';
 import { deviceRoutes } from './device-routes.js';
 import { FleetError } from './errors.js';
+import { deviceLogRoutes } from './log-routes.js';
+import { LogWaiters } from './log-waiters.js';
 import { managerRoutes } from './manager-routes.js';
 import { FleetStore, type TokenSource } from './store.js';
 
@@ -33,6 +35,8 @@ export interface FleetServerOptions {
   token?: string;
   /** Throttling of failed authentication per source address; defaults in auth-throttle.ts. */
   authThrottle?: Partial<AuthThrottleOptions>;
+  /** Log lines kept per device; default 10000. */
+  logLinesPerDevice?: number;
   log?: Logger;
 }
 
@@ -114,8 +118,15 @@ export function buildFleetApp(store: FleetStore, options: FleetAppOptions): Fast
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'EFLEET_NOT_FOUND', message: `no route ${request.method} ${request.url}` }),
   );
+  // Log followers' long polls end at once when the server closes, instead of holding it open.
+  const logWaiters = new LogWaiters();
+  app.addHook('preClose', (done) => {
+    logWaiters.close();
+    done();
+  });
   deviceRoutes(app, store);
-  managerRoutes(app, store, options.checkManagerToken);
+  deviceLogRoutes(app, store, logWaiters);
+  managerRoutes(app, store, options.checkManagerToken, logWaiters);
   return app;
 }
 
@@ -125,6 +136,7 @@ export async function startFleetServer(options: FleetServerOptions = {}): Promis
   const store = await FleetStore.open(database, {
     log: options.log,
     maxConnections: options.maxDbConnections,
+    logLinesPerDevice: options.logLinesPerDevice,
   });
   const { token, source } = await store.setUpManagerToken(options.token).catch(async (err: unknown) => {
     await store.close();

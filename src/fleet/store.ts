@@ -1,6 +1,7 @@
 import { generateKey, hashKey, keyMatchesHash } from './auth.js';
 import { DeviceRepository } from './device-store.js';
 import { FleetRepository } from './fleet-store.js';
+import { DeviceLogRepository } from './log-store.js';
 import { MANAGER_TOKEN_HASH_SETTING } from './migrations.js';
 import { openFleetDatabase, type OpenDatabaseOptions } from './open-database.js';
 import { RolloutRepository } from './rollout-store.js';
@@ -8,6 +9,11 @@ import type { SqlDatabase } from './sql/database.js';
 import { TargetWriter } from './target-writer.js';
 
 export type TokenSource = 'option' | 'stored' | 'generated';
+
+export interface FleetStoreOptions {
+  /** Log lines kept per device; default 10000 (tests use fewer). */
+  logLinesPerDevice?: number;
+}
 
 /** How the manager token of a starting server was found. */
 export interface ManagerTokenSetup {
@@ -28,17 +34,25 @@ export class FleetStore {
   readonly fleets: FleetRepository;
   readonly devices: DeviceRepository;
   readonly rollouts: RolloutRepository;
+  readonly logs: DeviceLogRepository;
 
-  constructor(readonly db: SqlDatabase) {
+  constructor(
+    readonly db: SqlDatabase,
+    options: FleetStoreOptions = {},
+  ) {
     const targets = new TargetWriter();
     this.rollouts = new RolloutRepository(db, targets);
     this.fleets = new FleetRepository(db, targets, this.rollouts);
     this.devices = new DeviceRepository(db, this.fleets, targets, this.rollouts);
+    this.logs = new DeviceLogRepository(db, options.logLinesPerDevice);
   }
 
   /** Opens (and migrates) a SQLite file or, for a postgres:// URL, a PostgreSQL database. */
-  static async open(location: string, options?: OpenDatabaseOptions): Promise<FleetStore> {
-    return new FleetStore(await openFleetDatabase(location, options));
+  static async open(
+    location: string,
+    options?: OpenDatabaseOptions & FleetStoreOptions,
+  ): Promise<FleetStore> {
+    return new FleetStore(await openFleetDatabase(location, options), options);
   }
 
   async getSetting(key: string): Promise<string | undefined> {

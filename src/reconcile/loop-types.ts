@@ -11,6 +11,7 @@ import type { Logger } from '../util/logger.js';
 import type { SpecContext } from './container-spec.js';
 import type { ExecutorDeps } from './executor.js';
 import type { AppPlan } from './plan.js';
+import type { UpdateEventSink } from './update-events.js';
 
 export interface LoopDeps {
   deviceUuid: string;
@@ -37,6 +38,11 @@ export interface LoopDeps {
   releaseHistory?: ReleaseHistory;
   onInterrupt?: ExecutorDeps['onInterrupt'];
   onLockOverridden?: ExecutorDeps['onLockOverridden'];
+  /**
+   * Update events in words (an update started or done, a lock wait, a lock override, a failed
+   * probation), for the device's log stream; see update-events.ts.
+   */
+  onEvent?: UpdateEventSink;
   onPullBytes?: (bytes: number) => void;
   /** Watch lock dirs with fs.watch (default true); the fallback poll runs either way. */
   lockWatch?: boolean;

@@ -23,6 +23,13 @@ import { planSteps, type AppPlan, type AppPolicyFacts, type Plan, type PlanFacts
 import { windowState } from '../policy/update-policy.js';
 import { advanceProbation, clearedFailure, releaseToApply } from '../policy/probation.js';
 import { isInterrupting, stepApp, stepKey, type Step } from './steps.js';
+import {
+  lockOverrideMessage,
+  lockWaitEndedMessage,
+  lockWaitMessage,
+  probationFailedMessage,
+  UpdateAnnouncer,
+} from './update-events.js';
 
 export type { AppStatus, LoopDeps, LoopStatus, PassOutcome } from './loop-types.js';
 
@@ -120,8 +127,10 @@ export class ReconcileLoop {
   /** What the local API asked for and waits on, by id (see intents.ts). */
   private readonly intents = new Map<number, ActiveIntent>();
   private intentSeq = 0;
+  private readonly announcer: UpdateAnnouncer;
 
   constructor(private readonly deps: LoopDeps) {
+    this.announcer = new UpdateAnnouncer((message) => this.event(message));
     this.watcher = new LockWatcher(() => this.wake(), deps.log, deps.lockWatch ?? true);
     this.execute = createExecutor({
       deviceUuid: deps.deviceUuid,
@@ -132,7 +141,10 @@ export class ReconcileLoop {
       log: deps.log,
       pulledImages: deps.pulledImages,
       onInterrupt: deps.onInterrupt,
-      onLockOverridden: deps.onLockOverridden,
+      onLockOverridden: (appUuid, paths, byDeadline) => {
+        deps.onLockOverridden?.(appUuid, paths, byDeadline);
+        this.event(lockOverrideMessage(this.appName(appUuid), paths, byDeadline));
+      },
       onPullProgress: (appUuid, serviceName, p) => this.recordProgress(appUuid, serviceName, p),
     });
   }
@@ -309,6 +321,7 @@ export class ReconcileLoop {
     }
     this.publishPlan(plan.apps, policy.timers, { applying: runnable.length > 0, converged, passStartedAt });
     this.logWaits(plan.steps);
+    this.announcer.afterPlan(target, plan.apps, facts.containers);
     const read = { facts: this.passFacts(facts), apps: plan.apps };
 
     if (abort.signal.aborted) {
@@ -469,9 +482,12 @@ export class ReconcileLoop {
     for (const [appUuid, paths] of now) {
       if (this.loggedWaits.get(appUuid)?.join('\0') === paths.join('\0')) continue;
       this.deps.log.info({ appUuid, paths }, 'update waiting for the app to release its lock');
+      this.event(lockWaitMessage(this.appName(appUuid), paths));
     }
     for (const appUuid of this.loggedWaits.keys()) {
-      if (!now.has(appUuid)) this.deps.log.info({ appUuid }, 'update no longer waiting for a lock');
+      if (now.has(appUuid)) continue;
+      this.deps.log.info({ appUuid }, 'update no longer waiting for a lock');
+      this.event(lockWaitEndedMessage(this.appName(appUuid)));
     }
     this.loggedWaits = now;
   }
@@ -676,6 +692,7 @@ export class ReconcileLoop {
             ? 'release failed probation: rolling the app back to its previous release'
             : 'release failed probation and there is no earlier release to return to: left running',
         );
+        this.event(probationFailedMessage(app.name, app.release.uuid, next.event, next.reason));
         this.wake();
       } else if (next.event) {
         this.deps.log.info({ appUuid: app.appUuid, release: app.release.uuid }, `release ${next.event}`);
@@ -728,6 +745,20 @@ export class ReconcileLoop {
 
   private wake(): void {
     this.waker.wake();
+  }
+
+  /** An update event for the device's log stream; a failing sink must not fail the pass. */
+  private event(message: string): void {
+    try {
+      this.deps.onEvent?.(message);
+    } catch (err) {
+      this.deps.log.warn({ err: errorMessage(err) }, 'update event sink failed');
+    }
+  }
+
+  /** The app's name in the target, else its uuid (an app that left the target). */
+  private appName(appUuid: string): string {
+    return this.target?.apps[appUuid]?.name ?? appUuid;
   }
 
   private now(): number {

@@ -1,4 +1,10 @@
-import type { ContainerSpec, Engine, PullOptions, VolumeOptions } from '../../src/engine/types.js';
+import type {
+  ContainerSpec,
+  Engine,
+  FollowLogsOptions,
+  PullOptions,
+  VolumeOptions,
+} from '../../src/engine/types.js';
 
 export interface EngineCall {
   op: string;
@@ -49,6 +55,7 @@ export class RecordingEngine implements Engine {
   inspectContainer = (id: string) => this.inner.inspectContainer(id);
   hasImage = (ref: string) => this.inner.hasImage(ref);
   listVolumes = (uuid: string) => this.inner.listVolumes(uuid);
+  followLogs = (id: string, options: FollowLogsOptions) => this.inner.followLogs(id, options);
   pullImage = (ref: string, options?: PullOptions) =>
     this.record('pull', ref, () => this.inner.pullImage(ref, options));
   removeImage = (ref: string) => this.record('removeImage', ref, () => this.inner.removeImage(ref));
