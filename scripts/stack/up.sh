@@ -65,27 +65,37 @@ as_pg_owner() {
   if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
-# The superuser reaches the cluster only through the unix socket in PG_DIR/run, a directory
+# The superuser reaches the cluster only through the unix socket in its run/ dir, a directory
 # only the owner can enter; the tests use a role of their own, by password, over 127.0.0.1.
 psql_admin() {
-  as_pg_owner "$(pg_bin_dir)/psql" -h "$PG_DIR/run" -p "$PG_PORT" -U postgres -d postgres \
+  as_pg_owner "$(pg_bin_dir)/psql" -h "$PG_CLUSTER_DIR/run" -p "$PG_PORT" -U postgres -d postgres \
     -v ON_ERROR_STOP=1 -qAt "$@"
 }
 
+# The cluster's own directory must be one the postgres user can reach: a checkout under a
+# directory it cannot enter (root's home is 0700) keeps its cluster under /var/lib/postgresql,
+# named after the stack dir so the same checkout always finds its own.
+choose_pg_cluster_dir() {
+  PG_CLUSTER_DIR="$PG_DIR"
+  if [ "$(id -u)" -eq 0 ] && ! (cd / && runuser -u postgres -- test -x "$STACK_DIR"); then
+    PG_CLUSTER_DIR="/var/lib/postgresql/bosun-stack-$(printf %s "$STACK_DIR" | sha256sum | cut -c1-12)"
+  fi
+}
+
 init_postgres() {
-  local bin="$1" data="$PG_DIR/data"
+  local bin="$1" data="$PG_CLUSTER_DIR/data"
   log "creating a PostgreSQL cluster in $data"
-  mkdir -p "$PG_DIR/run"
-  [ "$(id -u)" -ne 0 ] || chown -R postgres: "$PG_DIR"
-  chmod 700 "$PG_DIR" "$PG_DIR/run"
+  mkdir -p "$PG_CLUSTER_DIR/run"
+  [ "$(id -u)" -ne 0 ] || chown -R postgres: "$PG_CLUSTER_DIR"
+  chmod 700 "$PG_CLUSTER_DIR" "$PG_CLUSTER_DIR/run"
   as_pg_owner "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
-    -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
+    -E UTF8 --locale=C.UTF-8 >"$PG_CLUSTER_DIR/initdb.log"
   # A throwaway cluster for tests: loopback only, and no fsync (durability across a power cut is
   # not wanted here, and it makes CREATE DATABASE per test file cheap).
   cat >>"$data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
-unix_socket_directories = '$PG_DIR/run'
+unix_socket_directories = '$PG_CLUSTER_DIR/run'
 unix_socket_permissions = 0700
 max_connections = 200
 fsync = off
@@ -96,7 +106,9 @@ CONF
 
 start_postgres() {
   local bin; bin="$(pg_bin_dir)"
-  local data="$PG_DIR/data"
+  choose_pg_cluster_dir
+  mkdir -p "$PG_DIR"
+  local data="$PG_CLUSTER_DIR/data"
   if pg_answers; then
     # Ours when our data dir's postmaster says it listens on this port (line 4 of its pid file).
     if [ -f "$PG_URL_FILE" ] && [ "$(sed -n 4p "$data/postmaster.pid" 2>/dev/null)" = "$PG_PORT" ]; then
@@ -108,8 +120,8 @@ start_postgres() {
   fi
   [ -f "$data/PG_VERSION" ] || init_postgres "$bin"
   log "starting postgres on 127.0.0.1:$PG_PORT"
-  as_pg_owner "$bin/pg_ctl" -D "$data" -l "$PG_DIR/postgres.log" -w -t 60 start >/dev/null ||
-    { tail -20 "$PG_DIR/postgres.log" >&2; exit 1; }
+  as_pg_owner "$bin/pg_ctl" -D "$data" -l "$PG_CLUSTER_DIR/postgres.log" -w -t 60 start >/dev/null ||
+    { tail -20 "$PG_CLUSTER_DIR/postgres.log" >&2; exit 1; }
   head -1 "$data/postmaster.pid" >"$STACK_DIR/postgres.pid"
   [ -f "$PG_URL_FILE" ] || create_test_role
 }
