@@ -61,7 +61,7 @@ export class ScratchDatabases {
   async dispose(): Promise<void> {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     if (!this.admin) return;
-    for (const name of this.created) await this.admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    for (const name of this.created) await dropDatabase(this.admin, name);
     await this.admin.end();
   }
 
@@ -80,5 +80,25 @@ export class ScratchDatabases {
     }
     this.admin = client;
     return client;
+  }
+}
+
+/** PostgreSQL's insufficient_privilege: FORCE met a backend the role may not end. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * Drops a scratch database, ending what still uses it. FORCE cannot end a backend of another role
+ * (an autovacuum worker that happened to start on the database): then the drop is tried again
+ * once that worker has finished, a few times, before it fails.
+ */
+async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== INSUFFICIENT_PRIVILEGE || attempt >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }

@@ -101,6 +101,9 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# Each test file drops its databases WITH (FORCE), which cannot end an autovacuum worker; the
+# databases live for seconds, so nothing needs vacuuming.
+autovacuum = off
 CONF
 }
 

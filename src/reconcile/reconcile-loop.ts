@@ -1,5 +1,5 @@
 import { nextDelay } from '../cloud/backoff.js';
-import type { ContainerInfo, PullProgress } from '../engine/types.js';
+import type { PullProgress } from '../engine/types.js';
 import { appDataDir, ensureAppDataDir, ensureServiceLockDir, serviceLockDir } from '../locks/paths.js';
 import { LockWatcher } from '../locks/lock-watcher.js';
 import { Quarantine } from '../host/quarantine.js';
@@ -7,8 +7,10 @@ import type { TargetState } from '../target/types.js';
 import { errorMessage } from '../util/errors.js';
 import { Waker } from '../util/waker.js';
 import { createExecutor } from './executor.js';
-import { bindContainers, type IntentOptions, type IntentRequest, type PlannedIntent } from './intents.js';
-import { LockedError } from '../util/errors.js';
+import { IntentBook } from './intent-book.js';
+import { ProbationKeeper } from './probation-keeper.js';
+import { UpdatePolicyClock, type PolicyTimers } from './update-policy-clock.js';
+import type { IntentOptions, IntentRequest } from './intents.js';
 import { gatherFacts, lockSubjects } from './facts.js';
 import {
   sleepAfterOutcome,
@@ -19,15 +21,12 @@ import {
   type PassOutcome,
   type WaitCause,
 } from './loop-types.js';
-import { planSteps, type AppPlan, type AppPolicyFacts, type Plan, type PlanFacts } from './plan.js';
-import { windowState } from '../policy/update-policy.js';
-import { advanceProbation, clearedFailure, releaseToApply } from '../policy/probation.js';
+import { planSteps, type AppPlan, type PlanFacts } from './plan.js';
 import { isInterrupting, stepApp, stepKey, type Step } from './steps.js';
 import {
   lockOverrideMessage,
   lockWaitEndedMessage,
   lockWaitMessage,
-  probationFailedMessage,
   UpdateAnnouncer,
 } from './update-events.js';
 
@@ -40,33 +39,6 @@ function waitCause(steps: Step[], intentTimer: boolean): WaitCause {
   if (intentTimer) return 'api action';
   return steps.length > 0 ? 'backoff' : 'recheck';
 }
-
-/** When an app's lock deadline passes and its update window opens (ms), for timers and reports. */
-interface PolicyTimers {
-  deadlineAt?: number;
-  opensAt?: number;
-}
-
-/** An API action in the loop's hands (see submit). */
-interface ActiveIntent {
-  planned: PlannedIntent;
-  /** Bound to its containers at the first pass that saw it. */
-  bound: boolean;
-  /** Past this, a user lock in the way makes it fail with LockedError. */
-  lockDeadline: number;
-  /** Past this, it is answered as it stands (an app that does not come back is the plan's business). */
-  settleBy: number;
-  resolve: (containerIds: string[]) => void;
-  reject: (err: Error) => void;
-}
-
-/** How often a release on probation is looked at (a failure is seen within this long). */
-const PROBATION_CHECK_MS = 1_000;
-
-/** How long an API action waits for a user's lock before answering 423 (balena's 10 s). */
-const DEFAULT_INTENT_LOCK_WAIT_MS = 10_000;
-/** How long an API action waits for its app to be back after a restart or purge. */
-const INTENT_SETTLE_MS = 60_000;
 
 interface Failure {
   attempts: number;
@@ -122,16 +94,25 @@ export class ReconcileLoop {
   private progressPublishedAt = -Infinity;
   private statusValue: LoopStatus = { applying: false, converged: false, forced: false, apps: {} };
   private passListeners: Array<() => void> = [];
-  /** Since when each app's update has waited on a user lock (for its lock deadline). */
-  private readonly lockWaitSince = new Map<string, number>();
-  /** What the local API asked for and waits on, by id (see intents.ts). */
-  private readonly intents = new Map<number, ActiveIntent>();
-  private intentSeq = 0;
+  /** The lock deadline and update window as the clock sees them (update-policy-clock.ts). */
+  private readonly policyClock: UpdatePolicyClock;
+  /** Probation and rollback (probation-keeper.ts); none without a release history. */
+  private readonly probation: ProbationKeeper | undefined;
+  /** What the local API asked for and waits on (see intents.ts). */
+  private readonly intents: IntentBook;
   private readonly announcer: UpdateAnnouncer;
 
   constructor(private readonly deps: LoopDeps) {
     this.announcer = new UpdateAnnouncer((message) => this.event(message));
     this.watcher = new LockWatcher(() => this.wake(), deps.log, deps.lockWatch ?? true);
+    this.intents = new IntentBook(deps.heldStopped, deps.log);
+    this.policyClock = new UpdatePolicyClock(deps.updatePolicy);
+    this.probation =
+      deps.releaseHistory &&
+      new ProbationKeeper(deps.releaseHistory, deps.updatePolicy, deps.log, (message) => {
+        this.event(message);
+        this.wake();
+      });
     this.execute = createExecutor({
       deviceUuid: deps.deviceUuid,
       engine: deps.engine,
@@ -201,27 +182,15 @@ export class ReconcileLoop {
    * at once, never queued behind a download.
    */
   submit(request: IntentRequest, options: IntentOptions): Promise<string[]> {
-    const id = (this.intentSeq += 1);
-    const now = this.now();
-    return new Promise<string[]>((resolve, reject) => {
-      this.intents.set(id, {
-        planned: { id, request, force: options.force, containerIds: [], effectDone: false },
-        bound: false,
-        lockDeadline: now + (options.lockTimeoutMs ?? DEFAULT_INTENT_LOCK_WAIT_MS),
-        settleBy: now + INTENT_SETTLE_MS,
-        resolve,
-        reject,
-      });
-      this.inFlight?.abort();
-      this.wake();
-    });
+    const outcome = this.intents.add(request, options, this.now());
+    this.inFlight?.abort();
+    this.wake();
+    return outcome;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const id of [...this.intents.keys()]) {
-      this.finishIntent(id, { error: new Error('the agent is stopping') });
-    }
+    this.intents.failAll(new Error('the agent is stopping'));
     this.inFlight?.abort();
     this.wake();
     await this.running;
@@ -264,7 +233,9 @@ export class ReconcileLoop {
   /** One pass: read the world, plan, run the batch; says what happened and how long to sleep. */
   private async pass(wanted: TargetState): Promise<PassOutcome> {
     const now = this.now();
-    const target = await this.releasesToApply(wanted);
+    const target = this.probation
+      ? await this.probation.releasesToApply(wanted, (appId) => this.forced || this.forcedApps.has(appId))
+      : wanted;
     const passStartedAt = now;
     const forceCountAtStart = this.forceCount;
     // Made before the world is read, so a new target, a cancel or a stop that comes while facts
@@ -291,26 +262,26 @@ export class ReconcileLoop {
       if (!(appUuid in (facts.heldLockApps ?? {}))) this.lockedApps.delete(appUuid);
     }
     await this.watcher.watchDirs(await this.watchedDirs(target, facts.containers));
-    await this.bindIntents(facts.containers);
-    const policy = this.policyFacts(target, now);
+    await this.intents.bind(facts.containers);
+    const policy = this.policyClock.facts(target, now);
     const plan = planSteps(target, {
       ...facts,
       heldStopped: new Set(this.deps.heldStopped.view),
-      intents: [...this.intents.values()].map((i) => i.planned),
+      intents: this.intents.planned(),
       policies: policy.facts,
-      keepImages: this.imagesForRollback(),
+      keepImages: this.probation?.imagesForRollback(),
     });
     this.forgetFailuresNotIn(plan.steps);
-    this.trackLockWaits(plan, now);
+    this.policyClock.trackLockWaits(plan, now);
     const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
     // Probation is judged from this pass's facts; with steps to run, only after them, so that a
     // write of the history never delays a kill or a start.
-    const judgeProbations = () => this.advanceProbations(target, plan, facts.containers, now);
+    const judgeProbations = async () => this.probation?.advance(target, plan, facts.containers, now);
     if (runnable.length === 0 || abort.signal.aborted) await judgeProbations();
     const intentWakeMs = Math.min(
-      this.settleIntents(plan, now),
-      this.policyWakeMs(plan, policy.timers, now),
-      this.probationWakeMs(now),
+      this.intents.settle(plan, now),
+      this.policyClock.wakeMs(plan, policy.timers, now),
+      this.probation?.wakeMs(now) ?? Infinity,
     );
     const converged = plan.steps.length === 0;
     // A force (or a new target) that came in while this pass was reading the world was not
@@ -393,8 +364,7 @@ export class ReconcileLoop {
     if (result.status === 'fulfilled') {
       this.failures.delete(key);
       if (step.action === 'wipeAppData' || step.action === 'hostCommand') {
-        const intent = this.intents.get(step.intentId);
-        if (intent) intent.planned.effectDone = true;
+        this.intents.effectDone(step.intentId);
       }
       if (step.action === 'takeLock') this.lockedApps.set(step.appUuid, step.appId);
       return;
@@ -402,7 +372,7 @@ export class ReconcileLoop {
     if (aborted) return; // cancelled by a newer target: not a failure of the step
     if (step.action === 'hostCommand') {
       // Not retried: the API caller hears the command failed and decides.
-      this.finishIntent(step.intentId, { error: result.reason as Error });
+      this.intents.finish(step.intentId, { error: result.reason as Error });
       return;
     }
     const previous = this.failures.get(key);
@@ -462,7 +432,7 @@ export class ReconcileLoop {
         ...(plan.phase === 'locked' &&
           timer?.deadlineAt !== undefined && { lockDeadlineAt: timer.deadlineAt }),
         ...(plan.phase === 'scheduled' && timer?.opensAt !== undefined && { windowOpensAt: timer.opensAt }),
-        ...this.probationStatus(appUuid),
+        ...this.probation?.status(appUuid),
       };
     }
     this.publish({ ...partial, apps: statusApps, forced: this.isForced(), lastError: undefined });
@@ -521,217 +491,6 @@ export class ReconcileLoop {
       else log.warn({ err: result.reason }, 'lock dir not watched');
     }
     return made;
-  }
-
-  /**
-   * Binds each new intent to the containers it acts on, as the world is now. A stop is recorded
-   * as held-stopped first (persisted, so the loop never starts them again, across restarts too);
-   * a start lifts that record.
-   */
-  private async bindIntents(containers: ContainerInfo[]): Promise<void> {
-    const heldStopped = this.deps.heldStopped;
-    for (const intent of this.intents.values()) {
-      if (intent.bound) continue;
-      intent.bound = true;
-      const ids = bindContainers(intent.planned.request, containers);
-      intent.planned.containerIds = ids;
-      if (intent.planned.request.kind === 'stop') {
-        // Records of containers that are gone (replaced by a release since) can never match again.
-        await heldStopped.retain((id) => containers.some((c) => c.id === id));
-        for (const id of ids) await heldStopped.add(id);
-      } else if (intent.planned.request.kind === 'start' || intent.planned.request.kind === 'restart') {
-        for (const id of ids) await heldStopped.delete(id);
-      }
-    }
-  }
-
-  /**
-   * Settles the intents the plan says are done, gives up on those a user lock held past their
-   * wait, and returns how soon the loop must look again for the others' deadlines.
-   */
-  private settleIntents(plan: Plan, now: number): number {
-    let wakeMs = Infinity;
-    for (const [id, intent] of this.intents) {
-      const progress = plan.intents[id] ?? { state: 'working' };
-      if (progress.state === 'done') {
-        this.finishIntent(id, {});
-      } else if (progress.state === 'locked' && now >= intent.lockDeadline) {
-        const request = intent.planned.request;
-        const subject =
-          request.kind === 'hostCommand'
-            ? 'the device'
-            : `app ${plan.apps[request.appUuid]?.appId ?? request.appUuid}`;
-        this.finishIntent(id, {
-          error: new LockedError(
-            `${subject} is locked by ${progress.paths.join(', ')}`,
-            progress.paths,
-            request.kind === 'hostCommand' ? undefined : plan.apps[request.appUuid]?.appId,
-          ),
-          undoStop: true,
-        });
-      } else if (now >= intent.settleBy) {
-        this.deps.log.warn({ request: intent.planned.request }, 'API action not complete within 60 s');
-        this.finishIntent(id, {});
-      } else {
-        const deadline = progress.state === 'locked' ? intent.lockDeadline : intent.settleBy;
-        wakeMs = Math.min(wakeMs, Math.max(deadline - now, 10));
-      }
-    }
-    return wakeMs;
-  }
-
-  private finishIntent(id: number, how: { error?: Error; undoStop?: boolean }): void {
-    const intent = this.intents.get(id);
-    if (!intent) return;
-    this.intents.delete(id);
-    if (how.error === undefined) {
-      intent.resolve(intent.planned.containerIds);
-      return;
-    }
-    if (how.undoStop && intent.planned.request.kind === 'stop') {
-      // The stop never happened: the containers are not held stopped.
-      void Promise.all(intent.planned.containerIds.map((c) => this.deps.heldStopped.delete(c))).catch((err) =>
-        this.deps.log.error({ err }, 'cannot persist the held-stopped record'),
-      );
-    }
-    intent.reject(how.error);
-  }
-
-  /**
-   * What each app's update policies say now: the lock deadline counts from the moment the update
-   * first had to wait on the lock (the loop's memory: an agent restart starts it again), and the
-   * window is read from the clock. The planner gets booleans; the timers wake the loop.
-   */
-  private policyFacts(
-    target: TargetState,
-    now: number,
-  ): { facts: Record<string, AppPolicyFacts>; timers: Record<string, PolicyTimers> } {
-    const facts: Record<string, AppPolicyFacts> = {};
-    const timers: Record<string, PolicyTimers> = {};
-    if (!this.deps.updatePolicy) return { facts, timers };
-    for (const app of Object.values(target.apps)) {
-      const policy = this.deps.updatePolicy(app, target);
-      const since = this.lockWaitSince.get(app.appUuid);
-      const deadlineAt =
-        policy.lockDeadlineMs !== undefined ? (since ?? now) + policy.lockDeadlineMs : undefined;
-      const window = windowState(policy.windows, now);
-      facts[app.appUuid] = {
-        deadlinePassed: since !== undefined && deadlineAt !== undefined && now >= deadlineAt,
-        windowClosed: !window.open,
-      };
-      timers[app.appUuid] = { deadlineAt, opensAt: window.opensAt };
-    }
-    return { facts, timers };
-  }
-
-  /** Remembers since when each app's update has waited on a user lock. */
-  private trackLockWaits(plan: Plan, now: number): void {
-    for (const appUuid of [...this.lockWaitSince.keys()]) {
-      if (plan.apps[appUuid]?.phase !== 'locked') this.lockWaitSince.delete(appUuid);
-    }
-    for (const [appUuid, app] of Object.entries(plan.apps)) {
-      if (app.phase === 'locked' && !this.lockWaitSince.has(appUuid)) this.lockWaitSince.set(appUuid, now);
-    }
-  }
-
-  /** How soon a lock deadline passes or an update window opens, for an app waiting on it. */
-  private policyWakeMs(plan: Plan, timers: Record<string, PolicyTimers>, now: number): number {
-    let ms = Infinity;
-    for (const [appUuid, app] of Object.entries(plan.apps)) {
-      const timer = timers[appUuid];
-      const at =
-        app.phase === 'locked' ? timer?.deadlineAt : app.phase === 'scheduled' ? timer?.opensAt : undefined;
-      if (at !== undefined) ms = Math.min(ms, Math.max(at - now, 10));
-    }
-    return ms;
-  }
-
-  /**
-   * The target as it is to be applied: an app whose target release failed probation and was
-   * rolled back runs the release it went back to, until the target names another release or a
-   * force asks for the failed one again (probation.ts).
-   */
-  private async releasesToApply(wanted: TargetState): Promise<TargetState> {
-    const history = this.deps.releaseHistory;
-    if (!history) return wanted;
-    await history.retain(new Set(Object.keys(wanted.apps)));
-    const apps: TargetState['apps'] = {};
-    for (const [appUuid, app] of Object.entries(wanted.apps)) {
-      const forced = this.forced || this.forcedApps.has(app.appId);
-      await history.set(appUuid, clearedFailure(history.get(appUuid), app.release?.uuid, forced));
-      const release = releaseToApply(history.get(appUuid), app.release);
-      apps[appUuid] = release === app.release ? app : { ...app, release };
-    }
-    return { ...wanted, apps };
-  }
-
-  /** Starts, judges and ends each app's probation from what this pass read (probation.ts). */
-  private async advanceProbations(
-    target: TargetState,
-    plan: Plan,
-    containers: ContainerInfo[],
-    now: number,
-  ): Promise<void> {
-    const history = this.deps.releaseHistory;
-    if (!history) return;
-    for (const app of Object.values(target.apps)) {
-      if (!app.release) continue;
-      const probationMs = this.deps.updatePolicy?.(app, target).probationMs ?? 0;
-      const next = advanceProbation(history.get(app.appUuid), {
-        release: app.release,
-        applied: plan.apps[app.appUuid]?.phase === 'done',
-        containers: containers.filter((c) => c.appUuid === app.appUuid),
-        now,
-        probationMs,
-      });
-      await history.set(app.appUuid, next.history);
-      if (next.event === 'rolled back' || next.event === 'unhealthy') {
-        this.deps.log.warn(
-          { appUuid: app.appUuid, release: app.release.uuid, reason: next.reason, outcome: next.event },
-          next.event === 'rolled back'
-            ? 'release failed probation: rolling the app back to its previous release'
-            : 'release failed probation and there is no earlier release to return to: left running',
-        );
-        this.event(probationFailedMessage(app.name, app.release.uuid, next.event, next.reason));
-        this.wake();
-      } else if (next.event) {
-        this.deps.log.info({ appUuid: app.appUuid, release: app.release.uuid }, `release ${next.event}`);
-      }
-    }
-  }
-
-  /**
-   * The images of the releases a rollback may return to: the last release that ran (until its
-   * successor has run and passed probation), and the one before a release on probation.
-   */
-  private imagesForRollback(): Set<string> {
-    const images = new Set<string>();
-    for (const history of Object.values(this.deps.releaseHistory?.all() ?? {})) {
-      const kept = [history.current, history.probationEndsAt !== undefined ? history.previous : undefined];
-      for (const record of kept) {
-        for (const service of Object.values(record?.release.services ?? {})) images.add(service.image);
-      }
-    }
-    return images;
-  }
-
-  /** While a release is on probation the loop looks at it every second, and at its end. */
-  private probationWakeMs(now: number): number {
-    let ms = Infinity;
-    for (const history of Object.values(this.deps.releaseHistory?.all() ?? {})) {
-      if (history.probationEndsAt !== undefined) {
-        ms = Math.min(ms, PROBATION_CHECK_MS, Math.max(history.probationEndsAt - now, 10));
-      }
-    }
-    return ms;
-  }
-
-  private probationStatus(appUuid: string): Pick<AppStatus, 'probationEndsAt' | 'failedRelease'> {
-    const history = this.deps.releaseHistory?.get(appUuid);
-    return {
-      ...(history?.probationEndsAt !== undefined && { probationEndsAt: history.probationEndsAt }),
-      ...(history?.failed !== undefined && { failedRelease: history.failed }),
-    };
   }
 
   private emptyTarget(): TargetState {
