@@ -19,9 +19,11 @@ import { waitFor } from '../../helpers/agent.js';
 import { dockerExec } from '../../helpers/containers.js';
 import { LOCKER_1, LOCKER_2 } from '../../helpers/images.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../../helpers/docker.js';
+import { SHIPPED_CLI } from '../../helpers/shipped-cli.js';
 
 const run = promisify(execFile);
-const CLI = path.resolve('dist/src/cli.js');
+// What the bin runs: the bundle `npm run build` ships.
+const CLI = SHIPPED_CLI;
 const TOKEN = 'e2e-manager-token';
 const FLEET = 'e2e';
 

@@ -3,7 +3,6 @@ import { existsSync, openSync, closeSync, promises as fs } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { DockerEngine } from '../../../src/engine/docker-engine.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../../helpers/docker.js';
@@ -17,8 +16,10 @@ import {
 } from '../../helpers/containers.js';
 import { LOCKER_1, LOCKER_2 } from '../../helpers/images.js';
 import { hostLockPath, lockHolder, pathExists } from '../../helpers/locks.js';
+import { SHIPPED_CLI } from '../../helpers/shipped-cli.js';
 
-const CLI = fileURLToPath(new URL('../../../dist/src/cli.js', import.meta.url));
+// What the bin runs: the bundle `npm run build` ships.
+const CLI = SHIPPED_CLI;
 const API_KEY = 'locks-crash-key';
 
 /** The app the agent is stopping when it is killed: its process ignores TERM for the whole grace period. */

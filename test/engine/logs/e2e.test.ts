@@ -16,9 +16,11 @@ import { startFleetServer, type FleetServer } from '../../../src/fleet/server.js
 import { startTestAgent, waitFor, type TestAgent } from '../../helpers/agent.js';
 import { shellIn } from '../../helpers/containers.js';
 import { DEMO_1 } from '../../helpers/images.js';
+import { SHIPPED_CLI } from '../../helpers/shipped-cli.js';
 
 const run = promisify(execFile);
-const CLI = path.resolve('dist/src/cli.js');
+// What the bin runs: the bundle `npm run build` ships.
+const CLI = SHIPPED_CLI;
 const TOKEN = 'logs-e2e-manager-token';
 const FLEET = 'logs-e2e';
 

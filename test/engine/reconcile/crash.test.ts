@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DockerEngine } from '../../../src/engine/docker-engine.js';
 import type { ContainerInfo } from '../../../src/engine/types.js';
@@ -10,8 +9,10 @@ import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from
 import { deviceObject, unique, waitFor } from '../../helpers/agent.js';
 import { DEMO_1, DEMO_2 } from '../../helpers/images.js';
 import { lockFilesUnder } from '../../helpers/locks.js';
+import { SHIPPED_CLI } from '../../helpers/shipped-cli.js';
 
-const CLI = fileURLToPath(new URL('../../../dist/src/cli.js', import.meta.url));
+// What the bin runs: the bundle `npm run build` ships.
+const CLI = SHIPPED_CLI;
 const SERVICES = ['alpha', 'beta', 'gamma'];
 
 /** `bosun agent` as a child process, the way a device runs it; its API port read from its log. */

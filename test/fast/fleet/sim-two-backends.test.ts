@@ -8,7 +8,6 @@ import { existsSync, promises as fs } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FleetClient } from '../../../src/fleet/client.js';
 import { startFleetServer, type FleetServer } from '../../../src/fleet/server.js';
@@ -16,8 +15,10 @@ import { ScratchDatabases } from '../../../scripts/bench/scratch-databases.js';
 import { startSimDevices, type SimDevice } from '../../../scripts/bench/sim-device.js';
 import { composeYaml } from '../../helpers/fleet-sim.js';
 import { waitFor } from '../../helpers/wait.js';
+import { SHIPPED_CLI } from '../../helpers/shipped-cli.js';
 
-const CLI = fileURLToPath(new URL('../../../dist/src/cli.js', import.meta.url));
+// What the bin runs: the bundle `npm run build` ships.
+const CLI = SHIPPED_CLI;
 const TOKEN = 'two-backends-token';
 const DEVICES = 20;
 
