@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bring up the local stack the agent and the tests need: Docker engine, a registry on
-# 127.0.0.1:5000, the sample images and a private PostgreSQL cluster for the fleet backend's
-# tests (127.0.0.1:55432); chromium for the dashboard's browser tests. Idempotent: whatever already answers is left alone.
+# 127.0.0.1:5000, the sample images, a private PostgreSQL cluster for the fleet backend's tests
+# (127.0.0.1:55432) and chromium for the dashboard's browser tests. Idempotent: whatever already
+# answers is left alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 mkdir -p "$STACK_DIR"
