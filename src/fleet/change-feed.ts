@@ -18,17 +18,9 @@ export class FleetChangeFeed {
 
   constructor(readonly maxListeners: number) {}
 
+  /** Listeners now: each an open stream. */
   get size(): number {
     return this.closers.size;
-  }
-
-  get closing(): boolean {
-    return this.closed;
-  }
-
-  /** Fleets someone listens to (ids), and whether someone listens to every fleet. */
-  get listened(): { fleets: number[]; everyFleet: boolean } {
-    return { fleets: [...this.byFleet.keys()], everyFleet: this.ofEveryFleet.size > 0 };
   }
 
   /**
@@ -43,7 +35,8 @@ export class FleetChangeFeed {
     return () => {
       set.delete(listener);
       this.closers.delete(onClose);
-      if (scope !== undefined && set.size === 0 && this.byFleet.get(scope) === set) this.byFleet.delete(scope);
+      if (scope !== undefined && set.size === 0 && this.byFleet.get(scope) === set)
+        this.byFleet.delete(scope);
     };
   }
 

@@ -57,7 +57,8 @@ export class SharedChangeRecheck {
       const seen = new Map(rows.map((row) => [Number(row.fleet_id), JSON.stringify(row)]));
       const before = this.fingerprints;
       this.fingerprints = seen;
-      if (before) this.feed.publish([...seen].filter(([id, print]) => before.get(id) !== print).map(([id]) => id));
+      if (before)
+        this.feed.publish([...seen].filter(([id, print]) => before.get(id) !== print).map(([id]) => id));
     } catch (err) {
       this.log?.warn({ err }, 'fleet backend: looking for changes made by other backends failed');
     } finally {

@@ -8,7 +8,11 @@ import type { FleetStore } from './store.js';
  * that changes something names its fleet (`:name`), its device (`:uuid`), or creates the fleet
  * of its body's `name`. Nothing is looked up while no stream listens.
  */
-export function publishManagerChanges(scope: FastifyInstance, store: FleetStore, feed: FleetChangeFeed): void {
+export function publishManagerChanges(
+  scope: FastifyInstance,
+  store: FleetStore,
+  feed: FleetChangeFeed,
+): void {
   scope.addHook('onResponse', async (request, reply) => {
     if (feed.size === 0 || request.method === 'GET' || request.method === 'HEAD') return;
     if (reply.statusCode >= 400) return;

@@ -22,7 +22,11 @@ const CONTENT_SECURITY_POLICY = [
  * The dashboard (contract section 12): `GET /` is its page and `GET /assets/<file>` its files,
  * public like any sign-in page; everything it shows comes from /v1 with the manager token.
  */
-export function dashboardRoutes(app: FastifyInstance, assets: Map<string, DashboardAsset>, directory?: string): void {
+export function dashboardRoutes(
+  app: FastifyInstance,
+  assets: Map<string, DashboardAsset>,
+  directory?: string,
+): void {
   app.get('/', (request, reply) => {
     const page = assets.get('index.html');
     if (!page) {
@@ -36,9 +40,10 @@ export function dashboardRoutes(app: FastifyInstance, assets: Map<string, Dashbo
   app.get<{ Params: { file: string } }>('/assets/:file', (request, reply) => {
     const asset = request.params.file === 'index.html' ? undefined : assets.get(request.params.file);
     if (!asset) {
-      return reply
-        .code(404)
-        .send({ error: 'EFLEET_NOT_FOUND', message: `no dashboard file ${request.params.file}` } satisfies ErrorBody);
+      return reply.code(404).send({
+        error: 'EFLEET_NOT_FOUND',
+        message: `no dashboard file ${request.params.file}`,
+      } satisfies ErrorBody);
     }
     return sendAsset(request, reply, asset);
   });

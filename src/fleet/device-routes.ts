@@ -65,7 +65,9 @@ export function deviceRoutes(app: FastifyInstance, store: FleetStore, changes: F
   });
 
   app.patch('/device/v3/state', { bodyLimit: MAX_REPORT_BODY_BYTES }, async (request, reply) => {
-    changes.publish(await store.devices.mergeReports(request.body, bearerToken(request.headers.authorization)));
+    changes.publish(
+      await store.devices.mergeReports(request.body, bearerToken(request.headers.authorization)),
+    );
     return reply.code(200).send({ status: 'ok' });
   });
 }

@@ -174,7 +174,9 @@ export class DeviceRepository {
   /** The id of the device's fleet; undefined for an unknown uuid. */
   async fleetIdOf(uuid: string): Promise<number | undefined> {
     if (!DEVICE_UUID.test(uuid)) return undefined;
-    const row = await this.db.get<{ fleet_id: number }>('SELECT fleet_id FROM devices WHERE uuid = ?', [uuid]);
+    const row = await this.db.get<{ fleet_id: number }>('SELECT fleet_id FROM devices WHERE uuid = ?', [
+      uuid,
+    ]);
     return row?.fleet_id;
   }
 

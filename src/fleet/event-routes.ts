@@ -71,6 +71,9 @@ class ChangeStream {
       'cache-control': 'no-store',
       // Proxies that buffer responses (nginx) would hold the events back.
       'x-accel-buffering': 'no',
+      // The socket goes with the stream: a kept-alive socket left idle after the server ended
+      // the stream at close would hold the closing server open until its keep-alive timeout.
+      connection: 'close',
     });
     this.response.write(`retry: ${RECONNECT_MS}\nevent: ready\ndata: {}\n\n`);
     this.heartbeat = setInterval(() => this.response.write(': keep-alive\n\n'), HEARTBEAT_MS);

@@ -154,7 +154,10 @@ export function buildFleetApp(store: FleetStore, options: FleetAppOptions): Fast
   const assetsDirectory = options.dashboardDirectory ?? dashboardDirectory();
   const assets = loadDashboardAssets(assetsDirectory);
   if (!assets.has('index.html')) {
-    log?.error({ directory: assetsDirectory }, 'fleet backend: the dashboard files are missing; / answers 404');
+    log?.error(
+      { directory: assetsDirectory },
+      'fleet backend: the dashboard files are missing; / answers 404',
+    );
   }
   dashboardRoutes(app, assets, assetsDirectory);
   deviceRoutes(app, store, changes);

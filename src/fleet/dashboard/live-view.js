@@ -62,7 +62,9 @@ export function liveView(ctx, { region, fleet, load, render }) {
       if (err instanceof ApiError && err.status < 500 && err.status !== 429) {
         region.replaceChildren(el('p', { class: 'notice', role: 'status' }, err.message));
       } else {
-        ctx.problem(`Could not read from the backend (${err instanceof Error ? err.message : String(err)}); retrying.`);
+        ctx.problem(
+          `Could not read from the backend (${err instanceof Error ? err.message : String(err)}); retrying.`,
+        );
         retry = setTimeout(read, RETRY_MS);
       }
     } finally {

@@ -65,7 +65,9 @@ function problem(message) {
 /** @param {Array<[string, string | null]>} trail label and link (null: where you are) */
 function setCrumbs(trail) {
   crumbs.replaceChildren(
-    ...trail.map(([label, href]) => (href === null ? el('span', { 'aria-current': 'page' }, label) : el('a', { href }, label))),
+    ...trail.map(([label, href]) =>
+      href === null ? el('span', { 'aria-current': 'page' }, label) : el('a', { href }, label),
+    ),
   );
 }
 
@@ -93,14 +95,25 @@ function route() {
   if (parts[0] === 'fleet' && parts[1]) {
     const fleet = parts[1];
     if (parts[2] === 'rollout') {
-      setCrumbs([['Fleets', '#/'], [fleet, fleetHref(fleet)], ['Rollout', null]]);
+      setCrumbs([
+        ['Fleets', '#/'],
+        [fleet, fleetHref(fleet)],
+        ['Rollout', null],
+      ]);
       return showRollout(ctx, fleet);
     }
     if (parts[2] === 'device' && parts[3]) {
-      setCrumbs([['Fleets', '#/'], [fleet, fleetHref(fleet)], [parts[3].slice(0, 8), null]]);
+      setCrumbs([
+        ['Fleets', '#/'],
+        [fleet, fleetHref(fleet)],
+        [parts[3].slice(0, 8), null],
+      ]);
       return showLogs(ctx, fleet, parts[3]);
     }
-    setCrumbs([['Fleets', '#/'], [fleet, null]]);
+    setCrumbs([
+      ['Fleets', '#/'],
+      [fleet, null],
+    ]);
     return showDevices(ctx, fleet);
   }
   setCrumbs([['Fleets', null]]);

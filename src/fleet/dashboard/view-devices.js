@@ -19,7 +19,12 @@ import { liveView } from './live-view.js';
 export function showDevices(ctx, fleet) {
   const region = el('div', {}, el('p', { class: 'muted' }, 'Loading…'));
   const filter = /** @type {HTMLInputElement} */ (
-    el('input', { type: 'search', id: 'device-filter', placeholder: 'Filter: name, uuid, status, tag', 'aria-label': 'Filter devices' })
+    el('input', {
+      type: 'search',
+      id: 'device-filter',
+      placeholder: 'Filter: name, uuid, status, tag',
+      'aria-label': 'Filter devices',
+    })
   );
   ctx.view.replaceChildren(fleetHeading(fleet, 'devices'), el('div', { class: 'toolbar' }, filter), region);
   const view = liveView(ctx, {
@@ -81,7 +86,9 @@ function renderDevices(summary, devices, filter, now) {
       { class: 'summary', id: 'device-summary' },
       el('span', {}, 'Target ', el('strong', { class: 'mono' }, shortCommit(summary.targetRelease?.commit))),
       el('span', {}, `${devices.length} devices`),
-      [...counts].map(([status, count]) => el('span', { class: `badge ${tone(status)}` }, `${count} ${status}`)),
+      [...counts].map(([status, count]) =>
+        el('span', { class: `badge ${tone(status)}` }, `${count} ${status}`),
+      ),
       shown.length === devices.length ? null : el('span', { class: 'muted' }, `${shown.length} shown`),
     ),
     devices.length === 0
@@ -95,7 +102,9 @@ function renderDevices(summary, devices, filter, now) {
             el(
               'tr',
               {},
-              ['Device', 'Release', 'Status', 'Progress', 'Blocked by', 'Last seen', 'Tags'].map((title) => el('th', {}, title)),
+              ['Device', 'Release', 'Status', 'Progress', 'Blocked by', 'Last seen', 'Tags'].map((title) =>
+                el('th', {}, title),
+              ),
             ),
           ),
           el(
@@ -127,7 +136,11 @@ function deviceRow(device, now) {
     el(
       'td',
       { 'data-label': 'Device' },
-      el('a', { href: `#/fleet/${enc(device.fleet)}/device/${enc(device.uuid)}`, title: 'logs' }, device.name),
+      el(
+        'a',
+        { href: `#/fleet/${enc(device.fleet)}/device/${enc(device.uuid)}`, title: 'logs' },
+        device.name,
+      ),
       el('div', { class: 'mono small muted', title: device.uuid }, device.uuid.slice(0, 8)),
     ),
     el(
@@ -151,7 +164,11 @@ function deviceRow(device, now) {
     ),
     el('td', { 'data-label': 'Progress' }, progress(device, status)),
     el('td', { 'data-label': 'Blocked by', 'data-field': 'blockers' }, blockers(device, now)),
-    el('td', { 'data-label': 'Last seen', title: fullTime(device.lastSeen) }, relativeTime(device.lastSeen, now)),
+    el(
+      'td',
+      { 'data-label': 'Last seen', title: fullTime(device.lastSeen) },
+      relativeTime(device.lastSeen, now),
+    ),
     el(
       'td',
       { 'data-label': 'Tags' },
@@ -187,21 +204,51 @@ function blockers(device, now) {
       el('span', { class: 'badge warn' }, 'lock'),
       ' ',
       el('code', {}, lock.path),
-      lock.since ? el('span', { class: 'small muted', title: fullTime(lock.since) }, ` since ${relativeTime(lock.since, now)}`) : null,
+      lock.since
+        ? el(
+            'span',
+            { class: 'small muted', title: fullTime(lock.since) },
+            ` since ${relativeTime(lock.since, now)}`,
+          )
+        : null,
       lock.deadline
-        ? el('span', { class: 'small', title: fullTime(lock.deadline) }, `, overridden ${relativeTime(lock.deadline, now)}`)
+        ? el(
+            'span',
+            { class: 'small', title: fullTime(lock.deadline) },
+            `, overridden ${relativeTime(lock.deadline, now)}`,
+          )
         : null,
     ),
   );
   if (device.rollbackReason) {
-    lines.push(el('div', { class: 'reason' }, el('span', { class: 'badge bad' }, failureLabel(device)), ' ', device.rollbackReason));
+    lines.push(
+      el(
+        'div',
+        { class: 'reason' },
+        el('span', { class: 'badge bad' }, failureLabel(device)),
+        ' ',
+        device.rollbackReason,
+      ),
+    );
   }
   if (device.targetError) {
-    lines.push(el('div', { class: 'reason' }, el('span', { class: 'badge bad' }, 'target refused'), ' ', device.targetError));
+    lines.push(
+      el(
+        'div',
+        { class: 'reason' },
+        el('span', { class: 'badge bad' }, 'target refused'),
+        ' ',
+        device.targetError,
+      ),
+    );
   }
   if (device.updateWindowOpensAt) {
     lines.push(
-      el('div', { title: fullTime(device.updateWindowOpensAt) }, `update window opens ${relativeTime(device.updateWindowOpensAt, now)}`),
+      el(
+        'div',
+        { title: fullTime(device.updateWindowOpensAt) },
+        `update window opens ${relativeTime(device.updateWindowOpensAt, now)}`,
+      ),
     );
   }
   return lines;

@@ -29,7 +29,18 @@ function renderFleets(fleets, now) {
   return el(
     'table',
     { class: 'list', id: 'fleets' },
-    el('thead', {}, el('tr', {}, el('th', {}, 'Fleet'), el('th', {}, 'Target release'), el('th', {}, 'Devices'), el('th', {}, 'Created'))),
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        el('th', {}, 'Fleet'),
+        el('th', {}, 'Target release'),
+        el('th', {}, 'Devices'),
+        el('th', {}, 'Created'),
+      ),
+    ),
     el(
       'tbody',
       {},
@@ -40,7 +51,11 @@ function renderFleets(fleets, now) {
           el('td', { 'data-label': 'Fleet' }, el('a', { href: `#/fleet/${enc(fleet.name)}` }, fleet.name)),
           el('td', { 'data-label': 'Target', class: 'mono' }, shortCommit(fleet.targetRelease?.commit)),
           el('td', { 'data-label': 'Devices', class: 'num' }, fleet.deviceCount),
-          el('td', { 'data-label': 'Created', title: fullTime(fleet.createdAt) }, relativeTime(fleet.createdAt, now)),
+          el(
+            'td',
+            { 'data-label': 'Created', title: fullTime(fleet.createdAt) },
+            relativeTime(fleet.createdAt, now),
+          ),
         ),
       ),
     ),

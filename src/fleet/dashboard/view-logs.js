@@ -58,7 +58,8 @@ async function follow(ctx, uuid, list, box, status) {
       ctx.problem(null);
       ctx.setLive(true);
       append(list, box, page.lines);
-      status.textContent = list.childElementCount === 0 ? 'No lines yet: waiting for the device to send some.' : '';
+      status.textContent =
+        list.childElementCount === 0 ? 'No lines yet: waiting for the device to send some.' : '';
     } catch (err) {
       if (ctx.signal.aborted) return;
       if (err instanceof Unauthorized) return ctx.signOut('The backend refused the token; sign in again.');

@@ -19,7 +19,8 @@ export function showRollout(ctx, fleet) {
   liveView(ctx, {
     region,
     fleet,
-    load: (signal) => /** @type {Promise<RolloutView>} */ (getJson(ctx.token, `/v1/fleets/${enc(fleet)}/rollout`, signal)),
+    load: (signal) =>
+      /** @type {Promise<RolloutView>} */ (getJson(ctx.token, `/v1/fleets/${enc(fleet)}/rollout`, signal)),
     render: renderRollout,
   });
 }
@@ -50,7 +51,11 @@ function renderRollout(rollout, now) {
       { class: 'summary' },
       el('span', { class: `badge ${tone(rollout.state)}`, id: 'rollout-state' }, rollout.state),
       rollout.reason ? el('span', {}, rollout.reason) : null,
-      el('span', { class: 'muted' }, `rollout ${rollout.id}, ${rollout.openedWaves} of ${rollout.waves.length} waves opened`),
+      el(
+        'span',
+        { class: 'muted' },
+        `rollout ${rollout.id}, ${rollout.openedWaves} of ${rollout.waves.length} waves opened`,
+      ),
     ),
     el(
       'dl',
@@ -60,7 +65,15 @@ function renderRollout(rollout, now) {
     el(
       'table',
       { class: 'list waves', id: 'waves' },
-      el('thead', {}, el('tr', {}, ['Wave', 'State', 'Devices', 'Done', 'Failed', 'Pending', ''].map((title) => el('th', {}, title)))),
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          ['Wave', 'State', 'Devices', 'Done', 'Failed', 'Pending', ''].map((title) => el('th', {}, title)),
+        ),
+      ),
       el('tbody', {}, rollout.waves.map(waveRow)),
     ),
     rollout.failures.length === 0
@@ -76,7 +89,11 @@ function renderRollout(rollout, now) {
               el(
                 'li',
                 {},
-                el('a', { class: 'mono', href: `#/fleet/${enc(rollout.fleet)}/device/${enc(failure.uuid)}` }, failure.uuid.slice(0, 8)),
+                el(
+                  'a',
+                  { class: 'mono', href: `#/fleet/${enc(rollout.fleet)}/device/${enc(failure.uuid)}` },
+                  failure.uuid.slice(0, 8),
+                ),
                 ` wave ${failure.wave}: ${failure.reason}`,
               ),
             ),
@@ -93,7 +110,12 @@ function waveRow(wave) {
     { 'data-wave': wave.wave, 'data-state': wave.state },
     el('td', { 'data-label': 'Wave' }, wave.wave),
     el('td', { 'data-label': 'State' }, el('span', { class: `badge ${tone(wave.state)}` }, wave.state)),
-    el('td', { 'data-label': 'Devices', class: 'num' }, wave.devices, wave.devices === wave.size ? null : el('span', { class: 'muted' }, ` of ${wave.size}`)),
+    el(
+      'td',
+      { 'data-label': 'Devices', class: 'num' },
+      wave.devices,
+      wave.devices === wave.size ? null : el('span', { class: 'muted' }, ` of ${wave.size}`),
+    ),
     el('td', { 'data-label': 'Done', class: 'num' }, wave.done),
     el('td', { 'data-label': 'Failed', class: 'num' }, wave.failed),
     el('td', { 'data-label': 'Pending', class: 'num' }, wave.pending),
@@ -102,7 +124,11 @@ function waveRow(wave) {
       { class: 'bar-cell' },
       el(
         'div',
-        { class: 'bar', role: 'img', 'aria-label': `${wave.done} done, ${wave.failed} failed of ${wave.devices}` },
+        {
+          class: 'bar',
+          role: 'img',
+          'aria-label': `${wave.done} done, ${wave.failed} failed of ${wave.devices}`,
+        },
         el('span', { class: 'done', style: { width: `${part(wave.done)}%` } }),
         el('span', { class: 'failed', style: { width: `${part(wave.failed)}%` } }),
       ),

@@ -19,7 +19,11 @@ export function showSignIn(view, message, onSignedIn) {
       autofocus: true,
     })
   );
-  const status = el('p', { id: 'sign-in-message', class: message ? 'problem' : 'muted', role: 'status' }, message);
+  const status = el(
+    'p',
+    { id: 'sign-in-message', class: message ? 'problem' : 'muted', role: 'status' },
+    message,
+  );
   const button = /** @type {HTMLButtonElement} */ (el('button', { type: 'submit' }, 'Sign in'));
   const form = el(
     'form',
