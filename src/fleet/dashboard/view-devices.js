@@ -138,10 +138,13 @@ function deviceRow(device, now) {
       { 'data-label': 'Device' },
       el(
         'a',
-        { href: `#/fleet/${enc(device.fleet)}/device/${enc(device.uuid)}`, title: 'logs' },
+        { href: `#/fleet/${enc(device.fleet)}/device/${enc(device.uuid)}`, title: `logs of ${device.uuid}` },
         device.name,
       ),
-      el('div', { class: 'mono small muted', title: device.uuid }, device.uuid.slice(0, 8)),
+      // Agents name themselves after their uuid's start: the uuid line would only repeat it.
+      device.uuid.startsWith(device.name)
+        ? null
+        : el('div', { class: 'mono small muted', title: device.uuid }, device.uuid.slice(0, 8)),
     ),
     el(
       'td',

@@ -101,9 +101,22 @@ describe('fleet dashboard (headless chromium, simulated fleet)', () => {
     expect(await page.$(`${blockers} code`)).toBeNull();
   });
 
+  it("shows the fleet's rollout and its waves, and the devices on a phone's screen", async () => {
+    await page.click('.tabs a:text-is("Rollout")');
+    await page.waitForSelector('#rollout[data-state="complete"]', { timeout: 15_000 });
+    expect(await page.textContent('#waves tr[data-wave="1"]')).toMatch(/settled\s*3\s*3\s*0\s*0/);
+    await shot('rollout');
+
+    await page.click('.tabs a:text-is("Devices")');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForSelector(`${row(sim.devices[0]!.uuid)}[data-status="done"]`);
+    await shot('devices-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   it("opens a device's logs and shows a line the device's service writes", async () => {
     const device = sim.devices[2]!;
-    await page.click(`${row(device.uuid)} a[title="logs"]`);
+    await page.click(`${row(device.uuid)} a[title^="logs"]`);
     await page.waitForSelector('#log-lines');
     await page.waitForSelector('#live[data-live="on"]');
     const main = await waitFor('the running main container, followed by the agent', async () => {
