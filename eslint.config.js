@@ -43,6 +43,7 @@ export default tseslint.config(
         HTMLInputElement: 'readonly',
         HTMLButtonElement: 'readonly',
         Node: 'readonly',
+        performance: 'readonly',
       },
     },
   },

@@ -8,6 +8,11 @@
 import { request, Unauthorized } from './api.js';
 
 const RETRY_MS = [1000, 2000, 5000, 10000];
+/**
+ * The backend writes at least a comment every 20 s: a stream silent for longer than this is
+ * dead (a laptop that slept, a dropped network) and is opened again.
+ */
+const SILENCE_MS = 45_000;
 
 /**
  * @param {{
@@ -58,9 +63,13 @@ async function* serverSentEvents(response, signal) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   const stop = () => void reader.cancel();
   signal.addEventListener('abort', stop);
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let silence;
   let buffer = '';
   try {
     for (;;) {
+      clearTimeout(silence);
+      silence = setTimeout(stop, SILENCE_MS);
       const { value, done } = await reader.read();
       if (done) return;
       buffer += value;
@@ -73,15 +82,17 @@ async function* serverSentEvents(response, signal) {
       }
     }
   } finally {
+    clearTimeout(silence);
     signal.removeEventListener('abort', stop);
   }
 }
 
 /**
+ * Resolves after `ms`, or at once when `signal` aborts.
  * @param {number} ms
  * @param {AbortSignal} signal
  */
-function pause(ms, signal) {
+export function pause(ms, signal) {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {

@@ -5,13 +5,14 @@
  * a read make one more read after it. Ages ("12 s ago") are redrawn from the last read.
  */
 import { ApiError, Unauthorized } from './api.js';
-import { followChanges } from './change-stream.js';
+import { followChanges, pause } from './change-stream.js';
 import { el } from './dom.js';
 
 /** Redraw ages this often without reading anything. */
 const REDRAW_MS = 10_000;
 /** After a failed read, try again this soon even without a change. */
 const RETRY_MS = 5_000;
+const MAX_REST_MS = 2_000;
 
 /** @typedef {import('./main.js').ViewContext} ViewContext */
 
@@ -48,13 +49,18 @@ export function liveView(ctx, { region, fleet, load, render }) {
     reading = true;
     clearTimeout(retry);
     try {
-      do {
+      for (;;) {
         readAgain = false;
+        const started = performance.now();
         const data = await load(signal);
         last = { data };
         ctx.problem(null);
         redraw();
-      } while (readAgain && !signal.aborted);
+        if (!readAgain || signal.aborted) break;
+        // A large fleet that keeps changing: rest as long as the last read took, so the page
+        // reads at most half of the time, however often the backend says "changed".
+        await pause(Math.min(performance.now() - started, MAX_REST_MS), signal);
+      }
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof Unauthorized) return ctx.signOut('The backend refused the token; sign in again.');

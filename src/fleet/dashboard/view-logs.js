@@ -4,6 +4,7 @@
  * `GET /v1/devices/:uuid/logs?after=<last>&wait=...`; each answers as soon as a line comes).
  */
 import { ApiError, enc, getJson, Unauthorized } from './api.js';
+import { pause } from './change-stream.js';
 import { el } from './dom.js';
 import { clockTime } from './format.js';
 
@@ -69,7 +70,7 @@ async function follow(ctx, uuid, list, box, status) {
       }
       ctx.setLive(false);
       ctx.problem(`Could not read the log (${err instanceof Error ? err.message : String(err)}); retrying.`);
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      await pause(RETRY_MS, ctx.signal);
     }
   }
 }
