@@ -34,10 +34,15 @@ describe('fleet dashboard (headless chromium, simulated fleet)', () => {
     }
     await mkdir(SHOTS, { recursive: true });
     // Pulls that take a while: the page has time to show `downloading` before `done`.
-    [sim, browser] = await Promise.all([
-      SimFleet.start({ devices: 3, pullDelayMs: [1500, 2000] }),
-      chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ['--no-sandbox'] }),
+    // Each kept as soon as it is up, and both awaited before a failure is thrown: afterAll then
+    // stops whichever started, even when the other did not.
+    const started = await Promise.allSettled([
+      SimFleet.start({ devices: 3, pullDelayMs: [1500, 2000] }).then((fleet) => (sim = fleet)),
+      chromium
+        .launch({ executablePath: CHROMIUM_PATH, headless: true, args: ['--no-sandbox'] })
+        .then((launched) => (browser = launched)),
     ]);
+    for (const outcome of started) if (outcome.status === 'rejected') throw outcome.reason;
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     page.on('request', (request) => requested.push(request.url()));
