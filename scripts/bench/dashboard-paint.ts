@@ -107,7 +107,12 @@ export async function firstPaintMs(
     const page = await context.newPage();
     await page.addInitScript(paintProbe(options.token, options.rows));
     await page.goto(`${options.url}/#/fleet/${encodeURIComponent(options.fleet)}`);
-    const handle = await page.waitForFunction('window.bosunPaintedAt', undefined, { timeout: 20_000 });
+    // A function, not a string: the page's Content-Security-Policy refuses eval of a string.
+    const handle = await page.waitForFunction(
+      () => (globalThis as { bosunPaintedAt?: number }).bosunPaintedAt,
+      undefined,
+      { timeout: 20_000 },
+    );
     const ms = (await handle.jsonValue()) as number;
     if (options.screenshot) await page.screenshot({ path: options.screenshot });
     return ms;
