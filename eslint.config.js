@@ -25,4 +25,26 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: false }],
     },
   },
+  {
+    // The dashboard's files run in the browser (type-checked by tsconfig.dashboard.json).
+    files: ['src/fleet/dashboard/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        Response: 'readonly',
+        TextDecoderStream: 'readonly',
+        Event: 'readonly',
+        EventListener: 'readonly',
+        HTMLElement: 'readonly',
+        HTMLInputElement: 'readonly',
+        HTMLButtonElement: 'readonly',
+        Node: 'readonly',
+        performance: 'readonly',
+      },
+    },
+  },
 );

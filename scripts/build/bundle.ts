@@ -17,9 +17,12 @@
  *
  * Writes dist/bundle/meta.json (esbuild's metafile) and fails if a left-out package slipped in
  * by another path.
+ *
+ * Copies the dashboard's files (plain browser modules and CSS, served by `bosun fleet serve`)
+ * from src/fleet/dashboard to dist/dashboard, where code running from dist looks for them.
  */
 import { build, type Plugin } from 'esbuild';
-import { rm, writeFile } from 'node:fs/promises';
+import { cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -96,8 +99,14 @@ async function bundle(root: string): Promise<void> {
   }
 }
 
+async function copyDashboard(root: string): Promise<void> {
+  const target = path.join(root, 'dist', 'dashboard');
+  await rm(target, { recursive: true, force: true });
+  await cp(path.join(root, 'src', 'fleet', 'dashboard'), target, { recursive: true });
+}
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-bundle(root).catch((err: unknown) => {
+Promise.all([bundle(root), copyDashboard(root)]).catch((err: unknown) => {
   process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 });

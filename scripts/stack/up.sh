@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bring up the local stack the agent and the tests need: Docker engine, a registry on
-# 127.0.0.1:5000, the sample images and a private PostgreSQL cluster for the fleet backend's
-# tests (127.0.0.1:55432). Idempotent: whatever already answers is left alone.
+# 127.0.0.1:5000, the sample images, a private PostgreSQL cluster for the fleet backend's tests
+# (127.0.0.1:55432) and chromium for the dashboard's browser tests. Idempotent: whatever already
+# answers is left alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 mkdir -p "$STACK_DIR"
@@ -13,6 +14,8 @@ install_missing() {
   [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx wget || missing+=(busybox-static)
   command -v curl >/dev/null || missing+=(curl)
   [ -n "$(pg_bin_dir)" ] || missing+=(postgresql)
+  # The dashboard's browser tests drive Debian's chromium (headless) with playwright-core.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

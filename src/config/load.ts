@@ -1,22 +1,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, errorMessage } from '../util/errors.js';
+import { packageRoot } from '../util/package-root.js';
 import { newConfig, schema, SECRET_KEYS, type AgentConfig } from './schema.js';
 
-/**
- * config/default.json of the package. This module runs from src/config (ts-jest), dist/src/config
- * (tsc) or a chunk under dist/bundle (the bundle): the package root is the nearest directory above
- * it with a package.json.
- */
+/** config/default.json of the package ('' when the package root cannot be found). */
 function defaultConfigFile(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'config', 'default.json');
-    const parent = path.dirname(dir);
-    if (parent === dir) return '';
-    dir = parent;
-  }
+  const root = packageRoot(import.meta.url);
+  return root === undefined ? '' : path.join(root, 'config', 'default.json');
 }
 
 /**

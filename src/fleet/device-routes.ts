@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { bearerToken, keyMatchesHash } from './auth.js';
+import type { FleetChangeFeed } from './change-feed.js';
 import { isPlainObject } from './compose-values.js';
 import { badInput, unauthorized } from './errors.js';
 import { MAX_REPORT_BODY_BYTES } from './report-limits.js';
@@ -12,8 +13,11 @@ import { ifNoneMatchHits } from './target-document.js';
  */
 export const MAX_REGISTER_BODY_BYTES = 16 * 1024;
 
-/** The device-facing API: registration, target polls (ETag), state reports (contract 3 and 5). */
-export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
+/**
+ * The device-facing API: registration, target polls (ETag), state reports (contract 3 and 5).
+ * What changes a fleet is published to `changes` (the dashboard's live updates).
+ */
+export function deviceRoutes(app: FastifyInstance, store: FleetStore, changes: FleetChangeFeed): void {
   app.post('/device/register', { bodyLimit: MAX_REGISTER_BODY_BYTES }, async (request, reply) => {
     const body = request.body;
     if (!isPlainObject(body)) throw badInput('body must be { uuid, fleet, deviceApiKey }');
@@ -31,6 +35,10 @@ export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
       },
       bearerToken(request.headers.authorization),
     );
+    if (created && changes.size > 0) {
+      const fleet = await store.fleets.find(device.fleet);
+      if (fleet) changes.publish([fleet.id]);
+    }
     return reply.code(created ? 201 : 200).send(device);
   });
 
@@ -45,6 +53,7 @@ export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
     // rollout on (opening a wave may give this very device a new target).
     if (row.rollout_check_at !== null && Date.parse(row.rollout_check_at) <= Date.now()) {
       await store.rollouts.advanceFleet(row.fleet_id);
+      changes.publish([row.fleet_id]);
       row = (await store.devices.pollState(request.params.uuid)) ?? row;
     }
     if (ifNoneMatchHits(request.headers['if-none-match'], row.target_etag)) {
@@ -56,7 +65,9 @@ export function deviceRoutes(app: FastifyInstance, store: FleetStore): void {
   });
 
   app.patch('/device/v3/state', { bodyLimit: MAX_REPORT_BODY_BYTES }, async (request, reply) => {
-    await store.devices.mergeReports(request.body, bearerToken(request.headers.authorization));
+    changes.publish(
+      await store.devices.mergeReports(request.body, bearerToken(request.headers.authorization)),
+    );
     return reply.code(200).send({ status: 'ok' });
   });
 }

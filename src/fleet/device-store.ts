@@ -133,16 +133,19 @@ export class DeviceRepository {
    * reports at once both land. LAST SEEN is set here only: a poll (a 304 writes nothing) and
    * registration leave it as it is. What a report says about the fleet's rollout is recorded in
    * the same transaction; the rollout then moves on (a wave opens, it halts) in one of its own.
+   * Answers the ids of the fleets whose devices reported (for the dashboard's change feed).
    */
-  async mergeReports(body: unknown, deviceKey: string | undefined, now = new Date()): Promise<void> {
+  async mergeReports(body: unknown, deviceKey: string | undefined, now = new Date()): Promise<number[]> {
     if (!isPlainObject(body) || Object.keys(body).length === 0) {
       throw badInput('body must be { "<device uuid>": { ...report } }');
     }
     // Locked in one order (sorted uuids), so two bodies naming the same devices cannot deadlock.
     const reports = Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const rolloutsToAdvance = new Set<number>();
+    const fleets = new Set<number>();
     await this.db.transaction(async (tx) => {
       rolloutsToAdvance.clear(); // a PostgreSQL transaction may run again
+      fleets.clear();
       for (const [uuid, partial] of reports) {
         const device = DEVICE_UUID.test(uuid)
           ? await tx.get<DeviceRow>(`SELECT * FROM devices d WHERE uuid = ?${lockClause(tx, 'd')}`, [uuid])
@@ -158,12 +161,23 @@ export class DeviceRepository {
           now.toISOString(),
           device.id,
         ]);
+        fleets.add(device.fleet_id);
         if (await this.rollouts.recordReport(tx, device.id, device.fleet_id, merged, now)) {
           rolloutsToAdvance.add(device.fleet_id);
         }
       }
     });
     for (const fleetId of rolloutsToAdvance) await this.rollouts.advanceFleet(fleetId, now);
+    return [...fleets];
+  }
+
+  /** The id of the device's fleet; undefined for an unknown uuid. */
+  async fleetIdOf(uuid: string): Promise<number | undefined> {
+    if (!DEVICE_UUID.test(uuid)) return undefined;
+    const row = await this.db.get<{ fleet_id: number }>('SELECT fleet_id FROM devices WHERE uuid = ?', [
+      uuid,
+    ]);
+    return row?.fleet_id;
   }
 
   private async require(uuid: string, tx: SqlExecutor = this.db): Promise<DeviceInFleet> {

@@ -2,7 +2,10 @@ import { checkPolicyConfig } from '../policy/update-policy.js';
 import { TargetValidationError } from '../target/fields.js';
 import type { FastifyInstance } from 'fastify';
 import { bearerToken, type ManagerTokenCheck } from './auth.js';
+import type { FleetChangeFeed } from './change-feed.js';
+import { publishManagerChanges } from './change-sources.js';
 import { parseCompose } from './compose.js';
+import { eventRoutes } from './event-routes.js';
 import { isPlainObject } from './compose-values.js';
 import type { RolloutRequest } from './api-types.js';
 import { badInput, unauthorized } from './errors.js';
@@ -15,12 +18,16 @@ type NameParams = { Params: { name: string } };
 type UuidParams = { Params: { uuid: string } };
 type KeyParams<P> = { Params: P & { key: string } };
 
-/** The fleet manager's API under /v1, all behind the manager token. */
+/**
+ * The fleet manager's API under /v1, all behind the manager token; the changes it makes are
+ * published to `changes`, whose streams it serves (`GET /v1/events`, for the dashboard).
+ */
 export function managerRoutes(
   app: FastifyInstance,
   store: FleetStore,
   checkManagerToken: ManagerTokenCheck,
   logWaiters: LogWaiters,
+  changes: FleetChangeFeed,
 ): void {
   app.register(async (scope) => {
     scope.addHook('onRequest', async (request) => {
@@ -28,6 +35,8 @@ export function managerRoutes(
         throw unauthorized('missing or wrong manager token');
       }
     });
+    publishManagerChanges(scope, store, changes);
+    eventRoutes(scope, store, changes);
 
     scope.post('/v1/fleets', async (request, reply) => {
       const body = request.body;

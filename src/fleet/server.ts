@@ -9,6 +9,10 @@ import type { Logger } from '../util/logger.js';
 import type { ErrorBody } from './api-types.js';
 import { hashKey, keyMatchesHash, type ManagerTokenCheck } from './auth.js';
 import { AuthFailureThrottle, throttleSource, type AuthThrottleOptions } from './auth-throttle.js';
+import { FleetChangeFeed } from './change-feed.js';
+import { SharedChangeRecheck, SHARED_RECHECK_MS } from './change-recheck.js';
+import { dashboardDirectory, loadDashboardAssets } from './dashboard-assets.js';
+import { dashboardRoutes } from './dashboard-routes.js';
 import { deviceRoutes } from './device-routes.js';
 import { FleetError } from './errors.js';
 import { deviceLogRoutes } from './log-routes.js';
@@ -37,6 +41,13 @@ export interface FleetServerOptions {
   authThrottle?: Partial<AuthThrottleOptions>;
   /** Log lines kept per device; default 10000. */
   logLinesPerDevice?: number;
+  /** The dashboard's live-update streams (`GET /v1/events`) open at once; default 200. */
+  maxEventStreams?: number;
+  /**
+   * How often to look for changes other backends made (on a shared PostgreSQL database) while a
+   * dashboard listens; default 3000 ms on PostgreSQL, never on SQLite; 0 turns it off.
+   */
+  sharedRecheckMs?: number;
   log?: Logger;
 }
 
@@ -61,8 +72,14 @@ const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text
 export interface FleetAppOptions {
   checkManagerToken: ManagerTokenCheck;
   authThrottle?: Partial<AuthThrottleOptions>;
+  maxEventStreams?: number;
+  sharedRecheckMs?: number;
+  /** Where the dashboard's files are; default: found from the package root. */
+  dashboardDirectory?: string;
   log?: Logger;
 }
+
+export const DEFAULT_MAX_EVENT_STREAMS = 200;
 
 /** Builds the fastify app over a store; no listening, so tests and tools can inject. */
 export function buildFleetApp(store: FleetStore, options: FleetAppOptions): FastifyInstance {
@@ -118,15 +135,34 @@ export function buildFleetApp(store: FleetStore, options: FleetAppOptions): Fast
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'EFLEET_NOT_FOUND', message: `no route ${request.method} ${request.url}` }),
   );
-  // Log followers' long polls end at once when the server closes, instead of holding it open.
+  // Log followers' long polls and the dashboard's event streams end at once when the server
+  // closes, instead of holding it open.
   const logWaiters = new LogWaiters();
-  app.addHook('preClose', (done) => {
-    logWaiters.close();
+  const changes = new FleetChangeFeed(options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS);
+  const recheckMs = options.sharedRecheckMs ?? (store.db.dialect === 'postgres' ? SHARED_RECHECK_MS : 0);
+  const recheck = recheckMs > 0 ? new SharedChangeRecheck(store.db, changes, log) : undefined;
+  app.addHook('onReady', (done) => {
+    recheck?.start(recheckMs);
     done();
   });
-  deviceRoutes(app, store);
+  app.addHook('preClose', (done) => {
+    recheck?.stop();
+    logWaiters.close();
+    changes.close();
+    done();
+  });
+  const assetsDirectory = options.dashboardDirectory ?? dashboardDirectory();
+  const assets = loadDashboardAssets(assetsDirectory);
+  if (!assets.has('index.html')) {
+    log?.error(
+      { directory: assetsDirectory },
+      'fleet backend: the dashboard files are missing; / answers 404',
+    );
+  }
+  dashboardRoutes(app, assets, assetsDirectory);
+  deviceRoutes(app, store, changes);
   deviceLogRoutes(app, store, logWaiters);
-  managerRoutes(app, store, options.checkManagerToken, logWaiters);
+  managerRoutes(app, store, options.checkManagerToken, logWaiters, changes);
   return app;
 }
 
@@ -145,6 +181,8 @@ export async function startFleetServer(options: FleetServerOptions = {}): Promis
   const app = buildFleetApp(store, {
     checkManagerToken: managerTokenCheck(store, options.token),
     authThrottle: options.authThrottle,
+    maxEventStreams: options.maxEventStreams,
+    sharedRecheckMs: options.sharedRecheckMs,
     log: options.log,
   });
   try {
