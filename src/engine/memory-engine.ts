@@ -455,8 +455,9 @@ export class MemoryEngine implements Engine {
   async removeNetwork(name: string): Promise<void> {
     this.enter('removeNetwork');
     if (!this.networks.has(name)) return;
+    // As the docker engine: only a running container has an endpoint that holds the network.
     for (const container of this.containers.values()) {
-      if (this.networksOf(container.spec).includes(name)) {
+      if (container.status === 'running' && this.networksOf(container.spec).includes(name)) {
         throw new EngineError(`network ${name} has active endpoints (container ${container.spec.name})`, 403);
       }
     }

@@ -184,7 +184,7 @@ describe('app networks on the real engine (contract section 9)', () => {
       deviceObject({ appUuid, appId: 9404, releaseUuid: rel, releaseId: 1, services: { main: idle() } }),
     );
     const { main } = await waitReleaseRunning(t, appUuid, rel);
-    const gateway = (await docker.getNetwork('9404_default').inspect()).IPAM.Config?.[0]?.Gateway;
+    const gateway = (await docker.getNetwork('9404_default').inspect()).IPAM?.Config?.[0]?.Gateway;
     expect(gateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const env = await containerEnv(main!.id);
     expect(env.BALENA_SUPERVISOR_ADDRESS).toBe(`http://${gateway}:${t.agent.apiPort}`);
