@@ -284,7 +284,10 @@ function planApp(
         steps.push(removeStep(c));
         continue;
       }
-      if (service.strategy === 'hand-over') {
+      // A hand-over needs the new container beside the old one: not possible while the network
+      // they would share is to be made again (the old one holds it), so the old one just goes.
+      const networksReady = serviceNetworkNames(appId, service).every((n) => networkPlan.ready.has(n));
+      if (service.strategy === 'hand-over' && networksReady) {
         const handover = planHandover(appUuid, appId, s, c, facts);
         if (handover.kind === 'kill') interrupting.push(handover.step);
         else if (handover.kind === 'wait') waitingOn ??= handover.step;

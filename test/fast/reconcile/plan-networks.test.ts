@@ -248,3 +248,17 @@ describe("reconcile/plan: a network of the app's name that another device owns",
     expect(plan.apps.a1!.error).toMatch(/network 1_default already exists and is not this app's/);
   });
 });
+
+describe('reconcile/plan: hand-over across a network that is made again', () => {
+  it('kills the old container (no hand-over is possible while it holds the network)', () => {
+    const handover = { ...web, strategy: 'hand-over' as const };
+    const before = netApp({ default: { driver: 'bridge' } }, [handover]);
+    const after = netApp({ default: { driver: 'bridge', internal: true } }, [handover]);
+    const old = onNet(before, handover, ['1_default']);
+    const plan = planSteps(
+      target(after),
+      facts({ images: IMAGES, networks: [present(before, 'default')], containers: [old], locks: held }),
+    );
+    expect(actions(plan.steps)).toEqual(['kill']);
+  });
+});
