@@ -6,8 +6,9 @@
  * remove, create, start.
  */
 import Docker from 'dockerode';
-import { toCreateOptions } from '../../src/engine/docker-mapping.js';
-import type { ContainerSpec } from '../../src/engine/types.js';
+import { toCreateOptions, toNetworkCreateOptions } from '../../src/engine/docker-mapping.js';
+import { LABELS, type ContainerSpec } from '../../src/engine/types.js';
+import { networkSpecFor } from '../../src/reconcile/network-plan.js';
 import { containerSpecFor, type SpecContext } from '../../src/reconcile/container-spec.js';
 import { serviceConfigHash } from '../../src/target/config-hash.js';
 import type { TargetState } from '../../src/target/types.js';
@@ -55,6 +56,28 @@ export async function change(oldIds: string[], next: ContainerSpec[], pulls: str
       return createAndStart(spec);
     }),
   );
+}
+
+/**
+ * The timed first install on app networks: create every network of the release, then create and
+ * start every container (each on its one network) in parallel.
+ */
+export async function installOnNetwork(
+  target: TargetState,
+  specs: ContainerSpec[],
+  deviceUuid: string,
+): Promise<string[]> {
+  for (const app of Object.values(target.apps)) {
+    for (const [name, config] of Object.entries(app.release?.networks ?? {})) {
+      await docker.createNetwork(toNetworkCreateOptions(networkSpecFor(app, name, config, deviceUuid)));
+    }
+  }
+  return Promise.all(specs.map(createAndStart));
+}
+
+export async function removeNetworksOf(deviceUuid: string): Promise<void> {
+  const networks = await docker.listNetworks({ filters: { label: [`${LABELS.deviceUuid}=${deviceUuid}`] } });
+  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove()));
 }
 
 export async function removeAll(ids: string[]): Promise<void> {

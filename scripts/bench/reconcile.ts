@@ -55,8 +55,11 @@ class TimedEngine extends DockerEngine {
 }
 
 let releaseCounter = 0;
-/** A v3 device object: one app, one fresh release, `images.length` services. */
-function device(images: string[]): { releaseUuid: string; doc: Record<string, unknown> } {
+/**
+ * A v3 device object: one app, one fresh release, `images.length` services; with `networked`,
+ * on the app's default network (no network_mode), else with network_mode none.
+ */
+function device(images: string[], networked = false): { releaseUuid: string; doc: Record<string, unknown> } {
   releaseCounter += 1;
   const releaseUuid = `benchrel${randomUUID().slice(0, 8)}${releaseCounter}`;
   const services = Object.fromEntries(
@@ -66,7 +69,9 @@ function device(images: string[]): { releaseUuid: string; doc: Record<string, un
         id: i + 1,
         image_id: releaseCounter * 100 + i + 1,
         image,
-        composition: { network_mode: 'none', stop_grace_period: '1s' },
+        composition: networked
+          ? { stop_grace_period: '1s' }
+          : { network_mode: 'none', stop_grace_period: '1s' },
       },
     ]),
   );
@@ -137,9 +142,23 @@ class BosunRunner {
     );
   }
 
+  /** Untimed: remove the app, and wait until its containers and networks are gone. */
+  async clear(): Promise<void> {
+    await this.bench.offer({ name: 'bench', config: {}, apps: {} });
+    await until(
+      'bosun app removed',
+      async () =>
+        (await this.engine.listContainers(this.bench.uuid)).length === 0 &&
+        (await this.engine.listNetworks(this.bench.uuid)).length === 0 &&
+        this.bench.agent.loop.status.converged,
+      30_000,
+      20,
+    );
+  }
+
   /** Timed: offer the new release, resolve with ms once all its containers have started. */
-  async change(images: string[]): Promise<number> {
-    const { releaseUuid, doc } = device(images);
+  async change(images: string[], networked = false): Promise<number> {
+    const { releaseUuid, doc } = device(images, networked);
     this.releaseUuid = releaseUuid;
     let started = 0;
     let finish!: (at: number) => void;
@@ -176,8 +195,8 @@ class BaselineRunner {
   private running: string[] = [];
 
   /** The specs bosun would build, and their bind-mount dirs made (bosun's create does that too). */
-  private async specs(images: string[]) {
-    const specs = baseline.specsOf(parseDeviceObject(device(images).doc, this.uuid).target, this.ctx);
+  private async specs(images: string[], target = parseDeviceObject(device(images).doc, this.uuid).target) {
+    const specs = baseline.specsOf(target, this.ctx);
     for (const m of specs.flatMap((spec) => spec.mounts)) {
       if (m.type === 'bind') await mkdir(m.source, { recursive: true });
     }
@@ -187,6 +206,22 @@ class BaselineRunner {
   async converge(images: string[]): Promise<void> {
     await baseline.removeAll(this.running);
     this.running = await baseline.install(await this.specs(images));
+  }
+
+  /** Timed: a first install of `images` on the app's default network (create it, then the containers). */
+  async installNetworked(images: string[]): Promise<number> {
+    const target = parseDeviceObject(device(images, true).doc, this.uuid).target;
+    const next = await this.specs(images, target);
+    const t0 = performance.now();
+    this.running = await baseline.installOnNetwork(target, next, this.uuid);
+    return performance.now() - t0;
+  }
+
+  /** Untimed: remove what installNetworked made. */
+  async clearNetworked(): Promise<void> {
+    await baseline.removeAll(this.running);
+    this.running = [];
+    await baseline.removeNetworksOf(this.uuid);
   }
 
   async change(images: string[], pulls: string[]): Promise<number> {
@@ -203,6 +238,7 @@ class BaselineRunner {
       filters: { label: [`${LABELS.deviceUuid}=${this.uuid}`] },
     });
     await baseline.removeAll(left.map((c) => c.Id));
+    await baseline.removeNetworksOf(this.uuid);
     await rm(path.join(tmpdir(), 'bosun-bench-baseline'), { recursive: true, force: true });
   }
 }
@@ -248,16 +284,40 @@ async function benchUpdates(reps: number): Promise<void> {
           }
         }
       }
-      const [m, b] = [median(ours), median(theirs)];
-      const runs = `(${ours.map((x) => x.toFixed(0)).join(' ')} / ${theirs.map((x) => x.toFixed(0)).join(' ')})`;
-      console.log(
-        `${s.name.padEnd(28)} ${m.toFixed(0).padStart(8)}   ${b.toFixed(0).padStart(11)}   ${(m / b).toFixed(2).padStart(5)}   ${runs}`,
-      );
+      printRow(s.name, ours, theirs);
     }
+    // A first install of a 2-service app on its default network: create the network, then both
+    // containers (from nothing each time; the removal in between is untimed).
+    await bosun.clear();
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    const images = [OLD_IMAGE, OLD_IMAGE];
+    for (let rep = 0; rep < reps; rep += 1) {
+      const order: Who[] = rep % 2 === 0 ? ['bosun', 'baseline'] : ['baseline', 'bosun'];
+      for (const who of order) {
+        if (who === 'bosun') {
+          ours.push(await bosun.change(images, true));
+          await bosun.settle();
+          await bosun.clear();
+        } else {
+          theirs.push(await base.installNetworked(images));
+          await base.clearNetworked();
+        }
+      }
+    }
+    printRow('2 services, network install', ours, theirs);
   } finally {
     await bosun.stop();
     await base.stop();
   }
+}
+
+function printRow(name: string, ours: number[], theirs: number[]): void {
+  const [m, b] = [median(ours), median(theirs)];
+  const runs = `(${ours.map((x) => x.toFixed(0)).join(' ')} / ${theirs.map((x) => x.toFixed(0)).join(' ')})`;
+  console.log(
+    `${name.padEnd(28)} ${m.toFixed(0).padStart(8)}   ${b.toFixed(0).padStart(11)}   ${(m / b).toFixed(2).padStart(5)}   ${runs}`,
+  );
 }
 
 function printPlanner(): void {

@@ -8,6 +8,9 @@ import { buildDeviceReport, buildDeviceView, withDeadline } from './view.js';
 import type { DeviceView } from '../api/device-facade.js';
 import { createMetrics, type BosunMetrics } from '../api/metrics.js';
 import { createApiServer, listen } from '../api/server.js';
+import { DEFAULT_CONNECTION_LIMITS } from '../api/connection-limits.js';
+import { GatewayListeners } from '../api/gateway-listeners.js';
+import { LABELS } from '../engine/types.js';
 import { TargetPoller } from '../cloud/target-poller.js';
 import { registerDevice } from '../cloud/register.js';
 import { StateReporter } from '../cloud/state-reporter.js';
@@ -136,6 +139,8 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 
   const cloudSettings = () => readCloudSettings(keeper.target?.config);
   const deviceOverride = () => config.overrideLock || cloudSettings().overrideLock;
+  /** Set once the API listens; the loop's first pass comes after that. */
+  let gateways: GatewayListeners | undefined;
   const loop = new ReconcileLoop({
     deviceUuid: identity.uuid,
     engine,
@@ -186,6 +191,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     },
     onPullBytes: (bytes) => metrics.addImageBytesPulled(bytes),
     onEvent: (message) => deviceLogs.system(message),
+    // The local API follows the gateways of the networks this agent made (and only those).
+    onNetworks: async (networks) =>
+      gateways?.sync(
+        networks
+          .filter((n) => n.labels[LABELS.deviceUuid] === identity.uuid && n.gateway !== undefined)
+          .map((n) => n.gateway!),
+      ),
   });
 
   const keeper = new TargetKeeper({
@@ -305,6 +317,13 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
     });
     apiPort = await listen(api, config.listenAddress, config.listenPort);
     log.info({ address: config.listenAddress, port: apiPort }, 'local API listening');
+    gateways = new GatewayListeners({
+      server: api.server,
+      listenAddress: config.listenAddress,
+      port: apiPort,
+      maxConnections: DEFAULT_CONNECTION_LIMITS.maxConnections,
+      log,
+    });
 
     await keeper.load({ preloadFile: config.targetStateFile || undefined, localMode });
     loop.start();
@@ -364,6 +383,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       log.warn('local mode and no target: set BOSUN_TARGET_STATE_FILE or POST /v2/local/target-state');
     }
   } catch (err) {
+    await gateways?.close();
     await api?.close();
     await loop.stop();
     await deviceLogs.stop();
@@ -391,6 +411,7 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
         await reports.flush();
         await reporter?.flush().catch((err) => log.warn({ err }, 'final state report failed'));
         await reporter?.stop();
+        await gateways?.close();
         await api?.close();
         await quarantine.settled();
         await releaseInstanceLock();

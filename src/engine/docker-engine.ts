@@ -8,7 +8,14 @@ import Docker from 'dockerode';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { BosunError } from '../util/errors.js';
 import { dockerStatusOf, pullStreamError, toEngineError, toPullError } from './docker-errors.js';
-import { dockerodeOptions, toContainerInfo, toCreateOptions } from './docker-mapping.js';
+import {
+  dockerodeOptions,
+  endpointConfigOf,
+  toContainerInfo,
+  toCreateOptions,
+  toNetworkCreateOptions,
+  toNetworkInfo,
+} from './docker-mapping.js';
 import { LogLineSplitter } from './log-lines.js';
 import {
   AbortedError,
@@ -31,6 +38,8 @@ import {
   type ContainerSpec,
   type Engine,
   type FollowLogsOptions,
+  type NetworkInfo,
+  type NetworkSpec,
   type PullOptions,
   type VolumeInfo,
   type VolumeOptions,
@@ -218,16 +227,30 @@ export class DockerEngine implements Engine {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
+    let id: string;
     try {
-      const container = await this.docker.createContainer(toCreateOptions(spec));
-      return container.id;
+      id = (await this.docker.createContainer(toCreateOptions(spec))).id;
     } catch (err) {
       const status = dockerStatusOf(err);
       if (status === 409) throw new NameConflictError(spec.name, { cause: err });
       if (status === 404)
-        throw new NotFoundError(`image ${spec.image} (for container ${spec.name})`, { cause: err });
+        throw new NotFoundError(`image ${spec.image} or a network of container ${spec.name}`, { cause: err });
       throw this.fail(err, `creating container ${spec.name}`);
     }
+    // The engine creates a container on one network; the others are connected before it starts.
+    // A container left without one of them is removed, so the next pass creates it whole.
+    const others = spec.networkMode === 'networks' ? (spec.networks ?? []).slice(1) : [];
+    for (const endpoint of others) {
+      try {
+        await this.docker
+          .getNetwork(endpoint.network)
+          .connect({ Container: id, EndpointConfig: endpointConfigOf(endpoint) });
+      } catch (err) {
+        await this.removeContainer(id, { force: true }).catch(() => undefined);
+        throw this.fail(err, `connecting container ${spec.name} to network ${endpoint.network}`);
+      }
+    }
+    return id;
   }
 
   async startContainer(id: string): Promise<void> {
@@ -326,6 +349,48 @@ export class DockerEngine implements Engine {
       }));
     } catch (err) {
       throw this.fail(err, `volumes of device ${deviceUuid}`);
+    }
+  }
+
+  async listNetworks(deviceUuid: string, alsoNamed: readonly string[] = []): Promise<NetworkInfo[]> {
+    let raw: Docker.NetworkInspectInfo[];
+    try {
+      // One unfiltered list: the engine's name filter matches substrings, and a device has few.
+      raw = await this.docker.listNetworks();
+    } catch (err) {
+      throw this.fail(err, `networks of device ${deviceUuid}`);
+    }
+    const named = new Set(alsoNamed);
+    return raw
+      .filter((n) => n.Labels?.[LABELS.deviceUuid] === deviceUuid || named.has(n.Name))
+      .map(toNetworkInfo);
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<void> {
+    try {
+      await this.docker.createNetwork(toNetworkCreateOptions(spec));
+      return;
+    } catch (err) {
+      if (dockerStatusOf(err) !== 409) throw this.fail(err, `creating network ${spec.name}`);
+    }
+    // The name is taken: success only if it is this very network (a retry after a lost answer).
+    let existing: Docker.NetworkInspectInfo;
+    try {
+      existing = (await this.docker.getNetwork(spec.name).inspect()) as Docker.NetworkInspectInfo;
+    } catch (err) {
+      throw this.fail(err, `network ${spec.name}`);
+    }
+    const labels = existing.Labels ?? {};
+    const same = Object.entries(spec.labels).every(([key, value]) => labels[key] === value);
+    if (!same) throw new NameConflictError(`network ${spec.name}`);
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (err) {
+      if (dockerStatusOf(err) === 404) return;
+      throw this.fail(err, `network ${name}`);
     }
   }
 

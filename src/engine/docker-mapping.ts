@@ -5,7 +5,17 @@ import type Docker from 'dockerode';
 import { parseDockerHost } from '../config/docker-host.js';
 import { ConfigError } from '../util/errors.js';
 import { parseBosunLabels, type LabelParseResult } from './container-labels.js';
-import type { ContainerInfo, ContainerSpec, ContainerStatus, Mount, PortSpec } from './types.js';
+import { isIP } from 'node:net';
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerStatus,
+  Mount,
+  NetworkEndpoint,
+  NetworkInfo,
+  NetworkSpec,
+  PortSpec,
+} from './types.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 
@@ -45,7 +55,7 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
     Tty: spec.tty ?? false,
     HostConfig: {
       RestartPolicy: { Name: spec.restart === 'no' ? '' : spec.restart, MaximumRetryCount: 0 },
-      NetworkMode: spec.networkMode,
+      NetworkMode: networkModeOf(spec),
       Init: spec.init ?? false,
       ...(spec.capDrop !== undefined && { CapDrop: [...spec.capDrop] }),
       Mounts: mounts.map(toMount),
@@ -54,6 +64,11 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
       ...(spec.ports?.some((p) => p.published) && { PortBindings: portBindingsOf(spec.ports) }),
     },
   };
+  const first = spec.networkMode === 'networks' ? spec.networks?.[0] : undefined;
+  if (first !== undefined) {
+    // API 1.41 creates a container on one network; the others are connected before it starts.
+    options.NetworkingConfig = { EndpointsConfig: { [first.network]: endpointConfigOf(first) } };
+  }
   if (spec.ports !== undefined && spec.ports.length > 0) {
     options.ExposedPorts = Object.fromEntries(spec.ports.map((p) => [portKey(p), {}]));
   }
@@ -79,6 +94,58 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
     };
   }
   return options;
+}
+
+/** HostConfig.NetworkMode: the first network's name for a container on networks. */
+function networkModeOf(spec: ContainerSpec): string {
+  if (spec.networkMode !== 'networks') return spec.networkMode;
+  const first = spec.networks?.[0];
+  if (first === undefined) throw new ConfigError(`container ${spec.name} is to join networks but names none`);
+  return first.network;
+}
+
+/** The endpoint settings of one network, for create (the first) and for connect (the others). */
+export function endpointConfigOf(endpoint: NetworkEndpoint): Docker.EndpointSettings {
+  return {
+    ...(endpoint.aliases.length > 0 && { Aliases: [...endpoint.aliases] }),
+    ...(endpoint.ipv4Address !== undefined && { IPAMConfig: { IPv4Address: endpoint.ipv4Address } }),
+  };
+}
+
+/** The body of POST /networks/create for a spec: always a bridge, never a duplicate name. */
+export function toNetworkCreateOptions(spec: NetworkSpec): Docker.NetworkCreateOptions {
+  return {
+    Name: spec.name,
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Labels: { ...spec.labels },
+    ...(spec.driverOpts !== undefined && { Options: { ...spec.driverOpts } }),
+    ...(spec.internal !== undefined && { Internal: spec.internal }),
+    ...(spec.enableIpv6 !== undefined && { EnableIPv6: spec.enableIpv6 }),
+    ...(spec.ipam !== undefined && {
+      IPAM: {
+        Driver: spec.ipam.driver ?? 'default',
+        Config: spec.ipam.config.map((pool) => ({
+          ...(pool.subnet !== undefined && { Subnet: pool.subnet }),
+          ...(pool.gateway !== undefined && { Gateway: pool.gateway }),
+          ...(pool.ipRange !== undefined && { IPRange: pool.ipRange }),
+        })),
+      },
+    }),
+  };
+}
+
+/** NetworkInfo from an entry of GET /networks. */
+export function toNetworkInfo(raw: Docker.NetworkInspectInfo): NetworkInfo {
+  const gateway = (raw.IPAM?.Config ?? [])
+    .map((pool) => pool.Gateway)
+    .find((address): address is string => typeof address === 'string' && isIP(address) === 4);
+  return {
+    id: raw.Id,
+    name: raw.Name,
+    labels: { ...(raw.Labels ?? {}) },
+    ...(gateway !== undefined && { gateway }),
+  };
 }
 
 function toMount(mount: Mount): Docker.MountSettings {
@@ -184,6 +251,14 @@ function isHealth(value: string | undefined): value is ContainerInfo['health'] &
   return (HEALTH_STATES as readonly (string | undefined)[]).includes(value);
 }
 
+/** The networks a container is connected to, left out for host, none and a shared stack. */
+function networksOf(inspect: Docker.ContainerInspectInfo): Pick<ContainerInfo, 'networks'> {
+  const names = Object.keys(inspect.NetworkSettings?.Networks ?? {}).filter(
+    (name) => name !== 'host' && name !== 'none',
+  );
+  return names.length > 0 ? { networks: names.sort() } : {};
+}
+
 export type InspectMapping = { ok: true; info: ContainerInfo } | { ok: false; reason: string };
 
 /** ContainerInfo from GET /containers/{id}/json; not ok when it lacks bosun's labels. */
@@ -211,6 +286,7 @@ export function toContainerInfo(inspect: Docker.ContainerInspectInfo): InspectMa
       ...(hasExited && { exitCode: inspect.State.ExitCode }),
       ...(inspect.RestartCount > 0 && { restartCount: inspect.RestartCount }),
       ...(isHealth(inspect.State.Health?.Status) && { health: inspect.State.Health.Status }),
+      ...networksOf(inspect),
     },
   };
 }

@@ -24,6 +24,8 @@ import {
   type ContainerStatus,
   type Engine,
   type FollowLogsOptions,
+  type NetworkInfo,
+  type NetworkSpec,
   type PullOptions,
   type PullProgress,
   type VolumeInfo,
@@ -88,6 +90,7 @@ export class MemoryEngine implements Engine {
   private readonly containers = new Map<string, StoredContainer>();
   private readonly images: Set<string>;
   private readonly volumes = new Map<string, Record<string, string>>();
+  private readonly networks = new Map<string, NetworkInfo>();
   private readonly failures = new Map<EngineOperation, Error[]>();
   private readonly calls = new Map<EngineOperation, number>();
   private readonly inRegistry: (ref: string) => boolean;
@@ -226,7 +229,14 @@ export class MemoryEngine implements Engine {
       ...(container.exitCode !== undefined && { exitCode: container.exitCode }),
       ...(container.restartCount !== undefined && { restartCount: container.restartCount }),
       ...(container.health !== undefined && { health: container.health }),
+      ...(container.spec.networkMode === 'networks' && { networks: this.networksOf(container.spec) }),
     };
+  }
+
+  /** The networks a container is connected to: all of its spec's (create connects the others). */
+  private networksOf(spec: ContainerSpec): string[] {
+    if (spec.networkMode !== 'networks') return [];
+    return (spec.networks ?? []).map((n) => n.network).sort();
   }
 
   // ---- Engine ----
@@ -324,6 +334,17 @@ export class MemoryEngine implements Engine {
     }
     if (!this.images.has(spec.image))
       throw new NotFoundError(`image ${spec.image} (for container ${spec.name})`);
+    for (const endpoint of spec.networkMode === 'networks' ? (spec.networks ?? []) : []) {
+      if (!this.networks.has(endpoint.network)) {
+        throw new NotFoundError(`network ${endpoint.network} (for container ${spec.name})`);
+      }
+    }
+    if (spec.networkMode.startsWith('container:')) {
+      const peer = spec.networkMode.slice('container:'.length);
+      if (![...this.containers.values()].some((c) => c.spec.name === peer || c.id === peer)) {
+        throw new NotFoundError(`container ${peer} (whose network ${spec.name} is to share)`);
+      }
+    }
     for (const mount of spec.mounts) {
       // The docker engine creates a named volume a container mounts; do the same.
       if (mount.type === 'volume' && mount.source !== '' && !this.volumes.has(mount.source))
@@ -403,6 +424,44 @@ export class MemoryEngine implements Engine {
       if (labels[LABELS.deviceUuid] === deviceUuid) volumes.push({ name, labels: { ...labels } });
     }
     return volumes;
+  }
+
+  async listNetworks(deviceUuid: string, alsoNamed: readonly string[] = []): Promise<NetworkInfo[]> {
+    this.enter('listNetworks');
+    return [...this.networks.values()]
+      .filter((n) => n.labels[LABELS.deviceUuid] === deviceUuid || alsoNamed.includes(n.name))
+      .map((n) => structuredClone(n));
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<void> {
+    this.enter('createNetwork');
+    const existing = this.networks.get(spec.name);
+    if (existing !== undefined) {
+      const same = Object.entries(spec.labels).every(([key, value]) => existing.labels[key] === value);
+      if (!same) throw new NameConflictError(`network ${spec.name}`);
+      return;
+    }
+    const n = this.nextId;
+    this.nextId += 1;
+    const gateway = spec.ipam?.config.find((pool) => pool.gateway !== undefined)?.gateway;
+    this.networks.set(spec.name, {
+      id: n.toString(16).padStart(64, 'f'),
+      name: spec.name,
+      labels: { ...spec.labels },
+      gateway: gateway ?? `10.${(n >> 8) & 255}.${n & 255}.1`,
+    });
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    this.enter('removeNetwork');
+    if (!this.networks.has(name)) return;
+    // As the docker engine: only a running container has an endpoint that holds the network.
+    for (const container of this.containers.values()) {
+      if (container.status === 'running' && this.networksOf(container.spec).includes(name)) {
+        throw new EngineError(`network ${name} has active endpoints (container ${container.spec.name})`, 403);
+      }
+    }
+    this.networks.delete(name);
   }
 
   async followLogs(id: string, options: FollowLogsOptions): Promise<void> {

@@ -44,6 +44,35 @@ export interface ContainerInfo {
   restartCount?: number;
   /** What its healthcheck says; undefined when it has none. */
   health?: 'starting' | 'healthy' | 'unhealthy';
+  /** The engine names of the networks it is connected to (none for host, none or a shared stack). */
+  networks?: string[];
+}
+
+/** A container's endpoint on a network: its extra DNS names there, and a fixed address. */
+export interface NetworkEndpoint {
+  /** The engine's name of the network. */
+  network: string;
+  aliases: string[];
+  ipv4Address?: string;
+}
+
+/** Everything needed to create one network (a bridge). */
+export interface NetworkSpec {
+  name: string;
+  driverOpts?: Record<string, string>;
+  ipam?: { driver?: string; config: Array<{ subnet?: string; gateway?: string; ipRange?: string }> };
+  internal?: boolean;
+  enableIpv6?: boolean;
+  labels: Record<string, string>;
+}
+
+/** A network as read back from the engine. */
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** The first IPv4 gateway of its IPAM config: the host's address on the network. */
+  gateway?: string;
 }
 
 export interface Mount {
@@ -86,7 +115,12 @@ export interface ContainerSpec {
   workingDir?: string;
   user?: string;
   restart: 'no' | 'always' | 'on-failure' | 'unless-stopped';
-  networkMode: 'none' | 'host';
+  /**
+   * `networks`: created on `networks[0]` and connected to the others before it starts;
+   * `container:<name>`: another container's network stack.
+   */
+  networkMode: 'none' | 'host' | 'networks' | `container:${string}`;
+  networks?: NetworkEndpoint[];
   /** Capabilities added to Docker's default set. */
   capAdd?: string[];
   /** Capabilities taken from Docker's default set. */
@@ -215,6 +249,18 @@ export interface Engine {
   /** Already gone is success. */
   removeVolume(name: string): Promise<void>;
   listVolumes(deviceUuid: string): Promise<VolumeInfo[]>;
+  /**
+   * Networks labelled io.bosun.device-uuid=<deviceUuid>, and any network (whoever owns it) named
+   * in `alsoNamed`, each with its labels: a name the device wants that another owns is a fact.
+   */
+  listNetworks(deviceUuid: string, alsoNamed?: readonly string[]): Promise<NetworkInfo[]>;
+  /**
+   * Creates a bridge. A network of that name with the same labels is success (idempotent); one
+   * with other labels is a NameConflictError.
+   */
+  createNetwork(spec: NetworkSpec): Promise<void>;
+  /** Already gone is success; one still in use is refused by the engine. */
+  removeNetwork(name: string): Promise<void>;
   /**
    * Follows a container's stdout and stderr: the lines it kept from `since` on, then new ones as
    * they come. Resolves when the container stops (or is gone) or `signal` aborts; lines come in

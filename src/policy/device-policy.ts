@@ -160,9 +160,8 @@ function firstBreach(service: TargetService, policy: DevicePolicy): Breach | und
     return { key: 'privileged', asks: 'is true', rule: 'allowPrivileged is false' };
   }
   if (policy.allowHostNetwork === false) {
-    // No network_mode means host networking until bosun creates app networks.
     if (c.networkMode === 'host') {
-      return { key: 'network_mode', asks: 'is host (also when absent)', rule: 'allowHostNetwork is false' };
+      return { key: 'network_mode', asks: 'is host', rule: 'allowHostNetwork is false' };
     }
     if (c.pid === 'host') return { key: 'pid', asks: 'is host', rule: 'allowHostNetwork is false' };
     if (c.ipc === 'host') return { key: 'ipc', asks: 'is host', rule: 'allowHostNetwork is false' };

@@ -4,6 +4,7 @@ import { asksForNetRaw } from '../target/composition.js';
 import { enabledFeatures } from '../target/features.js';
 import type { Composition, TargetApp, TargetRelease, TargetService } from '../target/types.js';
 import { featureGrants, type FeatureContext } from './feature-spec.js';
+import { serviceNetworking, type ServiceNetworking } from './network-plan.js';
 
 /**
  * Device-wide facts every container spec needs besides its target service. The feature context
@@ -21,7 +22,7 @@ export interface SpecContext extends FeatureContext {
   appKeys: Record<number, string>;
 }
 
-function containerName(service: TargetService, release: TargetRelease): string {
+export function containerName(service: TargetService, release: TargetRelease): string {
   return `${service.serviceName}_${service.imageId}_${release.id}_${release.uuid}`;
 }
 
@@ -50,6 +51,9 @@ export function containerSpecFor(
   service: TargetService,
   configHash: string,
   ctx: SpecContext,
+  networking: ServiceNetworking = serviceNetworking(app, release, service, [], (s) =>
+    containerName(s, release),
+  ),
 ): ContainerSpec {
   const c = service.composition;
   const labels = { ...c.labels, ...service.labels };
@@ -95,16 +99,16 @@ export function containerSpecFor(
     env: {
       ...service.environment,
       ...features.env,
-      ...supervisorEnv(app, service, ctx, features.balenaEnv),
+      ...supervisorEnv(app, service, ctx, features.balenaEnv, apiHostFor(networking, ctx)),
     },
     command: c.command,
     entrypoint: c.entrypoint,
     workingDir: c.workingDir,
     user: c.user,
     restart: c.restart,
-    networkMode: c.networkMode,
+    ...networkSpec(networking),
     capAdd: c.capAdd,
-    capDrop: capabilitiesToDrop(c),
+    capDrop: capabilitiesToDrop(c, networking),
     mounts,
     stopSignal: c.stopSignal,
     stopTimeoutSec: c.stopGracePeriodSec,
@@ -114,6 +118,29 @@ export function containerSpecFor(
     ...(features.allGpus && { allGpus: true }),
     ...hardwareSpec(c),
   };
+}
+
+/** The engine's network mode (and endpoints) for how the service joins the network. */
+function networkSpec(networking: ServiceNetworking): Pick<ContainerSpec, 'networkMode' | 'networks'> {
+  switch (networking.mode) {
+    case 'host':
+    case 'none':
+      return { networkMode: networking.mode };
+    case 'container':
+      return { networkMode: `container:${networking.container}` };
+    case 'networks':
+      return { networkMode: 'networks', networks: networking.endpoints };
+  }
+}
+
+/**
+ * Where the container reaches the local API: 127.0.0.1 (or the configured host) under host
+ * networking; on a bridge, its first network's gateway, where the agent listens as well.
+ */
+function apiHostFor(networking: ServiceNetworking, ctx: SpecContext): string {
+  return networking.mode === 'networks' || networking.mode === 'container'
+    ? (networking.gateway ?? ctx.apiHost)
+    : ctx.apiHost;
 }
 
 /** The composition's ports, hardware, privilege and resource keys, under the engine's names. */
@@ -161,11 +188,14 @@ function hardwareSpec(c: Composition): Partial<ContainerSpec> {
  * A service on the host's network with Docker's default NET_RAW could open a raw or packet socket
  * on loopback and read the local API's traffic, the global key included. It gets NET_RAW only when
  * the release asks for it (a `cap_add` of NET_RAW or ALL, or `privileged`); no other network mode
- * shares the host's loopback. The release's own `cap_drop` is kept beside it.
+ * shares the host's loopback (but one sharing the stack of a host service does). The release's
+ * own `cap_drop` is kept beside it.
  */
-function capabilitiesToDrop(c: Composition): string[] | undefined {
+function capabilitiesToDrop(c: Composition, networking: ServiceNetworking): string[] | undefined {
   const drop = [...(c.capDrop ?? [])];
-  if (c.networkMode === 'host' && !asksForNetRaw(c) && !drop.includes('NET_RAW')) drop.push('NET_RAW');
+  const onHost =
+    networking.mode === 'host' || (networking.mode === 'container' && networking.hostStack === true);
+  if (onHost && !asksForNetRaw(c) && !drop.includes('NET_RAW')) drop.push('NET_RAW');
   return drop.length > 0 ? drop : undefined;
 }
 
@@ -175,8 +205,9 @@ function supervisorEnv(
   service: TargetService,
   ctx: SpecContext,
   featureVars: Record<string, string>,
+  apiHost: string,
 ): Record<string, string> {
-  const address = `http://${ctx.apiHost}:${ctx.apiPort}`;
+  const address = `http://${apiHost}:${ctx.apiPort}`;
   const vars: Record<string, string> = {
     '': '1',
     APP_ID: String(app.appId),
@@ -186,7 +217,7 @@ function supervisorEnv(
     DEVICE_UUID: ctx.deviceUuid,
     APP_LOCK_PATH: '/tmp/balena/updates.lock',
     SUPERVISOR_ADDRESS: address,
-    SUPERVISOR_HOST: ctx.apiHost,
+    SUPERVISOR_HOST: apiHost,
     SUPERVISOR_PORT: String(ctx.apiPort),
   };
   if (ctx.deviceName) vars.DEVICE_NAME_AT_INIT = ctx.deviceName;

@@ -79,6 +79,14 @@ export function createExecutor(deps: ExecutorDeps): (step: Step, signal: AbortSi
     async removeVolume(step) {
       await engine.removeVolume(step.volume);
     },
+    async createNetwork(step) {
+      log.info({ appUuid: step.appUuid, network: step.network }, 'creating network');
+      await engine.createNetwork(step.spec);
+    },
+    async removeNetwork(step) {
+      log.info({ appUuid: step.appUuid, network: step.network }, 'removing network');
+      await engine.removeNetwork(step.network);
+    },
     async removeAppData(step) {
       const facts = await locks.scan({ appUuid: step.appUuid, appId: step.appId, serviceNames: [] });
       if (facts.userLocks.length > 0 && !step.override) throw new AppDataLockedError(step.appId);

@@ -6,6 +6,7 @@ import { handoverMarkerPaths, type LockLayout } from '../locks/paths.js';
 import type { TargetApp, TargetState } from '../target/types.js';
 import { ifMissing, pathExists } from '../util/fs.js';
 import type { SpecContext } from './container-spec.js';
+import { wantedNetworkNames } from './network-plan.js';
 import type { LockOverrideFacts, PlanFacts } from './plan.js';
 
 /** A target app as a lock subject: its id and the services of its release. */
@@ -46,10 +47,11 @@ export interface FactSources {
 
 /** Reads the world once, for one plan: engine state, lock files, markers, data dirs. */
 export async function gatherFacts(target: TargetState, src: FactSources): Promise<PlanFacts> {
-  const [containers, images, volumes, appDataIds] = await Promise.all([
+  const [containers, images, volumes, networks, appDataIds] = await Promise.all([
     src.engine.listContainers(src.deviceUuid),
     presentTargetImages(target, src.engine),
     src.engine.listVolumes(src.deviceUuid),
+    src.engine.listNetworks(src.deviceUuid, wantedNetworkNames(Object.values(target.apps))),
     listAppDataIds(src.layout),
   ]);
   const subjects = lockSubjects(target, containers);
@@ -77,6 +79,7 @@ export async function gatherFacts(target: TargetState, src: FactSources): Promis
     images,
     pulledImages: new Set(src.pulledImages),
     volumes,
+    networks,
     appDataIds,
     locks,
     override: src.override,

@@ -1,4 +1,4 @@
-import type { ContainerInfo, Engine } from '../engine/types.js';
+import type { ContainerInfo, Engine, NetworkInfo } from '../engine/types.js';
 import type { AppUpdatePolicy } from '../policy/update-policy.js';
 import type { FailedRelease } from '../policy/probation.js';
 import type { ReleaseHistory } from '../policy/release-history.js';
@@ -44,6 +44,12 @@ export interface LoopDeps {
    */
   onEvent?: UpdateEventSink;
   onPullBytes?: (bytes: number) => void;
+  /**
+   * The device's networks as each pass read them, before any step runs: the agent listens on
+   * their gateways (a container on one finds the local API there), so a listener is up before
+   * the first container of a new network starts. A failure is logged; the pass goes on.
+   */
+  onNetworks?: (networks: NetworkInfo[]) => Promise<void>;
   /** Watch lock dirs with fs.watch (default true); the fallback poll runs either way. */
   lockWatch?: boolean;
   /** How often a pass that waits (on a lock, say) looks again without an event; default 2 s. */
@@ -97,7 +103,15 @@ export interface PassFacts {
 
 /** Why a pass that had nothing it could run now sleeps. */
 export type WaitCause =
-  'locked' | 'scheduled' | 'handover' | 'dependency' | 'backoff' | 'api action' | 'cancelled' | 'recheck';
+  | 'locked'
+  | 'scheduled'
+  | 'handover'
+  | 'dependency'
+  | 'conflict'
+  | 'backoff'
+  | 'api action'
+  | 'cancelled'
+  | 'recheck';
 
 /**
  * What one pass did (design.md, example 4): converged (nothing left to do), progressed (ran steps;

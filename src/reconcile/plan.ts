@@ -1,8 +1,9 @@
-import type { ContainerInfo, VolumeInfo } from '../engine/types.js';
+import { LABELS, type ContainerInfo, type NetworkInfo, type VolumeInfo } from '../engine/types.js';
 import type { AppLockFacts } from '../locks/lock-manager.js';
-import { serviceConfigHash } from '../target/config-hash.js';
+import { networkPeer, startsAfter } from '../target/compose-networks.js';
 import type { TargetApp, TargetService, TargetState } from '../target/types.js';
-import { containerSpecFor, volumeName, type SpecContext } from './container-spec.js';
+import { containerName, containerSpecFor, volumeName, type SpecContext } from './container-spec.js';
+import { planAppNetworks, serviceHashes, serviceNetworkNames, serviceNetworking } from './network-plan.js';
 import { intentApp, type IntentProgress, type PlannedIntent } from './intents.js';
 import type { Step } from './steps.js';
 
@@ -15,6 +16,11 @@ export interface PlanFacts {
   /** Image references the agent pulled itself: the only ones it may delete. */
   pulledImages: ReadonlySet<string>;
   volumes: VolumeInfo[];
+  /**
+   * The device's networks, and any network named as one of the target's (whoever owns it: the
+   * labels say). Absent: none.
+   */
+  networks?: NetworkInfo[];
   /** App ids that have a /data dir on the host. */
   appDataIds: ReadonlySet<number>;
   /** Lock facts per app uuid; an app missing here has no locks. */
@@ -72,6 +78,8 @@ export interface AppPlan {
   phase: AppPhase;
   /** The user locks blocking the app, when phase is locked. */
   lockPaths: string[];
+  /** Why the app's release cannot be applied as things are (shown as the app's error). */
+  error?: string;
 }
 
 export interface Plan {
@@ -99,6 +107,13 @@ export function planSteps(target: TargetState, facts: PlanFacts): Plan {
     const appUuid = v.labels['io.balena.app-uuid'];
     const appId = Number(v.labels['io.balena.app-id']);
     if (appUuid && Number.isInteger(appId)) appIds.set(appUuid, appId);
+  }
+  for (const n of facts.networks ?? []) {
+    const appUuid = n.labels[LABELS.appUuid];
+    const appId = Number(n.labels[LABELS.appId]);
+    if (n.labels[LABELS.deviceUuid] === facts.context.deviceUuid && appUuid && Number.isInteger(appId)) {
+      appIds.set(appUuid, appId);
+    }
   }
   for (const c of facts.containers) appIds.set(c.appUuid, c.appId);
   for (const app of Object.values(target.apps)) appIds.set(app.appUuid, app.appId);
@@ -201,10 +216,23 @@ function planApp(
     [...appIntents, ...hostCommands].some((i) => i.force);
   const overridden = forced || policy.deadlinePassed;
 
+  const networkPlan = planAppNetworks(
+    appUuid,
+    app,
+    facts.networks ?? [],
+    facts.containers,
+    facts.context.deviceUuid,
+  );
+  if (networkPlan.conflicts.length > 0) {
+    // Refused as it stands: nothing of the app is touched (its old release, if any, keeps running).
+    return refusedApp(appUuid, appId, networkPlan.conflicts.join('; '), lock.agentHolds);
+  }
+
   // Sort the app's containers into: the current one per target service, and everything stale.
   const services = new Map<string, ServiceState>();
+  const hashes = release ? serviceHashes(release) : new Map<string, string>();
   for (const service of Object.values(release?.services ?? {})) {
-    services.set(service.serviceName, { service, hash: serviceConfigHash(service), stale: [] });
+    services.set(service.serviceName, { service, hash: hashes.get(service.serviceName)!, stale: [] });
   }
   const orphans: ContainerInfo[] = []; // containers of services no longer in the target
   for (const c of [...containers].sort(
@@ -216,7 +244,10 @@ function planApp(
       release &&
       c.releaseUuid === release.uuid &&
       c.configHash === state.hash &&
-      c.imageId === state.service.imageId;
+      c.imageId === state.service.imageId &&
+      // One left without a network it joins (a crash between create and connect) is made again.
+      (c.networks === undefined ||
+        serviceNetworkNames(appId, state.service).every((n) => c.networks!.includes(n)));
     if (state && matches && !state.current) state.current = c;
     else if (state)
       state.stale.push(c); // includes duplicates left by a crash mid-create
@@ -253,7 +284,10 @@ function planApp(
         steps.push(removeStep(c));
         continue;
       }
-      if (service.strategy === 'hand-over') {
+      // A hand-over needs the new container beside the old one: not possible while the network
+      // they would share is to be made again (the old one holds it), so the old one just goes.
+      const networksReady = serviceNetworkNames(appId, service).every((n) => networkPlan.ready.has(n));
+      if (service.strategy === 'hand-over' && networksReady) {
         const handover = planHandover(appUuid, appId, s, c, facts);
         if (handover.kind === 'kill') interrupting.push(handover.step);
         else if (handover.kind === 'wait') waitingOn ??= handover.step;
@@ -326,6 +360,8 @@ function planApp(
     const allCurrent = orphans.length === 0 && [...services.values()].every((s) => s.stale.length === 0);
     const volumeSteps = planVolumes(app, facts, allCurrent);
     steps.push(...volumeSteps.steps);
+    // Networks before the containers on them: a container is created once its networks are ready.
+    steps.push(...networkPlan.steps);
     for (const s of services.values()) {
       const name = s.service.serviceName;
       if (s.current) {
@@ -339,12 +375,23 @@ function planApp(
       const handingOver = s.service.strategy === 'hand-over' && s.stale.some(isAlive);
       if (s.stale.length > 0 && !handingOver) continue;
       if (!facts.images.has(s.service.image) || volumeSteps.missing) continue;
-      const spec = containerSpecFor(app, release, s.service, s.hash, facts.context);
+      if (!serviceNetworkNames(app.appId, s.service).every((n) => networkPlan.ready.has(n))) continue;
+      // A shared network stack must exist before the container that joins it can be created.
+      const peer = networkPeer(s.service.composition);
+      if (peer !== undefined && !services.get(peer)?.current) continue;
+      const networking = serviceNetworking(app, release, s.service, facts.networks ?? [], (p) =>
+        containerName(p, release),
+      );
+      const spec = containerSpecFor(app, release, s.service, s.hash, facts.context, networking);
       // Started in the same step when nothing it depends on is pending: saves a whole pass.
       const start = s.service.running && pendingDependencies(s.service, services).length === 0;
       steps.push({ action: 'create', appUuid, serviceName: name, spec, start });
     }
-  } else if (containers.length === 0) {
+  } else {
+    // Networks no target names any more go once nothing is attached to them.
+    steps.push(...networkPlan.steps);
+  }
+  if (!(app && release && !intentSteps.holdsCreation) && containers.length === 0) {
     // App removed and its containers gone: its volumes and /data go too.
     for (const v of facts.volumes.filter((v) => v.labels['io.balena.app-uuid'] === appUuid)) {
       steps.push({ action: 'removeVolume', appUuid, volume: v.name });
@@ -373,6 +420,22 @@ function planApp(
     intents[intent.id] = intentProgress(intent, containers, phase, lock.agentHolds, lockPaths);
   }
   return { steps, summary: { appUuid, appId, phase, lockPaths }, intents };
+}
+
+/**
+ * An app whose release cannot run here as things are: no step of it runs (its old release keeps
+ * running), it waits with the reason as its error, and looks again at the next poll.
+ */
+function refusedApp(
+  appUuid: string,
+  appId: number,
+  error: string,
+  agentHoldsLock: boolean,
+): { steps: Step[]; summary: AppPlan; intents: Record<number, IntentProgress> } {
+  const steps: Step[] = [];
+  if (agentHoldsLock) steps.push({ action: 'releaseLock', appUuid, appId });
+  steps.push({ action: 'wait', appUuid, reason: 'conflict', message: error });
+  return { steps, summary: { appUuid, appId, phase: 'applying changes', lockPaths: [], error }, intents: {} };
 }
 
 interface IntentSteps {
@@ -533,9 +596,12 @@ function planStart(
   return { action: 'start', appUuid, serviceName: s.service.serviceName, containerId: c.id };
 }
 
-/** The services `service` depends on that have no current container, or one not yet running. */
+/**
+ * The services `service` starts after (depends_on, and the one whose network stack it shares)
+ * that have no current container, or one not yet running.
+ */
 function pendingDependencies(service: TargetService, services: Map<string, ServiceState>): string[] {
-  return service.composition.dependsOn.filter((dep) => {
+  return startsAfter(service.composition).filter((dep) => {
     const depState = services.get(dep);
     return !depState?.current || (depState.service.running && depState.current.status !== 'running');
   });

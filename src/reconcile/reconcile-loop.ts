@@ -261,6 +261,13 @@ export class ReconcileLoop {
     for (const appUuid of this.lockedApps.keys()) {
       if (!(appUuid in (facts.heldLockApps ?? {}))) this.lockedApps.delete(appUuid);
     }
+    if (this.deps.onNetworks) {
+      await this.deps
+        .onNetworks(facts.networks ?? [])
+        .catch((err: unknown) =>
+          this.deps.log.warn({ err: errorMessage(err) }, 'cannot follow the app networks'),
+        );
+    }
     await this.watcher.watchDirs(await this.watchedDirs(target, facts.containers));
     await this.intents.bind(facts.containers);
     const policy = this.policyClock.facts(target, now);
@@ -428,7 +435,7 @@ export class ReconcileLoop {
       statusApps[appUuid] = {
         ...plan,
         progress: { ...(this.progress.get(appUuid) ?? {}) },
-        error: failure?.error,
+        error: plan.error ?? failure?.error,
         ...(plan.phase === 'locked' &&
           timer?.deadlineAt !== undefined && { lockDeadlineAt: timer.deadlineAt }),
         ...(plan.phase === 'scheduled' && timer?.opensAt !== undefined && { windowOpensAt: timer.opensAt }),

@@ -1,4 +1,4 @@
-import type { ContainerSpec, VolumeOptions } from '../engine/types.js';
+import type { ContainerSpec, NetworkSpec, VolumeOptions } from '../engine/types.js';
 
 /**
  * Steps are plain data: what to do next, nothing about how (design.md, example 1). The planner
@@ -16,6 +16,10 @@ export interface StepArgs {
     labels?: Record<string, string>;
   };
   removeVolume: { appUuid: string; volume: string };
+  /** Create an app network (a bridge); `spec` carries bosun's ownership labels and config hash. */
+  createNetwork: { appUuid: string; network: string; spec: NetworkSpec };
+  /** Remove an app network nothing is attached to (unused, or to be made again with a new config). */
+  removeNetwork: { appUuid: string; network: string };
   /** Remove the app's persistent /data (app removed from the target). */
   removeAppData: { appUuid: string; appId: number; override: boolean };
   /** Take every lock path of the app; with `override`, user locks in the way are removed. */
@@ -72,7 +76,9 @@ export type WaitReason =
   /** Outside the app's update window: the update runs when it opens. */
   | { appUuid: string; reason: 'scheduled' }
   | { appUuid: string; reason: 'handover'; serviceName: string; ms: number }
-  | { appUuid: string; reason: 'dependency'; serviceName: string; on: string[] };
+  | { appUuid: string; reason: 'dependency'; serviceName: string; on: string[] }
+  /** The release cannot run here as things are (a network name another device owns). */
+  | { appUuid: string; reason: 'conflict'; message: string };
 
 export type Action = keyof StepArgs;
 export type Step = { [K in Action]: { action: K } & StepArgs[K] }[Action];
@@ -93,6 +99,9 @@ export function stepKey(step: Step): string {
     case 'createVolume':
     case 'removeVolume':
       return `${step.action}:${step.volume}`;
+    case 'createNetwork':
+    case 'removeNetwork':
+      return `${step.action}:${step.network}`;
     case 'removeAppData':
     case 'wipeAppData':
     case 'takeLock':

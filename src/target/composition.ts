@@ -41,6 +41,8 @@ import {
 } from './compose-runtime.js';
 import { parseByteSize } from './compose-values.js';
 import { parseVolumeMounts } from './compose-volumes.js';
+import { DEFAULT_NETWORK, parseServiceNetworks } from './compose-networks.js';
+import { OBJECT_NAME } from './names.js';
 
 export { OBJECT_NAME } from './names.js';
 
@@ -159,20 +161,27 @@ function restartPolicy(value: unknown, path: string): RestartPolicy {
 }
 
 /**
- * Absent means `host`: bosun creates no bridge network, and host networking lets apps reach the
- * local API at 127.0.0.1 the way they reach balena-supervisor's.
+ * Absent means the app's networks (`app`), as on balena. `host`, `none` and `service:<name>` (the
+ * release checks that the name is another of its services) are the others; Docker's own
+ * `bridge` and `container:<id>` are refused: bosun runs no default bridge, and a container id is
+ * not the release's to name.
  */
 function networkMode(value: unknown, path: string): NetworkMode {
-  if (value === undefined || value === null) return 'host';
+  if (value === undefined || value === null) return 'app';
   if (value === 'host' || value === 'none') return value;
+  if (typeof value === 'string' && value.startsWith('service:')) {
+    const name = value.slice('service:'.length);
+    if (!OBJECT_NAME.test(name)) fail(path, '"service:" followed by the name of a service', value);
+    return `service:${name}`;
+  }
   if (typeof value === 'string') {
     throw new TargetValidationError(
       path,
-      `network_mode ${JSON.stringify(value)} is not supported: bosun runs containers with ` +
-        `network_mode "host" (the default) or "none" only, it creates no bridge or shared networks`,
+      `network_mode ${JSON.stringify(value)} is not supported: use "host", "none", ` +
+        `"service:<name>", or leave it out to join the app's networks`,
     );
   }
-  return fail(path, '"host" or "none"', value);
+  return fail(path, '"host", "none" or "service:<name>"', value);
 }
 
 /** An array of service names, or the compose long form `{ name: { condition } }`, as names. */
@@ -244,6 +253,7 @@ const SUPPORTED_KEYS: Record<string, KeyParser> = {
   },
   restart: (v, p, out) => (out.restart = restartPolicy(v, p)),
   network_mode: (v, p, out) => (out.networkMode = networkMode(v, p)),
+  networks: (v, p, out, warnings) => (out.networks = parseServiceNetworks(v, p, warnings)),
   volumes: (v, p, out, warnings) => (out.volumes = parseVolumeMounts(v, p, warnings)),
   depends_on: (v, p, out) => (out.dependsOn = dependsOn(v, p)),
   stop_signal: (v, p, out) => (out.stopSignal = stopSignal(v, p)),
@@ -299,7 +309,7 @@ export function parseComposition(raw: unknown, path: string, warnings: TargetWar
   const input = optionalObject(raw, path);
   const out: Composition = {
     restart: 'always',
-    networkMode: 'host',
+    networkMode: 'app',
     volumes: [],
     dependsOn: [],
     stopGracePeriodSec: DEFAULT_STOP_GRACE_PERIOD_SEC,
@@ -315,7 +325,9 @@ export function parseComposition(raw: unknown, path: string, warnings: TargetWar
     parse(value, at, out, warnings);
   }
   checkMemoryLimits(out, path);
+  settleNetworks(out, input, path);
   checkHostNetworkConflicts(out, path);
+  checkSharedStackConflicts(out, path);
   // Drop optional fields a parser set to undefined, so equal compositions compare (and hash) equal.
   for (const key of Object.keys(out) as Array<keyof Composition>) {
     if (out[key] === undefined) delete out[key];
@@ -358,7 +370,7 @@ function checkMemoryLimits(c: Composition, path: string): void {
 }
 
 /**
- * Keys the engine refuses beside host networking, the default: it will not give the host's
+ * Keys the engine refuses beside host networking: it will not give the host's
  * interfaces another MAC address (refused at create), and network sysctls would change the host's
  * own network stack (refused at start, after the old release is gone).
  */
@@ -367,16 +379,54 @@ function checkHostNetworkConflicts(c: Composition, path: string): void {
   if (c.macAddress !== undefined) {
     throw new TargetValidationError(
       join(path, 'mac_address'),
-      "mac_address cannot be set with network_mode host (the default): the container uses the host's interfaces",
+      "mac_address cannot be set with network_mode host: the container uses the host's interfaces",
     );
   }
   const netSysctl = Object.keys(c.sysctls ?? {}).find((name) => name.startsWith('net.'));
   if (netSysctl !== undefined) {
     throw new TargetValidationError(
       join(join(path, 'sysctls'), netSysctl),
-      `network sysctl ${netSysctl} cannot be set with network_mode host (the default): it would change the host's own network settings`,
+      `network sysctl ${netSysctl} cannot be set with network_mode host: it would change the host's own network settings`,
     );
   }
+}
+
+/**
+ * `networks` goes with the app's networks only (compose refuses it beside `network_mode`); a
+ * service that names none joins the app's `default` network.
+ */
+function settleNetworks(c: Composition, input: Record<string, unknown>, path: string): void {
+  if (c.networkMode !== 'app') {
+    if (c.networks !== undefined) {
+      throw new TargetValidationError(
+        join(path, 'networks'),
+        `networks cannot be set with network_mode ${JSON.stringify(input.network_mode)}: leave network_mode out to join networks`,
+      );
+    }
+    return;
+  }
+  if (c.networks === undefined || c.networks.length === 0) c.networks = [{ name: DEFAULT_NETWORK }];
+}
+
+/**
+ * Keys the engine refuses beside another container's network stack (`service:<name>`): the
+ * stack, with its name, resolver and ports, is that container's.
+ */
+function checkSharedStackConflicts(c: Composition, path: string): void {
+  if (!c.networkMode.startsWith('service:')) return;
+  const conflicts: Array<[string, boolean]> = [
+    ['ports', (c.ports ?? []).length > 0],
+    ['hostname', c.hostname !== undefined],
+    ['mac_address', c.macAddress !== undefined],
+    ['dns', c.dns !== undefined],
+    ['extra_hosts', c.extraHosts !== undefined],
+  ];
+  const found = conflicts.find(([, set]) => set);
+  if (found === undefined) return;
+  throw new TargetValidationError(
+    join(path, found[0]),
+    `${found[0]} cannot be set with network_mode ${c.networkMode}: the service uses that service's network stack`,
+  );
 }
 
 /**

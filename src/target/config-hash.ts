@@ -30,3 +30,20 @@ export function serviceConfigHash(service: TargetService): string {
   };
   return createHash('sha256').update(stableStringify(material)).digest('hex').slice(0, 16);
 }
+
+/**
+ * A service's hash with what else its container is made from folded in (the configuration of the
+ * networks it joins, the hash of the service whose network stack it shares): a change there
+ * recreates it too. Same inputs, same hash; sha256, first 16 hex characters.
+ */
+export function foldedConfigHash(base: string, extra: unknown): string {
+  return createHash('sha256')
+    .update(`${base}:${stableStringify(extra)}`)
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** A fingerprint of a release network's configuration: a change means the network is recreated. */
+export function networkConfigHash(config: unknown): string {
+  return createHash('sha256').update(stableStringify(config)).digest('hex').slice(0, 16);
+}

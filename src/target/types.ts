@@ -6,7 +6,37 @@
 export type UpdateStrategy =
   'download-then-kill' | 'kill-then-download' | 'delete-then-download' | 'hand-over';
 export type RestartPolicy = 'no' | 'always' | 'on-failure' | 'unless-stopped';
-export type NetworkMode = 'none' | 'host';
+/**
+ * `host` and `none` as Docker has them; `app`: the app's networks (the composition's `networks`,
+ * else the app's `default` network), which is what no `network_mode` means; `service:<name>`:
+ * the network stack of another service of the release.
+ */
+export type NetworkMode = 'none' | 'host' | 'app' | `service:${string}`;
+
+/** A network a service joins (`networks` of a composition), with its extra aliases and fixed address. */
+export interface ServiceNetwork {
+  /** The release's name for it (not the engine's). */
+  name: string;
+  aliases?: string[];
+  ipv4Address?: string;
+}
+
+/** One `ipam.config` entry of a release network. */
+export interface IpamPool {
+  subnet?: string;
+  gateway?: string;
+  ipRange?: string;
+}
+
+/** A release-level network (`networks: { name: { driver, driver_opts, ipam, ... } }`). */
+export interface NetworkConfig {
+  driver: 'bridge';
+  driverOpts?: Record<string, string>;
+  ipam?: { driver?: string; config: IpamPool[] };
+  internal?: boolean;
+  enableIpv6?: boolean;
+  labels?: Record<string, string>;
+}
 
 export interface Healthcheck {
   test: string[];
@@ -76,6 +106,11 @@ export interface Composition {
   user?: string;
   restart: RestartPolicy;
   networkMode: NetworkMode;
+  /**
+   * With networkMode `app`: the networks joined, in order (the first is the one the container is
+   * created on); `[{ name: 'default' }]` when the composition names none. Absent otherwise.
+   */
+  networks?: ServiceNetwork[];
   volumes: VolumeMount[];
   dependsOn: string[];
   stopSignal?: string;
@@ -155,7 +190,8 @@ export interface TargetRelease {
   id: number;
   services: Record<string, TargetService>;
   volumes: Record<string, VolumeConfig>;
-  networks: Record<string, Record<string, unknown>>;
+  /** Declared networks; `default` is added when a service joins it without declaring it. */
+  networks: Record<string, NetworkConfig>;
 }
 
 export interface TargetApp {

@@ -2,6 +2,13 @@ import { checkPolicyConfig, checkPolicyLabels } from '../policy/update-policy.js
 import { parseBoolean } from '../config/schema.js';
 import { OBJECT_NAME, parseComposition } from './composition.js';
 import { parseVolumeConfig } from './compose-volumes.js';
+import {
+  DEFAULT_NETWORK,
+  checkServiceNetworks,
+  networkPeer,
+  parseNetworkConfig,
+  startsAfter,
+} from './compose-networks.js';
 import { enabledFeatures } from './features.js';
 import { checkEnvironment, checkLabels } from './container-strings.js';
 import {
@@ -184,20 +191,15 @@ function parseRelease(uuid: string, value: unknown, path: string, warnings: Targ
     id: expectPositiveInt(raw.id, join(path, 'id')),
     services: {},
     volumes: volumeConfigs(raw.volumes, join(path, 'volumes'), warnings),
-    networks: namedObjects(raw.networks, join(path, 'networks')),
+    networks: networkConfigs(raw.networks, join(path, 'networks'), warnings),
   };
-  if (Object.keys(release.networks).length > 0) {
-    warnings.push({
-      path: join(path, 'networks'),
-      message: 'networks are not supported and are ignored: services use network_mode host or none',
-    });
-  }
   const servicesPath = join(path, 'services');
   const services = optionalObject(raw.services, servicesPath);
   for (const [name, service] of Object.entries(services)) {
     release.services[name] = parseService(name, service, join(servicesPath, name), warnings);
   }
   checkReferences(release, servicesPath);
+  addDefaultNetwork(release);
   checkPolicyLabels(release.services, servicesPath);
   return release;
 }
@@ -213,15 +215,25 @@ function volumeConfigs(value: unknown, path: string, warnings: TargetWarning[]):
   return out;
 }
 
-/** `networks` of a release: names to option objects (null means no options). */
-function namedObjects(value: unknown, path: string): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
+/** `networks` of a release: names to their bridge configuration. */
+function networkConfigs(value: unknown, path: string, warnings: TargetWarning[]): TargetRelease['networks'] {
+  const out: TargetRelease['networks'] = {};
   for (const [name, options] of Object.entries(optionalObject(value, path))) {
     const at = join(path, name);
     if (!OBJECT_NAME.test(name)) fail(at, 'a name of letters, digits, "_", "." and "-"', name);
-    out[name] = optionalObject(options, at);
+    out[name] = parseNetworkConfig(options, at, warnings);
   }
   return out;
+}
+
+/** A service that joins `default` without the release declaring it gets a bridge with the defaults. */
+function addDefaultNetwork(release: TargetRelease): void {
+  const joined = Object.values(release.services).some((s) =>
+    (s.composition.networks ?? []).some((n) => n.name === DEFAULT_NETWORK),
+  );
+  if (joined && !Object.hasOwn(release.networks, DEFAULT_NETWORK)) {
+    release.networks[DEFAULT_NETWORK] = { driver: 'bridge' };
+  }
 }
 
 /** Volumes must be declared by the release, and depends_on must name other services of it. */
@@ -238,6 +250,20 @@ function checkReferences(release: TargetRelease, servicesPath: string): void {
         );
       }
     });
+    checkServiceNetworks(
+      service.composition.networks ?? [],
+      release.networks,
+      join(compositionPath, 'networks'),
+    );
+    const peer = networkPeer(service.composition);
+    if (peer !== undefined) {
+      const at = join(compositionPath, 'network_mode');
+      if (peer === name)
+        throw new TargetValidationError(at, `service "${name}" cannot share its own network stack`);
+      if (!Object.hasOwn(release.services, peer)) {
+        throw new TargetValidationError(at, `"${peer}" is not a service of this release`);
+      }
+    }
     for (const dependency of service.composition.dependsOn) {
       const at = join(compositionPath, 'depends_on');
       if (dependency === name) throw new TargetValidationError(at, `service "${name}" depends on itself`);
@@ -249,7 +275,7 @@ function checkReferences(release: TargetRelease, servicesPath: string): void {
   checkNoDependencyCycle(release, servicesPath);
 }
 
-/** A cycle in depends_on could never start: reject it rather than wait forever. */
+/** A cycle in depends_on (or network_mode service:) could never start: reject it rather than wait forever. */
 function checkNoDependencyCycle(release: TargetRelease, servicesPath: string): void {
   const done = new Set<string>();
   const visit = (name: string, trail: string[]): void => {
@@ -258,8 +284,9 @@ function checkNoDependencyCycle(release: TargetRelease, servicesPath: string): v
       const cycle = [...trail.slice(trail.indexOf(name)), name].join(' -> ');
       throw new TargetValidationError(servicesPath, `depends_on has a cycle: ${cycle}`);
     }
-    for (const dependency of release.services[name].composition.dependsOn)
+    for (const dependency of startsAfter(release.services[name].composition)) {
       visit(dependency, [...trail, name]);
+    }
     done.add(name);
   };
   for (const name of Object.keys(release.services)) visit(name, []);

@@ -58,7 +58,7 @@ export async function removeLocalImage(ref: string): Promise<void> {
   await removing(new Docker({ socketPath: '/var/run/docker.sock' }).getImage(ref).remove({ force: true }));
 }
 
-/** Force-removes every container and volume labelled with this device uuid. */
+/** Force-removes every container, volume and network labelled with this device uuid. */
 export async function removeContainersOf(deviceUuid: string): Promise<void> {
   const docker = new Docker({ socketPath: '/var/run/docker.sock' });
   const label = `${LABELS.deviceUuid}=${deviceUuid}`;
@@ -68,4 +68,6 @@ export async function removeContainersOf(deviceUuid: string): Promise<void> {
   );
   const { Volumes } = await docker.listVolumes({ filters: { label: [label] } });
   await Promise.all((Volumes ?? []).map((v) => removing(docker.getVolume(v.Name).remove())));
+  const networks = await docker.listNetworks({ filters: { label: [label] } });
+  await Promise.all(networks.map((n) => removing(docker.getNetwork(n.Id).remove())));
 }

@@ -2,6 +2,7 @@ import type {
   ContainerSpec,
   Engine,
   FollowLogsOptions,
+  NetworkSpec,
   PullOptions,
   VolumeOptions,
 } from '../../src/engine/types.js';
@@ -71,4 +72,8 @@ export class RecordingEngine implements Engine {
   createVolume = (name: string, labels: Record<string, string>, options?: VolumeOptions) =>
     this.record('createVolume', name, () => this.inner.createVolume(name, labels, options));
   removeVolume = (name: string) => this.record('removeVolume', name, () => this.inner.removeVolume(name));
+  listNetworks = (uuid: string, alsoNamed?: readonly string[]) => this.inner.listNetworks(uuid, alsoNamed);
+  createNetwork = (spec: NetworkSpec) =>
+    this.record('createNetwork', spec.name, () => this.inner.createNetwork(spec));
+  removeNetwork = (name: string) => this.record('removeNetwork', name, () => this.inner.removeNetwork(name));
 }

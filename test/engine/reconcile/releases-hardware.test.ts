@@ -3,8 +3,8 @@
  * and resource keys, feature-label mounts, volumes, skipped bind mounts, and the device policy.
  * Privileged containers cannot start on this engine, so `privileged` and the GPU request are
  * checked on a created container (running: false) through docker inspect. Ports are checked by
- * inspect only: publishing needs a bridge network, which bosun does not create yet (networks are
- * a later part of section 9), and with network_mode none or host nothing answers on a bound port.
+ * inspect only here (with network_mode none nothing answers on a bound port); networks.test.ts
+ * publishes one from a bridge service and fetches it on 127.0.0.1.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';

@@ -132,10 +132,10 @@ describe('policy/device-policy: checkDevicePolicy', () => {
       /privileged is true, but allowPrivileged is false/,
     ],
     [
-      'host networking (also the default)',
-      {},
+      'host networking',
+      { network_mode: 'host' },
       { allowHostNetwork: false },
-      /network_mode is host \(also when absent\), but allowHostNetwork is false/,
+      /network_mode is host, but allowHostNetwork is false/,
     ],
     ['pid host', { network_mode: 'none', pid: 'host' }, { allowHostNetwork: false }, /pid is host/],
     ['ipc host', { network_mode: 'none', ipc: 'host' }, { allowHostNetwork: false }, /ipc is host/],

@@ -35,7 +35,7 @@ describe('target/validate parseTargetDocument', () => {
             uuid: COMMIT,
             id: 7,
             volumes: {},
-            networks: {},
+            networks: { default: { driver: 'bridge' } },
             services: {
               main: {
                 serviceName: 'main',
@@ -48,7 +48,8 @@ describe('target/validate parseTargetDocument', () => {
                 composition: {
                   command: ['sleep', '3600'],
                   restart: 'always',
-                  networkMode: 'host',
+                  networkMode: 'app',
+                  networks: [{ name: 'default' }],
                   volumes: [],
                   dependsOn: [],
                   stopGracePeriodSec: 10,
@@ -86,7 +87,8 @@ describe('target/validate parseTargetDocument', () => {
     });
     expect(main.composition).toEqual({
       restart: 'always',
-      networkMode: 'host',
+      networkMode: 'app',
+      networks: [{ name: 'default' }],
       volumes: [],
       dependsOn: [],
       stopGracePeriodSec: 10,
