@@ -598,12 +598,22 @@ function planStart(
 
 /**
  * The services `service` starts after (depends_on, and the one whose network stack it shares)
- * that have no current container, or one not yet running.
+ * that are not there yet as it asks: running (the default), healthy (`service_healthy`: its
+ * healthcheck says so), or exited 0 (`service_completed_successfully`, a one-shot job).
  */
 function pendingDependencies(service: TargetService, services: Map<string, ServiceState>): string[] {
+  const conditions = service.composition.dependsOnConditions ?? {};
   return startsAfter(service.composition).filter((dep) => {
-    const depState = services.get(dep);
-    return !depState?.current || (depState.service.running && depState.current.status !== 'running');
+    const current = services.get(dep)?.current;
+    if (!current) return true;
+    switch (conditions[dep]) {
+      case 'service_healthy':
+        return current.health !== 'healthy';
+      case 'service_completed_successfully':
+        return !(current.status === 'exited' && current.exitCode === 0);
+      default:
+        return services.get(dep)!.service.running && current.status !== 'running';
+    }
   });
 }
 

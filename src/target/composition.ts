@@ -1,4 +1,11 @@
-import type { Composition, Healthcheck, NetworkMode, RestartPolicy, TargetWarning } from './types.js';
+import type {
+  Composition,
+  Healthcheck,
+  NetworkMode,
+  RestartPolicy,
+  TargetWarning,
+  DependencyCondition,
+} from './types.js';
 import {
   TargetValidationError,
   expectNonEmptyString,
@@ -195,6 +202,25 @@ function dependsOn(value: unknown, path: string): string[] {
   return [...new Set(names)];
 }
 
+const DEPENDENCY_CONDITIONS = ['service_started', 'service_healthy', 'service_completed_successfully'];
+
+/** The long form's conditions other than the default `service_started`, by service name. */
+function dependencyConditions(value: unknown, path: string): Record<string, DependencyCondition> {
+  const conditions: Record<string, DependencyCondition> = {};
+  if (!isPlainObject(value)) return conditions;
+  for (const [name, entry] of Object.entries(value)) {
+    if (entry === null || entry === undefined) continue;
+    const at = join(path, name);
+    if (!isPlainObject(entry)) fail(at, 'an object such as { condition: service_healthy }', entry);
+    const condition = entry.condition ?? 'service_started';
+    if (typeof condition !== 'string' || !DEPENDENCY_CONDITIONS.includes(condition)) {
+      fail(join(at, 'condition'), `one of ${DEPENDENCY_CONDITIONS.join(', ')}`, condition);
+    }
+    if (condition !== 'service_started') conditions[name] = condition as DependencyCondition;
+  }
+  return conditions;
+}
+
 function stopSignal(value: unknown, path: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number' && Number.isInteger(value) && value > 0) return String(value);
@@ -255,7 +281,11 @@ const SUPPORTED_KEYS: Record<string, KeyParser> = {
   network_mode: (v, p, out) => (out.networkMode = networkMode(v, p)),
   networks: (v, p, out, warnings) => (out.networks = parseServiceNetworks(v, p, warnings)),
   volumes: (v, p, out, warnings) => (out.volumes = parseVolumeMounts(v, p, warnings)),
-  depends_on: (v, p, out) => (out.dependsOn = dependsOn(v, p)),
+  depends_on: (v, p, out) => {
+    out.dependsOn = dependsOn(v, p);
+    const conditions = dependencyConditions(v, p);
+    if (Object.keys(conditions).length > 0) out.dependsOnConditions = conditions;
+  },
   stop_signal: (v, p, out) => (out.stopSignal = stopSignal(v, p)),
   // Docker takes whole seconds: round a sub-second grace period up rather than down to no grace.
   stop_grace_period: (v, p, out) => (out.stopGracePeriodSec = Math.ceil(parseDurationMs(v, p) / 1000)),

@@ -113,6 +113,11 @@ export interface Composition {
   networks?: ServiceNetwork[];
   volumes: VolumeMount[];
   dependsOn: string[];
+  /**
+   * depends_on's long form asking for more than the dependency running (`service_started`, the
+   * default, is not recorded, so releases that do not ask keep their config hash).
+   */
+  dependsOnConditions?: Record<string, DependencyCondition>;
   stopSignal?: string;
   /** Grace period between the stop signal and SIGKILL, in seconds. */
   stopGracePeriodSec: number;
@@ -202,6 +207,9 @@ export interface TargetApp {
   /** Absent when the app has no release: bosun keeps nothing running for it. */
   release?: TargetRelease;
 }
+
+/** What a service waits for of a dependency before it starts, beyond it running. */
+export type DependencyCondition = 'service_healthy' | 'service_completed_successfully';
 
 export interface TargetState {
   uuid: string;

@@ -457,3 +457,64 @@ describe('reconcile/plan: update policies (lock deadline, update window)', () =>
     expect(planSteps(target(r2), f).steps).toEqual([{ action: 'removeImage', image: 'reg/old:0' }]);
   });
 });
+
+describe('reconcile/plan: depends_on conditions', () => {
+  const composition = (
+    conditions?: Record<string, 'service_healthy' | 'service_completed_successfully'>,
+  ) => ({
+    restart: 'always' as const,
+    networkMode: 'none' as const,
+    volumes: [],
+    dependsOn: ['db'],
+    stopGracePeriodSec: 10,
+    ...(conditions && { dependsOnConditions: conditions }),
+  });
+  const db = service('db', { image: 'reg/db:1', imageId: 201 });
+  const appOf = (web: ReturnType<typeof service>) =>
+    app('a1', 1, { uuid: 'rel1', id: 1, services: [db, web] });
+  const plan = (web: ReturnType<typeof service>, dbOver: Parameters<typeof container>[2]) => {
+    const a = appOf(web);
+    return planSteps(
+      target(a),
+      facts({
+        images: new Set(['reg/db:1', 'reg/web:1']),
+        containers: [container(a, db, dbOver), container(a, web, { status: 'created' })],
+      }),
+    ).steps;
+  };
+  const web = (conditions?: Parameters<typeof composition>[0]) =>
+    service('web', { image: 'reg/web:1', imageId: 202, composition: composition(conditions) });
+
+  it.each([
+    ['service_started (default): starts once db runs', undefined, { status: 'running' }, 'start'],
+    [
+      'service_healthy: waits while db is starting',
+      { db: 'service_healthy' },
+      { health: 'starting' },
+      'wait',
+    ],
+    ['service_healthy: starts once db is healthy', { db: 'service_healthy' }, { health: 'healthy' }, 'start'],
+    [
+      'service_completed_successfully: waits while db runs',
+      { db: 'service_completed_successfully' },
+      { status: 'running' },
+      'wait',
+    ],
+    [
+      'service_completed_successfully: waits on a failed db',
+      { db: 'service_completed_successfully' },
+      { status: 'exited', exitCode: 1 },
+      'wait',
+    ],
+    [
+      'service_completed_successfully: starts once db exited 0',
+      { db: 'service_completed_successfully' },
+      { status: 'exited', exitCode: 0 },
+      'start',
+    ],
+  ] as const)('%s', (_name, conditions, dbOver, expected) => {
+    const steps = plan(web(conditions as never), dbOver as never).filter((s) => stepApp(s) === 'a1');
+    const forWeb = steps.find((s) => ('serviceName' in s ? s.serviceName === 'web' : false));
+    expect(forWeb?.action).toBe(expected);
+  });
+});

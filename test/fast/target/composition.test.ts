@@ -65,3 +65,34 @@ describe('target/composition helpers', () => {
     expect(() => parseComposition({ volumes }, 'c', [])).toThrow(message);
   });
 });
+
+describe('target/composition: depends_on long form', () => {
+  it('keeps the conditions beyond service_started, and rejects an unknown one with its path', () => {
+    const parsed = parseComposition(
+      {
+        depends_on: {
+          db: { condition: 'service_healthy' },
+          cache: { condition: 'service_started' },
+          job: {
+            condition: 'service_completed_successfully',
+          },
+        },
+      },
+      'services.web.composition',
+      [],
+    );
+    expect(parsed.dependsOn).toEqual(['db', 'cache', 'job']);
+    expect(parsed.dependsOnConditions).toEqual({
+      db: 'service_healthy',
+      job: 'service_completed_successfully',
+    });
+    expect(parseComposition({ depends_on: ['db'] }, 'c', []).dependsOnConditions).toBeUndefined();
+    expect(() =>
+      parseComposition(
+        { depends_on: { db: { condition: 'service_ready' } } },
+        'services.web.composition',
+        [],
+      ),
+    ).toThrow(/services\.web\.composition\.depends_on\.db\.condition: expected one of service_started/);
+  });
+});
