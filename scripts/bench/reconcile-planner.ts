@@ -5,6 +5,7 @@
  */
 import type { ContainerInfo } from '../../src/engine/types.js';
 import { planSteps, type PlanFacts } from '../../src/reconcile/plan.js';
+import { parseComposition } from '../../src/target/composition.js';
 import { serviceConfigHash } from '../../src/target/config-hash.js';
 import type { TargetApp, TargetService, TargetState } from '../../src/target/types.js';
 
@@ -19,7 +20,54 @@ export interface PlannerFigure {
 const APP_UUID = 'benchapp';
 const APP_ID = 1;
 
-function service(i: number, release: number): TargetService {
+/**
+ * Every section-9 key a service on no network can carry at once, parsed as a device parses a
+ * target: an unchanged release with all of them set must plan zero steps.
+ */
+const EVERY_KEY = parseComposition(
+  {
+    network_mode: 'none',
+    privileged: true,
+    devices: ['/dev/null:/dev/null:rwm'],
+    device_cgroup_rules: ['c 1:3 mr'],
+    cap_add: ['SYS_RAWIO'],
+    cap_drop: ['MKNOD'],
+    security_opt: ['no-new-privileges:true'],
+    sysctls: { 'net.ipv4.ip_forward': '1' },
+    ulimits: { nofile: { soft: 1024, hard: 2048 } },
+    ipc: 'private',
+    group_add: ['dialout'],
+    shm_size: '64m',
+    read_only: true,
+    tmpfs: ['/run:size=16m'],
+    mem_limit: '256m',
+    mem_reservation: '128m',
+    memswap_limit: '512m',
+    cpu_shares: 512,
+    cpu_quota: 50000,
+    cpuset: '0',
+    oom_kill_disable: false,
+    oom_score_adj: 100,
+    dns: ['127.0.0.53'],
+    dns_search: ['local'],
+    dns_opt: ['ndots:1'],
+    extra_hosts: ['db:127.0.0.1'],
+    hostname: 'svc',
+    domainname: 'local',
+    labels: { 'com.example.tier': 'edge' },
+    logging: { driver: 'json-file', options: { 'max-size': '1m' } },
+    stdin_open: true,
+    expose: ['8080'],
+    init: true,
+    healthcheck: { test: ['CMD', 'true'], interval: '30s' },
+    stop_signal: 'SIGINT',
+    stop_grace_period: '10s',
+  },
+  'bench',
+  [],
+);
+
+function service(i: number, release: number, everyKey = false): TargetService {
   return {
     serviceName: `svc${i}`,
     serviceId: i,
@@ -29,6 +77,7 @@ function service(i: number, release: number): TargetService {
     labels: {},
     running: true,
     composition: {
+      ...(everyKey ? EVERY_KEY : {}),
       restart: 'always',
       networkMode: 'none',
       volumes: [],
@@ -43,8 +92,8 @@ function service(i: number, release: number): TargetService {
   };
 }
 
-function app(n: number, release: number): TargetApp {
-  const services = Array.from({ length: n }, (_, i) => service(i, release));
+function app(n: number, release: number, everyKey = false): TargetApp {
+  const services = Array.from({ length: n }, (_, i) => service(i, release, everyKey));
   return {
     appUuid: APP_UUID,
     appId: APP_ID,
@@ -112,6 +161,7 @@ function scenarios(n: number): Array<{ name: string; target: TargetState; facts:
   const oldImages = new Set(Object.values(r1.release!.services).map((s) => s.image));
   const allImages = new Set([...oldImages, ...Object.values(r2.release!.services).map((s) => s.image)]);
   const held = { [APP_UUID]: { userLocks: [], agentHolds: true } };
+  const rich = app(n, 2, true);
   return [
     {
       name: 'fetch (old running, new images missing)',
@@ -128,6 +178,11 @@ function scenarios(n: number): Array<{ name: string; target: TargetState; facts:
       name: 'converged (all current, running)',
       target,
       facts: facts({ containers: containersOf(r2), images: allImages }),
+    },
+    {
+      name: 'converged, every section-9 key set',
+      target: { ...target, apps: { [APP_UUID]: rich } },
+      facts: facts({ containers: containersOf(rich), images: allImages }),
     },
   ];
 }
