@@ -1,14 +1,12 @@
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent/start-agent.js';
-import { loadConfig } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/schema.js';
 import type { ContainerInfo, Engine } from '../../src/engine/types.js';
 import { DockerEngine } from '../../src/engine/docker-engine.js';
 import { createLogger, silentLogger } from '../../src/util/logger.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from './docker.js';
 import { RecordingEngine } from './recording-engine.js';
+import { tempAgentConfig } from './agent-config.js';
 import { rawApi, type Reply } from './raw-api.js';
 
 export const TEST_API_KEY = 'test-global-key';
@@ -42,22 +40,12 @@ export interface TestAgentOptions {
  * temporary data and lock dirs and its own device uuid, so test files never touch each other.
  */
 export async function startTestAgent(options: TestAgentOptions = {}): Promise<TestAgent> {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-test-'));
   const uuid = options.config?.uuid ?? uniqueDeviceUuid();
-  const config: AgentConfig = {
-    ...loadConfig({}),
-    dataDir: path.join(root, 'data'),
-    lockDir: path.join(root, 'locks'),
-    listenPort: 0,
+  const { root, ...config } = await tempAgentConfig('bosun-test-', {
     apiKey: TEST_API_KEY,
     uuid,
-    logLevel: 'silent',
-    // No probation unless a test asks for one (update-policies.test.ts): with the default 60 s,
-    // every update would keep the old release's images, and a service a test makes exit would
-    // be rolled back.
-    updateProbation: '0',
     ...options.config,
-  };
+  });
   const engine = options.engine ?? new DockerEngine({ dockerHost: DOCKER_HOST });
   await requireEngine(engine);
   const log = process.env.BOSUN_TEST_LOG ? createLogger('debug', 'test-agent') : silentLogger();

@@ -5,17 +5,16 @@
  * corrupt identity.json (#8) does not cost the device its containers.
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { startAgent, type RunningAgent } from '../../../src/agent/start-agent.js';
-import { loadConfig } from '../../../src/config/load.js';
 import type { AgentConfig } from '../../../src/config/schema.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { deviceObject } from '../../helpers/targets.js';
 import { waitFor } from '../../helpers/wait.js';
 import { FakeCloud } from '../../helpers/fake-cloud.js';
+import { tempAgentConfig } from '../../helpers/agent-config.js';
 
 const API_KEY = 'hostile-test-key';
 const UUID = 'feedfacefeedfacefeedfacefeedface';
@@ -41,18 +40,8 @@ afterEach(async () => {
   for (const cloud of clouds.splice(0)) await cloud.close();
 });
 
-async function config(over: Partial<AgentConfig> = {}): Promise<AgentConfig> {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-hostile-'));
-  return {
-    ...loadConfig({}),
-    dataDir: path.join(root, 'data'),
-    lockDir: path.join(root, 'locks'),
-    listenPort: 0,
-    apiKey: API_KEY,
-    uuid: UUID,
-    logLevel: 'silent',
-    ...over,
-  };
+function config(over: Partial<AgentConfig> = {}): Promise<AgentConfig> {
+  return tempAgentConfig('bosun-hostile-', { apiKey: API_KEY, uuid: UUID, updateProbation: '60s', ...over });
 }
 
 async function start(cfg: AgentConfig, engine: MemoryEngine): Promise<RunningAgent> {

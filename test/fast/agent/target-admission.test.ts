@@ -3,17 +3,16 @@
  * are accepted (section 11), through a whole agent on the in-memory engine and a fake cloud.
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { startAgent, type RunningAgent } from '../../../src/agent/start-agent.js';
-import { loadConfig } from '../../../src/config/load.js';
 import type { AgentConfig } from '../../../src/config/schema.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { deviceObject } from '../../helpers/targets.js';
 import { waitFor } from '../../helpers/wait.js';
 import { FakeCloud } from '../../helpers/fake-cloud.js';
+import { tempAgentConfig } from '../../helpers/agent-config.js';
 
 const UUID = 'abadcafeabadcafeabadcafeabadcafe';
 
@@ -33,19 +32,8 @@ afterEach(async () => {
   for (const cloud of clouds.splice(0)) await cloud.close();
 });
 
-async function config(over: Partial<AgentConfig> = {}): Promise<AgentConfig> {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-admission-'));
-  return {
-    ...loadConfig({}),
-    dataDir: path.join(root, 'data'),
-    lockDir: path.join(root, 'locks'),
-    listenPort: 0,
-    apiKey: 'admission-key',
-    uuid: UUID,
-    logLevel: 'silent',
-    updateProbation: '0',
-    ...over,
-  };
+function config(over: Partial<AgentConfig> = {}): Promise<AgentConfig> {
+  return tempAgentConfig('bosun-admission-', { apiKey: 'admission-key', uuid: UUID, ...over });
 }
 
 async function start(cfg: AgentConfig): Promise<RunningAgent> {

@@ -4,15 +4,13 @@
  * leave the engine on the second, which is also the stored one.
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { startAgent, type RunningAgent } from '../../../src/agent/start-agent.js';
-import { loadConfig } from '../../../src/config/load.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { deviceObject } from '../../helpers/targets.js';
 import { waitFor } from '../../helpers/wait.js';
+import { tempAgentConfig } from '../../helpers/agent-config.js';
 
 const UUID = 'order0000000000000000000000000ab';
 let agent: RunningAgent | undefined;
@@ -54,19 +52,14 @@ const target = (n: number) =>
 
 describe('agent: targets reach the loop in the order they were accepted', () => {
   it('two overlapping local offers leave the engine on the second', async () => {
-    root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-order-'));
+    const config = await tempAgentConfig('bosun-order-', { uuid: UUID, updateProbation: '60s' });
+    root = config.root;
     const engine = new MemoryEngine();
-    agent = await startAgent(
-      {
-        ...loadConfig({}),
-        dataDir: path.join(root, 'data'),
-        lockDir: path.join(root, 'locks'),
-        listenPort: 0,
-        uuid: UUID,
-        logLevel: 'silent',
-      },
-      { engine, log: silentLogger(), loop: { fallbackPollMs: 200, resyncMs: 1000 } },
-    );
+    agent = await startAgent(config, {
+      engine,
+      log: silentLogger(),
+      loop: { fallbackPollMs: 200, resyncMs: 1000 },
+    });
     const verdicts = await Promise.all([
       agent.keeper.offerLocal(target(1)),
       agent.keeper.offerLocal(target(2)),

@@ -4,15 +4,13 @@
  * for the client to go.
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { startAgent, type RunningAgent } from '../../../src/agent/start-agent.js';
-import { loadConfig } from '../../../src/config/load.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import type { LogWireLine } from '../../../src/logs/types.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { deviceObject, rawApi, waitFor } from '../../helpers/agent.js';
+import { tempAgentConfig } from '../../helpers/agent-config.js';
 
 const UUID = 'locallogs00000000000000000000001';
 const KEY = 'local-logs-api-key';
@@ -48,20 +46,18 @@ async function follow(port: number, signal: AbortSignal) {
 
 describe('api: GET /v2/local/logs', () => {
   it('streams recent lines then live ones, service output and update events, as NDJSON', async () => {
-    root = await fs.mkdtemp(path.join(os.tmpdir(), 'bosun-local-logs-'));
+    const config = await tempAgentConfig('bosun-local-logs-', {
+      uuid: UUID,
+      apiKey: KEY,
+      updateProbation: '60s',
+    });
+    root = config.root;
     const engine = new MemoryEngine();
-    agent = await startAgent(
-      {
-        ...loadConfig({}),
-        dataDir: path.join(root, 'data'),
-        lockDir: path.join(root, 'locks'),
-        listenPort: 0,
-        uuid: UUID,
-        apiKey: KEY,
-        logLevel: 'silent',
-      },
-      { engine, log: silentLogger(), loop: { fallbackPollMs: 200, resyncMs: 500 } },
-    );
+    agent = await startAgent(config, {
+      engine,
+      log: silentLogger(),
+      loop: { fallbackPollMs: 200, resyncMs: 500 },
+    });
     const offered = await agent.keeper.offerLocal(
       deviceObject({
         appUuid: 'logapp',
