@@ -27,7 +27,7 @@ describe('simulated fleet: fleet backend restarted mid-rollout', () => {
   beforeAll(async () => {
     sim = await SimFleet.start({ devices: DEVICES, fleet: 'restart' });
     first = await sim.push({ main: 'sim/app:1' });
-    await sim.waitForRelease(first.commit, { timeoutMs: 20_000 });
+    await sim.waitForRelease(first.commit, { timeoutMs: 40_000 });
     pinned = sim.devices[0]!.uuid;
     expect((await sim.cli('pin', pinned, String(first.id))).code).toBe(0);
   }, 60_000);
@@ -66,7 +66,7 @@ describe('simulated fleet: fleet backend restarted mid-rollout', () => {
     expect(server.port).toBe(port);
 
     const others = sim.devices.map((d) => d.uuid).filter((u) => u !== pinned);
-    const converged = await sim.waitForRelease(second.commit, { uuids: others, timeoutMs: 20_000 });
+    const converged = await sim.waitForRelease(second.commit, { uuids: others, timeoutMs: 40_000 });
     expect(converged).toHaveLength(DEVICES - 1);
 
     // What the backend knew before is all there: fleet, releases, target, devices, pin, reports.

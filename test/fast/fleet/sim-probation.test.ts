@@ -21,7 +21,7 @@ describe('simulated fleet: probation and automatic rollback (backend + 20 agents
 
   it('devices whose new release crashes roll back to the old one; the others keep the new one', async () => {
     const first = await sim.push({ main: 'sim/app:1' });
-    await sim.waitForRelease(first.commit, { timeoutMs: 20_000 });
+    await sim.waitForRelease(first.commit, { timeoutMs: 40_000 });
     const second = await sim.push({ main: 'sim/app:2' });
     const failing = sim.devices.slice(0, FAILING);
     // On these devices the new release's service crashes soon after it starts.
@@ -39,7 +39,7 @@ describe('simulated fleet: probation and automatic rollback (backend + 20 agents
       }),
     );
     const others = sim.devices.slice(FAILING).map((d) => d.uuid);
-    await sim.waitForRelease(second.commit, { uuids: others, timeoutMs: 20_000 });
+    await sim.waitForRelease(second.commit, { uuids: others, timeoutMs: 40_000 });
     const rolledBack = await sim.waitForDevices(
       'failing devices back on the old release',
       failing.map((d) => d.uuid),

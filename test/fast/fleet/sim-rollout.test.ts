@@ -34,7 +34,7 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
   it('registers every device and rolls a release out to all of them', async () => {
     expect((await sim.listDevices()).length).toBe(DEVICES);
     first = await sim.push({ main: 'sim/app:1' });
-    const devices = await sim.waitForRelease(first.commit, { timeoutMs: 20_000 });
+    const devices = await sim.waitForRelease(first.commit, { timeoutMs: 40_000 });
     for (const device of devices) {
       expect(device).toMatchObject({ reportedRelease: first.commit, updateStatus: 'done', updateLocks: [] });
     }
@@ -51,7 +51,7 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
     expect(pin).toMatchObject({ code: 0 });
 
     second = await sim.push({ main: 'sim/app:2' });
-    await sim.waitForRelease(second.commit, { uuids: others(), timeoutMs: 20_000 });
+    await sim.waitForRelease(second.commit, { uuids: others(), timeoutMs: 40_000 });
     const held = await sim.waitForDevices(
       'locked devices to report locked',
       locked,
@@ -121,7 +121,7 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
     const released = locked.slice(0, 4);
     const start = Date.now();
     await Promise.all(released.map((uuid) => sim.device(uuid).releaseLock(sim.appId)));
-    await sim.waitForRelease(second.commit, { uuids: released, timeoutMs: 10_000 });
+    await sim.waitForRelease(second.commit, { uuids: released, timeoutMs: 40_000 });
     // The lock watcher wakes the loop: no poll interval or backoff to sit out.
     expect(Date.now() - start).toBeLessThan(8_000);
     const still = await sim.listDevices();
@@ -138,7 +138,7 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
     const device = sim.device(uuid);
     const answer = await device.api('POST', '/v1/update', { force: true });
     expect(answer.status).toBe(204);
-    await sim.waitForRelease(second.commit, { uuids: [uuid], timeoutMs: 10_000 });
+    await sim.waitForRelease(second.commit, { uuids: [uuid], timeoutMs: 40_000 });
     // Under the override the agent removed the app's lock itself.
     expect(await device.lockExists(sim.appId)).toBe(false);
     const rest = (await sim.listDevices()).filter((d) => locked.slice(5).includes(d.uuid));
@@ -150,7 +150,7 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
     for (const uuid of rest) expect(await sim.device(uuid).lockExists(sim.appId)).toBe(true);
     const set = await sim.cli('config', 'set', sim.fleet, 'SUPERVISOR_OVERRIDE_LOCK=1');
     expect(set.code).toBe(0);
-    await sim.waitForRelease(second.commit, { uuids: rest, timeoutMs: 15_000 });
+    await sim.waitForRelease(second.commit, { uuids: rest, timeoutMs: 40_000 });
     for (const uuid of rest) {
       const device = sim.device(uuid);
       const containers = await device.engine.listContainers(uuid);
@@ -174,7 +174,7 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
 
     const unpin = await sim.cli('unpin', pinned);
     expect(unpin.code).toBe(0);
-    await sim.waitForRelease(second.commit, { timeoutMs: 15_000 });
+    await sim.waitForRelease(second.commit, { timeoutMs: 40_000 });
   });
 
   it('rolls the whole fleet back to the first release; each device re-pulls it and drops the bad one', async () => {
@@ -184,7 +184,7 @@ describe('simulated fleet: rollout with update locks (fleet backend + 100 agents
     });
     const back = await sim.cli('rollback', sim.fleet, String(first.id));
     expect(back.code).toBe(0);
-    const devices = await sim.waitForRelease(first.commit, { timeoutMs: 20_000 });
+    const devices = await sim.waitForRelease(first.commit, { timeoutMs: 40_000 });
     expect(devices.every((d) => d.updateStatus === 'done')).toBe(true);
     await waitFor('the bad release image cleaned up', async () => {
       return !(await sample.engine.hasImage('sim/app:2'));

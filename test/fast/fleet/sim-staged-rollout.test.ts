@@ -20,7 +20,7 @@ describe('simulated fleet: staged rollout halted by probation failures (backend 
   beforeAll(async () => {
     sim = await SimFleet.start({ devices: DEVICES, device: { config: { updateProbation: '2s' } } });
     first = await sim.push({ main: 'sim/app:1' });
-    await sim.waitForRelease(first.commit, { timeoutMs: 20_000 });
+    await sim.waitForRelease(first.commit, { timeoutMs: 40_000 });
   }, 60_000);
 
   afterAll(async () => {
@@ -58,7 +58,7 @@ describe('simulated fleet: staged rollout halted by probation failures (backend 
     const crashing = wave2.slice(0, 2);
     const crashes = Promise.all(crashing.map((uuid) => crashOn(sim.device(uuid), second.commit)));
     // Wave 1 passes once its device's probation is over; only then does wave 2 open.
-    await sim.waitForRelease(second.commit, { uuids: wave1, timeoutMs: 20_000 });
+    await sim.waitForRelease(second.commit, { uuids: wave1, timeoutMs: 40_000 });
     await crashes;
     await sim.waitForDevices(
       'the crashing devices of wave 2 rolled back',
@@ -77,7 +77,7 @@ describe('simulated fleet: staged rollout halted by probation failures (backend 
       crashing.map((uuid) => [uuid, 2, 'rolled back: service main exited with code 1']).sort(),
     );
     // The third device of wave 2 keeps the new release once its probation is over.
-    await sim.waitForRelease(second.commit, { uuids: wave2.slice(2), timeoutMs: 20_000 });
+    await sim.waitForRelease(second.commit, { uuids: wave2.slice(2), timeoutMs: 40_000 });
     await waitFor('wave 2 settled', async () => (await status()).waves[1]?.state === 'settled');
 
     const view = await status();
@@ -116,7 +116,7 @@ describe('simulated fleet: staged rollout halted by probation failures (backend 
   it('abort puts every device of the opened waves back on the previous release', async () => {
     const aborted = await sim.cli('rollout', 'abort', sim.fleet);
     expect(aborted.code).toBe(0);
-    const devices = await sim.waitForRelease(first.commit, { timeoutMs: 30_000 });
+    const devices = await sim.waitForRelease(first.commit, { timeoutMs: 40_000 });
     expect(devices.every((d) => d.targetRelease?.commit === first.commit)).toBe(true);
     expect((await status()).state).toBe('aborted');
   }, 60_000);
