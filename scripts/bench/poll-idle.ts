@@ -9,6 +9,11 @@
  *              with an empty target: engine client, reconcile loop, lock watcher, local API,
  *              metrics, reporter; needs the Docker engine (bash scripts/stack/up.sh)
  *   bundle   - the same `bosun agent` from the bundle (dist/bundle/bosun.js, what the bin runs)
+ *   unit     - the bundle with the node flags of examples/bosun.service's ExecStart (how the
+ *              systemd unit we ship runs it)
+ *   floor    - the libraries the agent is built on doing the least an idle agent does, none of
+ *              bosun's own code (library-floor.ts, bundled like the bin): what no change to
+ *              bosun's code can go under
  *   baseline - bare `fetch` with If-None-Match and no bosun code
  * Both agents run the CLI's own main(), as a device does, and are stopped with SIGTERM.
  *
@@ -21,7 +26,7 @@
  * start-up CPU < 0.5 s; idle CPU < 0.5% of a core.
  *
  * Run: npm run build && node dist/scripts/bench/poll-idle.js [--seconds 60] [--interval-ms 1000]
- *   [--modes poller,agent,bundle,baseline]
+ *   [--modes poller,agent,bundle,unit,floor,baseline]
  */
 import { fork } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -30,7 +35,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const UUID = 'bench0000000000000000000000000001';
@@ -40,14 +45,38 @@ const RSS_GOAL_MB = 60;
 const STARTUP_CPU_GOAL_S = 0.5;
 const CPU_GOAL_PERCENT = 0.5;
 
-const MODES = ['poller', 'agent', 'bundle', 'baseline'] as const;
+const MODES = ['poller', 'agent', 'bundle', 'unit', 'floor', 'baseline'] as const;
 type Mode = (typeof MODES)[number];
 
 /** The CLI each agent child runs, relative to this file in dist/scripts/bench. */
 const CLI_OF: Partial<Record<Mode, string>> = {
   agent: '../../src/cli.js',
   bundle: '../../bundle/bosun.js',
+  unit: '../../bundle/bosun.js',
 };
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../../..');
+const UNIT_FILE = path.join(ROOT, 'examples/bosun.service');
+const DOCKER_SOCKET = '/var/run/docker.sock';
+
+/** The node flags the shipped systemd unit runs the agent with (its ExecStart line). */
+function unitNodeFlags(): string[] {
+  const exec = /^ExecStart=(.*)$/m.exec(readFileSync(UNIT_FILE, 'utf8'));
+  if (!exec) throw new Error(`${UNIT_FILE} has no ExecStart line`);
+  const words = exec[1]!.trim().split(/\s+/);
+  if (!/(^|\/)node$/.test(words[0]!)) throw new Error(`${UNIT_FILE}: ExecStart does not run node`);
+  return words.slice(1).filter((word) => word.startsWith('--'));
+}
+
+/** Bundles library-floor.js the way the bin is bundled; returns the bundled file. */
+async function bundleLibraryFloor(outdir: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const { bundleOptions } = await import('../build/bundle-options.js');
+  const outfile = path.join(outdir, 'library-floor.js');
+  await build({ ...bundleOptions(ROOT), entryPoints: [path.join(HERE, 'library-floor.js')], outfile });
+  return outfile;
+}
 
 interface ChildReport {
   mode: Mode;
@@ -80,7 +109,13 @@ interface ServerCounts {
 
 // ---------------------------------------------------------------- child side
 
-async function runChild(mode: Mode, url: string, seconds: number, intervalMs: number): Promise<void> {
+async function runChild(
+  mode: Mode,
+  url: string,
+  seconds: number,
+  intervalMs: number,
+  floorModule: string,
+): Promise<void> {
   const startRss = process.memoryUsage.rss();
   const setupStart = process.cpuUsage();
   let polls = 0;
@@ -110,7 +145,20 @@ async function runChild(mode: Mode, url: string, seconds: number, intervalMs: nu
     });
     poller.start();
     stop = () => poller.stop();
-  } else if (mode === 'agent' || mode === 'bundle') {
+  } else if (mode === 'floor') {
+    const { startLibraryFloor } = (await import(
+      pathToFileURL(floorModule).href
+    )) as typeof import('./library-floor.js');
+    stop = await startLibraryFloor({
+      url,
+      uuid: UUID,
+      intervalMs,
+      dockerSocket: DOCKER_SOCKET,
+      onPoll: () => {
+        polls += 1;
+      },
+    });
+  } else if (mode === 'agent' || mode === 'bundle' || mode === 'unit') {
     dir = await mkdtemp(path.join(tmpdir(), 'bosun-bench-'));
     Object.assign(process.env, {
       BOSUN_API_ENDPOINT: url,
@@ -269,15 +317,29 @@ async function measure(
   mode: Mode,
   seconds: number,
   intervalMs: number,
+  floorModule: string,
 ): Promise<{ child: ChildReport; server: ServerCounts }> {
   let onFirstPoll = () => {};
   const srv = await startServer(() => onFirstPoll());
   const self = fileURLToPath(import.meta.url);
   const child = fork(
     self,
-    ['--child', mode, '--url', srv.url, '--seconds', String(seconds), '--interval-ms', String(intervalMs)],
+    [
+      ...[
+        '--child',
+        mode,
+        '--url',
+        srv.url,
+        '--seconds',
+        String(seconds),
+        '--interval-ms',
+        String(intervalMs),
+      ],
+      ...['--floor-module', floorModule],
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: mode === 'unit' ? unitNodeFlags() : [],
     },
   );
   onFirstPoll = () => child.send({ firstPoll: true });
@@ -303,6 +365,7 @@ async function main(): Promise<number> {
       modes: { type: 'string', default: MODES.join(',') },
       child: { type: 'string' },
       url: { type: 'string' },
+      'floor-module': { type: 'string', default: '' },
     },
   });
   const seconds = Number(values.seconds);
@@ -315,15 +378,24 @@ async function main(): Promise<number> {
     return 2;
   }
   if (values.child) {
-    await runChild(values.child as Mode, values.url ?? '', seconds, intervalMs);
+    await runChild(values.child as Mode, values.url ?? '', seconds, intervalMs, values['floor-module']);
     // An agent child may keep handles (its logger's stream) open after stopping: the report is sent.
     process.exit(0);
   }
 
   process.stdout.write(`poll-idle: ${seconds} s per child, polling every ${intervalMs} ms\n`);
+  if (modes.includes('unit'))
+    process.stdout.write(`unit: node ${unitNodeFlags().join(' ')} (${UNIT_FILE})\n`);
+  const floorDir = await mkdtemp(path.join(tmpdir(), 'bosun-bench-floor-'));
   const runs: Array<{ mode: Mode; child: ChildReport; server: ServerCounts }> = [];
-  for (const mode of modes) runs.push({ mode, ...(await measure(mode, seconds, intervalMs)) });
+  try {
+    const floorModule = modes.includes('floor') ? await bundleLibraryFloor(floorDir) : '';
+    for (const mode of modes) runs.push({ mode, ...(await measure(mode, seconds, intervalMs, floorModule)) });
+  } finally {
+    await rm(floorDir, { recursive: true, force: true });
+  }
   const base = runs.find((r) => r.mode === 'baseline');
+  const floor = runs.find((r) => r.mode === 'floor');
 
   const cpuPct = (r: ChildReport) => (100 * r.cpuSeconds) / r.wallSeconds;
   const row = (label: string, figure: (r: { child: ChildReport; server: ServerCounts }) => string) =>
@@ -345,12 +417,16 @@ async function main(): Promise<number> {
     ...(base
       ? [row('peak RSS / baseline', (r) => (r.child.peakRssMb / base.child.peakRssMb).toFixed(2))]
       : []),
+    ...(floor
+      ? [row('peak RSS over floor (MB)', (r) => (r.child.peakRssMb - floor.child.peakRssMb).toFixed(1))]
+      : []),
   ];
   process.stdout.write(`${out.join('\n')}\n\n`);
 
   const goals: Array<[string, boolean]> = [];
   for (const { mode, server, child } of runs) {
-    if (mode === 'baseline') continue;
+    // The floor and the baseline are references, not agents.
+    if (mode === 'baseline' || mode === 'floor') continue;
     goals.push(
       [
         `${mode}: every poll after the first is a 304 (${server.notModified} of ${server.requests - 1})`,

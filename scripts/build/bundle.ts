@@ -3,13 +3,7 @@
  * `bosun` bin runs. Run by `npm run build` after tsc (which still builds dist/src for the tests
  * and the benchmarks).
  *
- * What the bundle leaves out: the engine transports and build features bosun never uses, which
- * dockerode and docker-modem load at require time. ssh2 (for `ssh://` engines; its WebAssembly
- * poly1305 alone reserves 16 MB) and gRPC/protobuf (BuildKit sessions and BuildKit progress
- * decoding) become empty modules. bosun reaches the engine over a unix socket or TCP only, and
- * an `ssh://` DOCKER_HOST is refused when the configuration is read (src/config/schema.ts), so
- * nothing in the bundle ever calls into them. No dockerode file is changed and nothing hooks
- * `require` at run time: the bundler simply resolves those package names to an empty module.
+ * What it leaves out and how it is minified: scripts/build/bundle-options.ts.
  *
  * Native addons stay outside (better-sqlite3, for the fleet backend): Node loads them from
  * node_modules as before. Dynamic imports become chunks of their own (`splitting`), so
@@ -21,79 +15,29 @@
  * Copies the dashboard's files (plain browser modules and CSS, served by `bosun fleet serve`)
  * from src/fleet/dashboard to dist/dashboard, where code running from dist looks for them.
  */
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/** Packages resolved to an empty module, with what they are for. */
-const LEFT_OUT: Record<string, string> = {
-  ssh2: 'docker-modem: ssh:// engines',
-  '@grpc/grpc-js': 'dockerode: BuildKit sessions',
-  '@grpc/proto-loader': 'dockerode: BuildKit sessions',
-  protobufjs: 'dockerode: BuildKit sessions and progress decoding',
-};
-
-/** Native addons: loaded by Node from node_modules at run time. */
-const EXTERNAL = ['better-sqlite3'];
-
-const LEFT_OUT_NAMESPACE = 'bosun-left-out';
-
-function leaveOut(packages: string[]): Plugin {
-  const escaped = packages.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
-  const filter = new RegExp(`^(${escaped.join('|')})(/.*)?$`);
-  return {
-    name: 'bosun-leave-out',
-    setup(b) {
-      b.onResolve({ filter }, (args) => ({ path: args.path, namespace: LEFT_OUT_NAMESPACE }));
-      b.onLoad({ filter: /.*/, namespace: LEFT_OUT_NAMESPACE }, (args) => ({
-        contents: `// ${args.path}: left out of the bosun bundle (scripts/build/bundle.ts)\nmodule.exports = {};\n`,
-        loader: 'js',
-      }));
-    },
-  };
-}
-
-/**
- * CommonJS dependencies call `require` for Node's built-in modules, and a few read `__dirname`;
- * an ES module has neither, so each output file defines them for itself.
- */
-const BANNER = [
-  "import { createRequire as __bosunCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __bosunFileURLToPath } from 'node:url';",
-  "import { dirname as __bosunDirname } from 'node:path';",
-  'const require = __bosunCreateRequire(import.meta.url);',
-  'const __filename = __bosunFileURLToPath(import.meta.url);',
-  'const __dirname = __bosunDirname(__filename);',
-].join('\n');
+import { bundleOptions, leftOutInputs } from './bundle-options.js';
 
 async function bundle(root: string): Promise<void> {
   const outdir = path.join(root, 'dist', 'bundle');
   // Chunk names carry content hashes: stale ones from an earlier build would pile up.
   await rm(outdir, { recursive: true, force: true });
   const result = await build({
-    absWorkingDir: root,
+    ...bundleOptions(root),
     entryPoints: { bosun: 'src/cli.ts' },
     outdir,
     chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
     splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: EXTERNAL,
-    plugins: [leaveOut(Object.keys(LEFT_OUT))],
-    banner: { js: BANNER },
     sourcemap: 'linked',
     metafile: true,
     legalComments: 'linked',
-    logLevel: 'warning',
   });
   await writeFile(path.join(outdir, 'meta.json'), JSON.stringify(result.metafile));
 
-  const slipped = Object.keys(result.metafile.inputs).filter((input) =>
-    Object.keys(LEFT_OUT).some((name) => input.includes(`node_modules/${name}/`)),
-  );
+  const slipped = leftOutInputs(Object.keys(result.metafile.inputs));
   if (slipped.length > 0) {
     throw new Error(`left-out packages reached the bundle by another path:\n  ${slipped.join('\n  ')}`);
   }

@@ -1,0 +1,83 @@
+/**
+ * The esbuild options of the shipped bundle, shared by the build (scripts/build/bundle.ts) and by
+ * the idle benchmark, which bundles its library-floor program exactly the same way so the two
+ * are measured on equal terms.
+ *
+ * What the bundle leaves out: the engine transports and build features bosun never uses, which
+ * dockerode and docker-modem load at require time. ssh2 (for `ssh://` engines; its WebAssembly
+ * poly1305 alone reserves 16 MB) and gRPC/protobuf (BuildKit sessions and BuildKit progress
+ * decoding) become empty modules. bosun reaches the engine over a unix socket or TCP only, and
+ * an `ssh://` DOCKER_HOST is refused when the configuration is read (src/config/schema.ts), so
+ * nothing in the bundle ever calls into them. No dockerode file is changed and nothing hooks
+ * `require` at run time: the bundler simply resolves those package names to an empty module.
+ *
+ * Whitespace and syntax are minified (identifiers are kept, so stack traces and class names in
+ * logs stay readable; the linked source map leads back to the sources): V8 keeps every loaded
+ * file's source text on the heap, and the minified text is a third smaller.
+ */
+import type { BuildOptions, Plugin } from 'esbuild';
+
+/** Packages resolved to an empty module, with what they are for. */
+export const LEFT_OUT: Record<string, string> = {
+  ssh2: 'docker-modem: ssh:// engines',
+  '@grpc/grpc-js': 'dockerode: BuildKit sessions',
+  '@grpc/proto-loader': 'dockerode: BuildKit sessions',
+  protobufjs: 'dockerode: BuildKit sessions and progress decoding',
+};
+
+/** Native addons: loaded by Node from node_modules at run time. */
+const EXTERNAL = ['better-sqlite3'];
+
+const LEFT_OUT_NAMESPACE = 'bosun-left-out';
+
+function leaveOut(packages: string[]): Plugin {
+  const escaped = packages.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  const filter = new RegExp(`^(${escaped.join('|')})(/.*)?$`);
+  return {
+    name: 'bosun-leave-out',
+    setup(b) {
+      b.onResolve({ filter }, (args) => ({ path: args.path, namespace: LEFT_OUT_NAMESPACE }));
+      b.onLoad({ filter: /.*/, namespace: LEFT_OUT_NAMESPACE }, (args) => ({
+        contents: `// ${args.path}: left out of the bosun bundle (scripts/build/bundle-options.ts)\nmodule.exports = {};\n`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * CommonJS dependencies call `require` for Node's built-in modules, and a few read `__dirname`;
+ * an ES module has neither, so each output file defines them for itself.
+ */
+const BANNER = [
+  "import { createRequire as __bosunCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __bosunFileURLToPath } from 'node:url';",
+  "import { dirname as __bosunDirname } from 'node:path';",
+  'const require = __bosunCreateRequire(import.meta.url);',
+  'const __filename = __bosunFileURLToPath(import.meta.url);',
+  'const __dirname = __bosunDirname(__filename);',
+].join('\n');
+
+/** Everything but the entry points and where the output goes. */
+export function bundleOptions(root: string): BuildOptions {
+  return {
+    absWorkingDir: root,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: EXTERNAL,
+    plugins: [leaveOut(Object.keys(LEFT_OUT))],
+    banner: { js: BANNER },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'warning',
+  };
+}
+
+/** The inputs of a build that come from a left-out package (there must be none). */
+export function leftOutInputs(inputs: string[]): string[] {
+  return inputs.filter((input) =>
+    Object.keys(LEFT_OUT).some((name) => input.includes(`node_modules/${name}/`)),
+  );
+}
