@@ -13,16 +13,75 @@ type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 const RETRYABLE = new Set(['40001', '40P01']);
 const TRANSACTION_ATTEMPTS = 4;
 
-/** The `$n` form of each statement, rewritten once. */
-const positional = new Map<string, string>();
+/**
+ * Statements run as named (server-side prepared) statements once they have run twice, so each
+ * pooled connection parses and plans them once instead of on every call: a target poll is one
+ * short indexed read, and at thousands of polls a second the parse and plan were a large share of
+ * PostgreSQL's work. Statements built on the fly (batched inserts of varying length) rarely run
+ * twice with the same text, and at most MAX_NAMED statements get a name, so neither this map nor
+ * a connection's prepared statements grow without bound.
+ */
+const MAX_NAMED = 256;
 
-function toPositional(sql: string): string {
-  let rewritten = positional.get(sql);
-  if (rewritten === undefined) {
-    rewritten = positionalPlaceholders(sql);
-    positional.set(sql, rewritten);
+interface StatementForm {
+  /** The `$n` form of the statement. */
+  text: string;
+  /** Set from the second run on; never set for a statement PostgreSQL refused to reuse. */
+  name?: string;
+  runs: number;
+  unnamedForGood?: boolean;
+}
+
+const statements = new Map<string, StatementForm>();
+let namedCount = 0;
+
+function statementFor(sql: string): StatementForm {
+  let form = statements.get(sql);
+  if (form === undefined) {
+    form = { text: positionalPlaceholders(sql), runs: 0 };
+    // Past the bound the rewrite is redone on every run rather than remembered.
+    if (statements.size < 4 * MAX_NAMED) statements.set(sql, form);
   }
-  return rewritten;
+  form.runs += 1;
+  if (form.name === undefined && !form.unnamedForGood && form.runs >= 2 && namedCount < MAX_NAMED) {
+    namedCount += 1;
+    form.name = `bosun_${namedCount}`;
+  }
+  return form;
+}
+
+/**
+ * PostgreSQL refuses to run a prepared statement whose result columns changed under it (another
+ * backend on the database migrated a table this `SELECT *` reads): "cached plan must not change
+ * result type". The statement then runs unnamed, now and from then on.
+ */
+function isStalePlan(err: unknown): boolean {
+  return sqlState(err) === '0A000' && /cached plan must not change result type/.test((err as Error).message);
+}
+
+/**
+ * Runs one statement, named once it has run before. A stale plan outside a transaction is retried
+ * at once, unnamed; inside one the transaction is already aborted, so the error goes up and the
+ * transaction runs again (see `transaction`), this statement unnamed.
+ */
+async function runStatement(
+  target: Queryable,
+  sql: string,
+  params: readonly SqlValue[],
+  inTransaction: boolean,
+): Promise<pg.QueryResult> {
+  const form = statementFor(sql);
+  const values = params as SqlValue[];
+  if (form.name === undefined) return target.query(form.text, values);
+  try {
+    return await target.query({ name: form.name, text: form.text, values });
+  } catch (err) {
+    if (!isStalePlan(err)) throw err;
+    form.name = undefined;
+    form.unnamedForGood = true;
+    if (inTransaction) throw err;
+    return target.query(form.text, values);
+  }
 }
 
 function sqlState(err: unknown): string | undefined {
@@ -43,11 +102,14 @@ function asRequestError(err: unknown): unknown {
 class PostgresStatements implements SqlExecutor {
   readonly dialect = 'postgres';
 
-  constructor(private readonly target: Queryable) {}
+  constructor(
+    private readonly target: Queryable,
+    private readonly inTransaction: boolean,
+  ) {}
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
     try {
-      const result = await this.target.query(toPositional(sql), params as SqlValue[]);
+      const result = await runStatement(this.target, sql, params, this.inTransaction);
       return result.rows as T[];
     } catch (err) {
       throw asRequestError(err);
@@ -60,7 +122,7 @@ class PostgresStatements implements SqlExecutor {
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     try {
-      const result = await this.target.query(toPositional(sql), params as SqlValue[]);
+      const result = await runStatement(this.target, sql, params, this.inTransaction);
       return result.rowCount ?? 0;
     } catch (err) {
       throw asRequestError(err);
@@ -85,7 +147,7 @@ export class PostgresDatabase implements SqlDatabase {
   private readonly statements: PostgresStatements;
 
   constructor(private readonly pool: pg.Pool) {
-    this.statements = new PostgresStatements(pool);
+    this.statements = new PostgresStatements(pool, false);
   }
 
   all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
@@ -109,7 +171,8 @@ export class PostgresDatabase implements SqlDatabase {
       try {
         return await this.attempt(work);
       } catch (err) {
-        if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE.has(sqlState(err) ?? '')) throw err;
+        const retryable = RETRYABLE.has(sqlState(err) ?? '') || isStalePlan(err);
+        if (attempt >= TRANSACTION_ATTEMPTS || !retryable) throw err;
       }
     }
   }
@@ -118,7 +181,7 @@ export class PostgresDatabase implements SqlDatabase {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const result = await work(new PostgresStatements(client));
+      const result = await work(new PostgresStatements(client, true));
       await client.query('COMMIT');
       client.release();
       return result;
