@@ -36,13 +36,17 @@ function requireFreshBundle(): void {
   const builtAt = statSync(SHIPPED_AGENT).mtimeMs;
   const root = path.resolve(path.dirname(SHIPPED_CLI), '..', '..');
   const { inputs } = JSON.parse(readFileSync(METAFILE, 'utf8')) as { inputs: Record<string, unknown> };
-  // Inputs in esbuild's own namespaces (the left-out packages' empty modules) are not files.
+  // Inputs in esbuild's own namespaces (the left-out packages' empty modules) are not files. An
+  // input gone since the build (a file renamed or deleted) makes the bundle stale as well.
   const newer = Object.keys(inputs)
     .filter((input) => !/^[\w-]+:/.test(input))
-    .filter((input) => statSync(path.resolve(root, input)).mtimeMs > builtAt);
+    .filter((input) => {
+      const file = path.resolve(root, input);
+      return !existsSync(file) || statSync(file).mtimeMs > builtAt;
+    });
   if (newer.length > 0) {
     throw new Error(
-      `${SHIPPED_AGENT} is older than ${newer.length} of its sources (${newer.slice(0, 3).join(', ')}): run npm run build first`,
+      `${SHIPPED_AGENT} is stale: ${newer.length} of its sources changed since the build (${newer.slice(0, 3).join(', ')}): run npm run build first`,
     );
   }
 }
