@@ -26,6 +26,27 @@ export default tseslint.config(
     },
   },
   {
+    // The engine tests test the agent as `npm run build` ships it: they take what
+    // src/agent-entry.ts exports from the bundle (test/helpers/shipped-agent.ts). An import of one
+    // of those modules from src/ would quietly test the sources instead. Types are fine.
+    files: ['test/engine/**/*.ts', 'test/helpers/agent.ts', 'test/helpers/docker.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex:
+                '/src/(agent/start-agent|agent/instance-lock|config/load|engine/docker-engine|engine/errors|host/trusted-dirs|util/errors|util/logger)\\.js$',
+              allowTypeImports: true,
+              message: 'engine tests take this from the bundle: test/helpers/shipped-agent.ts',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The dashboard's files run in the browser (type-checked by tsconfig.dashboard.json).
     files: ['src/fleet/dashboard/**/*.js'],
     languageOptions: {

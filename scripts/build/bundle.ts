@@ -1,7 +1,7 @@
 /**
  * Bundles the CLI (`bosun agent`, `bosun fleet ...`) with esbuild into dist/bundle/, the file the
- * `bosun` bin runs. Run by `npm run build` after tsc (which still builds dist/src for the tests
- * and the benchmarks).
+ * `bosun` bin runs. Run by `npm run build` after tsc (which still builds dist/src for the
+ * benchmarks and scripts/demo.sh).
  *
  * What it leaves out and how it is minified: scripts/build/bundle-options.ts.
  *
@@ -9,13 +9,19 @@
  * node_modules as before. Dynamic imports become chunks of their own (`splitting`), so
  * `bosun agent` never reads the fleet backend's code and the reverse.
  *
+ * A second entry point, dist/bundle/agent.js (src/agent-entry.ts), exports the agent as a module
+ * for the engine tests, which start agents in their own process (test/helpers/shipped-agent.ts):
+ * `npm test` runs them against this build, not against the TypeScript sources. Being in the same
+ * split build, it shares its chunks with the bin, and the build fails if agent.js carries any code
+ * of its own, or loads a chunk the bin never loads: what the tests run is what the bin runs.
+ *
  * Writes dist/bundle/meta.json (esbuild's metafile) and fails if a left-out package slipped in
  * by another path.
  *
  * Copies the dashboard's files (plain browser modules and CSS, served by `bosun fleet serve`)
  * from src/fleet/dashboard to dist/dashboard, where code running from dist looks for them.
  */
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +33,7 @@ async function bundle(root: string): Promise<void> {
   await rm(outdir, { recursive: true, force: true });
   const result = await build({
     ...bundleOptions(root),
-    entryPoints: { bosun: 'src/cli.ts' },
+    entryPoints: { bosun: 'src/cli.ts', agent: 'src/agent-entry.ts' },
     outdir,
     chunkNames: 'chunks/[name]-[hash]',
     splitting: true,
@@ -40,6 +46,47 @@ async function bundle(root: string): Promise<void> {
   const slipped = leftOutInputs(Object.keys(result.metafile.inputs));
   if (slipped.length > 0) {
     throw new Error(`left-out packages reached the bundle by another path:\n  ${slipped.join('\n  ')}`);
+  }
+  checkAgentEntry(result.metafile, path.relative(root, outdir));
+}
+
+/** The output files `file` loads: its static imports, and with `dynamic` its dynamic ones, transitively. */
+function loadedOutputs(meta: Metafile, file: string, dynamic: boolean): Set<string> {
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    for (const imported of meta.outputs[name]?.imports ?? []) {
+      if (imported.external) continue;
+      if (imported.kind === 'import-statement' || (dynamic && imported.kind === 'dynamic-import')) {
+        visit(imported.path);
+      }
+    }
+  };
+  visit(file);
+  return seen;
+}
+
+/**
+ * agent.js is for testing the bin's code, so it must be nothing but a door into the bin's own
+ * chunks: code only it reaches (an export of something the bin never runs) would be put into
+ * agent.js itself or a chunk of its own, and tested as if shipped.
+ */
+function checkAgentEntry(meta: Metafile, outdir: string): void {
+  const agent = path.posix.join(outdir, 'agent.js');
+  const own = Object.entries(meta.outputs[agent]?.inputs ?? {}).filter(
+    ([, input]) => input.bytesInOutput > 0,
+  );
+  const binLoads = loadedOutputs(meta, path.posix.join(outdir, 'bosun.js'), true);
+  const notTheBins = [...loadedOutputs(meta, agent, false)].filter(
+    (file) => file !== agent && !binLoads.has(file),
+  );
+  if (!meta.outputs[agent] || own.length > 0 || notTheBins.length > 0) {
+    throw new Error(
+      `${agent} must only re-export what the bin runs (src/agent-entry.ts); ` +
+        `code of its own: ${own.map(([input]) => input).join(', ') || 'none'}; ` +
+        `chunks the bin never loads: ${notTheBins.join(', ') || 'none'}`,
+    );
   }
 }
 

@@ -1,13 +1,19 @@
 import { promises as fs } from 'node:fs';
-import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent/start-agent.js';
 import type { AgentConfig } from '../../src/config/schema.js';
 import type { ContainerInfo, Engine } from '../../src/engine/types.js';
-import { DockerEngine } from '../../src/engine/docker-engine.js';
-import { createLogger, silentLogger } from '../../src/util/logger.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from './docker.js';
 import { RecordingEngine } from './recording-engine.js';
 import { tempAgentConfig } from './agent-config.js';
 import { rawApi, type Reply } from './raw-api.js';
+import {
+  createLogger,
+  DockerEngine,
+  loadConfig,
+  silentLogger,
+  startAgent,
+  type AgentOptions,
+  type RunningAgent,
+} from './shipped-agent.js';
 
 export const TEST_API_KEY = 'test-global-key';
 
@@ -38,14 +44,15 @@ export interface TestAgentOptions {
 /**
  * A real agent (real loop, locks, API) on the real Docker engine, in local mode, with its own
  * temporary data and lock dirs and its own device uuid, so test files never touch each other.
+ * The agent, its engine and its logger are the bundle's code (test/helpers/shipped-agent.ts).
  */
 export async function startTestAgent(options: TestAgentOptions = {}): Promise<TestAgent> {
   const uuid = options.config?.uuid ?? uniqueDeviceUuid();
-  const { root, ...config } = await tempAgentConfig('bosun-test-', {
-    apiKey: TEST_API_KEY,
-    uuid,
-    ...options.config,
-  });
+  const { root, ...config } = await tempAgentConfig(
+    'bosun-test-',
+    { apiKey: TEST_API_KEY, uuid, ...options.config },
+    loadConfig,
+  );
   const engine = options.engine ?? new DockerEngine({ dockerHost: DOCKER_HOST });
   await requireEngine(engine);
   const log = process.env.BOSUN_TEST_LOG ? createLogger('debug', 'test-agent') : silentLogger();

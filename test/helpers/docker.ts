@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { DockerEngine } from '../../src/engine/docker-engine.js';
 import { LABELS, type Engine } from '../../src/engine/types.js';
 
 const run = promisify(execFile);
@@ -19,9 +18,7 @@ export const DOCKER_HOST = 'unix:///var/run/docker.sock';
 const BUILD_IMAGE_SCRIPT = fileURLToPath(new URL('../../scripts/images/build-image.sh', import.meta.url));
 
 /** Pings the engine; throws when it does not answer, so the test run fails rather than skips. */
-export async function requireEngine(
-  engine: Pick<Engine, 'ping'> = new DockerEngine({ dockerHost: DOCKER_HOST }),
-): Promise<void> {
+export async function requireEngine(engine: Pick<Engine, 'ping'>): Promise<void> {
   try {
     await engine.ping();
   } catch (err) {

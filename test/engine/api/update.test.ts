@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DockerEngine } from '../../../src/engine/docker-engine.js';
+import { DockerEngine } from '../../helpers/shipped-agent.js';
 import { DOCKER_HOST } from '../../helpers/docker.js';
 import { RecordingEngine } from '../../helpers/recording-engine.js';
 import { sleep, startTestAgent, waitFor, type TestAgent } from '../../helpers/agent.js';

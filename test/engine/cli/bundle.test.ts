@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DockerEngine } from '../../../src/engine/docker-engine.js';
+import { DockerEngine } from '../../helpers/shipped-agent.js';
 import { deviceObject, rawApi, unique, waitFor } from '../../helpers/agent.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../../helpers/docker.js';
 import { DEMO_2, freshImage } from '../../helpers/images.js';

@@ -4,12 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
-import { DockerEngine } from '../../../src/engine/docker-engine.js';
-import { NameConflictError } from '../../../src/engine/errors.js';
+// The in-memory engine is not in the bundle: it and the error class it throws come from src/.
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports
+import { NameConflictError as MemoryNameConflictError } from '../../../src/engine/errors.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { LABELS, type ContainerSpec, type Engine, type NetworkSpec } from '../../../src/engine/types.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../../helpers/docker.js';
 import { DEMO_1 } from '../../helpers/images.js';
+import { DockerEngine, NameConflictError } from '../../helpers/shipped-agent.js';
 
 const DEVICE = uniqueDeviceUuid();
 const OTHER = uniqueDeviceUuid();
@@ -59,10 +61,12 @@ afterAll(async () => {
   await removeContainersOf(OTHER);
 });
 
+// The Docker engine is the bundle's, the in-memory one the sources': each throws its own build's
+// error classes.
 describe.each([
-  ['engine/docker', () => docker1 as Engine],
-  ['engine/memory', () => new MemoryEngine({ images: [DEMO_1] }) as Engine],
-])('%s networks', (_name, make) => {
+  ['engine/docker', () => docker1 as Engine, NameConflictError],
+  ['engine/memory', () => new MemoryEngine({ images: [DEMO_1] }) as Engine, MemoryNameConflictError],
+])('%s networks', (_name, make, NameConflict) => {
   it('creates, lists by owner (and by name), is idempotent, refuses a name another device owns', async () => {
     const engine = make();
     const mine = network(`a${_name.length}`);
@@ -82,7 +86,7 @@ describe.each([
     const named = await engine.listNetworks(DEVICE, [theirs.name]);
     expect(named.find((n) => n.name === theirs.name)?.labels[LABELS.deviceUuid]).toBe(OTHER);
     await expect(engine.createNetwork({ ...theirs, labels: mine.labels })).rejects.toBeInstanceOf(
-      NameConflictError,
+      NameConflict,
     );
     await engine.removeNetwork(theirs.name);
     await engine.removeNetwork(theirs.name);

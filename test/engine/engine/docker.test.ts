@@ -1,16 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
-import { DockerEngine } from '../../../src/engine/docker-engine.js';
-import {
-  AbortedError,
-  EngineError,
-  EngineUnavailableError,
-  ImageInUseError,
-  ImageNotFoundError,
-  NameConflictError,
-  NotFoundError,
-  PullError,
-} from '../../../src/engine/errors.js';
 import { LABELS, type ContainerSpec, type PullProgress } from '../../../src/engine/types.js';
 import {
   DOCKER_HOST,
@@ -21,6 +10,17 @@ import {
   requireEngine,
   uniqueDeviceUuid,
 } from '../../helpers/docker.js';
+import {
+  AbortedError,
+  DockerEngine,
+  EngineError,
+  EngineUnavailableError,
+  ImageInUseError,
+  ImageNotFoundError,
+  NameConflictError,
+  NotFoundError,
+  PullError,
+} from '../../helpers/shipped-agent.js';
 
 const DEVICE = uniqueDeviceUuid();
 const OTHER_DEVICE = uniqueDeviceUuid();

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { DeviceView } from '../../../src/fleet/api-types.js';
 import { FleetClient } from '../../../src/fleet/client.js';
-import { DockerEngine } from '../../../src/engine/docker-engine.js';
+import { DockerEngine } from '../../helpers/shipped-agent.js';
 import type { ContainerInfo } from '../../../src/engine/types.js';
 import { waitFor } from '../../helpers/agent.js';
 import { dockerExec } from '../../helpers/containers.js';

@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { UnsafePathError } from '../../../src/host/trusted-dirs.js';
 import { startTestAgent, unique, waitFor, type TestAgent } from '../../helpers/agent.js';
 import { nextRelease, startApp } from '../../helpers/apps.js';
 import { appContainers, DOCKER_CLI, shellIn, waitReleaseRunning } from '../../helpers/containers.js';
 import { LOCKER_2 } from '../../helpers/images.js';
+import { UnsafePathError } from '../../helpers/shipped-agent.js';
 
 const run = promisify(execFile);
 /** A uid that is neither root nor the agent's: a local user. */

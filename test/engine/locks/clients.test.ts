@@ -4,9 +4,6 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startAgent } from '../../../src/agent/start-agent.js';
-import { AlreadyRunningError, lockDataDir } from '../../../src/agent/instance-lock.js';
-import { silentLogger } from '../../../src/util/logger.js';
 import type { RecordingEngine } from '../../helpers/recording-engine.js';
 import {
   deviceObject,
@@ -20,6 +17,7 @@ import { waitReleaseRunning } from '../../helpers/containers.js';
 import { LOCKER_1, LOCKER_2 } from '../../helpers/images.js';
 import { listedLocks, waitUpdateStatus } from '../../helpers/local-api.js';
 import { hostLockPath } from '../../helpers/locks.js';
+import { AlreadyRunningError, lockDataDir, silentLogger, startAgent } from '../../helpers/shipped-agent.js';
 
 /** The npm `lockfile` package, the client balena's own lock example uses (it ships no types). */
 interface LockfileClient {
@@ -128,7 +126,7 @@ describe('locks (real engine): other lock clients and instances', () => {
       (err: unknown) => err,
     );
     expect(outcome).toBeInstanceOf(AlreadyRunningError);
-    expect((outcome as AlreadyRunningError).code).toBe('EALREADY_RUNNING');
+    expect((outcome as InstanceType<typeof AlreadyRunningError>).code).toBe('EALREADY_RUNNING');
     expect((outcome as Error).message).toBe(
       `another bosun agent (pid ${process.pid}) is already running with data dir ${t.config.dataDir}`,
     );

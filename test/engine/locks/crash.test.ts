@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { DockerEngine } from '../../../src/engine/docker-engine.js';
+import { DockerEngine } from '../../helpers/shipped-agent.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../../helpers/docker.js';
 import { deviceObject, unique, waitFor } from '../../helpers/agent.js';
 import { devices } from '../../helpers/apps.js';

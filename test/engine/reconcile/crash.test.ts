@@ -3,7 +3,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DockerEngine } from '../../../src/engine/docker-engine.js';
+import { DockerEngine } from '../../helpers/shipped-agent.js';
 import type { ContainerInfo } from '../../../src/engine/types.js';
 import { DOCKER_HOST, removeContainersOf, requireEngine, uniqueDeviceUuid } from '../../helpers/docker.js';
 import { deviceObject, unique, waitFor } from '../../helpers/agent.js';

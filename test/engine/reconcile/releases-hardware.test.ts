@@ -11,13 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
-import { startAgent } from '../../../src/agent/start-agent.js';
-import { loadConfig } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/util/errors.js';
-import { silentLogger } from '../../../src/util/logger.js';
 import { deviceObject, startTestAgent, unique, waitFor, type TestAgent } from '../../helpers/agent.js';
 import { appContainers, shellIn, waitReleaseIn, waitReleaseRunning } from '../../helpers/containers.js';
 import { DEMO_1 } from '../../helpers/images.js';
+import { ConfigError, loadConfig, silentLogger, startAgent } from '../../helpers/shipped-agent.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 

@@ -9,7 +9,9 @@ import { startAgent, type RunningAgent } from '../../../src/agent/start-agent.js
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import type { LogWireLine } from '../../../src/logs/types.js';
 import { silentLogger } from '../../../src/util/logger.js';
-import { deviceObject, rawApi, waitFor } from '../../helpers/agent.js';
+import { rawApi } from '../../helpers/raw-api.js';
+import { deviceObject } from '../../helpers/targets.js';
+import { waitFor } from '../../helpers/wait.js';
 import { tempAgentConfig } from '../../helpers/agent-config.js';
 
 const UUID = 'locallogs00000000000000000000001';

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/glo
 import { printDeviceLogs } from '../../../src/fleet/cli-logs.js';
 import { FleetClient } from '../../../src/fleet/client.js';
 import { startFleetServer, type FleetServer } from '../../../src/fleet/server.js';
-import { waitFor } from '../../helpers/agent.js';
+import { waitFor } from '../../helpers/wait.js';
 import { FLEET_BACKENDS, TestDatabases } from '../../helpers/fleet-databases.js';
 import { httpCall, type HttpAnswer } from '../../helpers/fleet-http.js';
 

@@ -17,7 +17,7 @@ import { LogFollower } from '../../../src/logs/follower.js';
 import type { DeviceLogLine } from '../../../src/logs/types.js';
 import { JsonStore } from '../../../src/store/json-store.js';
 import { silentLogger } from '../../../src/util/logger.js';
-import { waitFor } from '../../helpers/agent.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const DEVICE = 'device-logs';
 const IMAGE = 'registry.test/app:1';

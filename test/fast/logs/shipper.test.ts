@@ -3,7 +3,7 @@ import { LogBuffer } from '../../../src/logs/buffer.js';
 import { LogShipper } from '../../../src/logs/shipper.js';
 import type { DeviceLogLine, LogWireLine } from '../../../src/logs/types.js';
 import { silentLogger } from '../../../src/util/logger.js';
-import { waitFor } from '../../helpers/agent.js';
+import { waitFor } from '../../helpers/wait.js';
 import { FakeCloud, type RecordedRequest } from '../../helpers/fake-cloud.js';
 
 const UUID = 'device-logs-0001';
