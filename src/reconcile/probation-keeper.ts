@@ -1,12 +1,12 @@
 import type { ContainerInfo } from '../engine/types.js';
 import { advanceProbation, clearedFailure, releaseToApply } from '../policy/probation.js';
 import type { ReleaseHistory } from '../policy/release-history.js';
-import type { AppUpdatePolicy } from '../policy/update-policy.js';
-import type { TargetApp, TargetState } from '../target/types.js';
+import type { TargetState } from '../target/types.js';
 import type { Logger } from '../util/logger.js';
 import type { AppStatus } from './loop-types.js';
 import type { Plan } from './plan.js';
 import { probationFailedMessage } from './update-events.js';
+import type { PassPolicies } from './update-policy-clock.js';
 
 /** How often a release on probation is looked at (a failure is seen within this long). */
 const PROBATION_CHECK_MS = 1_000;
@@ -19,7 +19,6 @@ const PROBATION_CHECK_MS = 1_000;
 export class ProbationKeeper {
   constructor(
     private readonly history: ReleaseHistory,
-    private readonly updatePolicy: ((app: TargetApp, target: TargetState) => AppUpdatePolicy) | undefined,
     private readonly log: Logger,
     /** A release failed probation (rolled back or left unhealthy): the system line to announce. */
     private readonly onFailed: (message: string) => void,
@@ -44,11 +43,17 @@ export class ProbationKeeper {
   }
 
   /** Starts, judges and ends each app's probation from what this pass read (probation.ts). */
-  async advance(target: TargetState, plan: Plan, containers: ContainerInfo[], now: number): Promise<void> {
+  async advance(
+    target: TargetState,
+    plan: Plan,
+    containers: ContainerInfo[],
+    policies: PassPolicies,
+    now: number,
+  ): Promise<void> {
     const history = this.history;
     for (const app of Object.values(target.apps)) {
       if (!app.release) continue;
-      const probationMs = this.updatePolicy?.(app, target).probationMs ?? 0;
+      const probationMs = policies.get(app.appUuid)?.probationMs ?? 0;
       const next = advanceProbation(history.get(app.appUuid), {
         release: app.release,
         applied: plan.apps[app.appUuid]?.phase === 'done',

@@ -9,7 +9,8 @@ import { Waker } from '../util/waker.js';
 import { createExecutor } from './executor.js';
 import { IntentBook } from './intent-book.js';
 import { ProbationKeeper } from './probation-keeper.js';
-import { UpdatePolicyClock, type PolicyTimers } from './update-policy-clock.js';
+import { UpdatePolicyClock, type PassPolicies, type PolicyTimers } from './update-policy-clock.js';
+import type { AppUpdatePolicy } from '../policy/update-policy.js';
 import type { IntentOptions, IntentRequest } from './intents.js';
 import { gatherFacts, lockSubjects } from './facts.js';
 import {
@@ -106,10 +107,10 @@ export class ReconcileLoop {
     this.announcer = new UpdateAnnouncer((message) => this.event(message));
     this.watcher = new LockWatcher(() => this.wake(), deps.log, deps.lockWatch ?? true);
     this.intents = new IntentBook(deps.heldStopped, deps.log);
-    this.policyClock = new UpdatePolicyClock(deps.updatePolicy);
+    this.policyClock = new UpdatePolicyClock();
     this.probation =
       deps.releaseHistory &&
-      new ProbationKeeper(deps.releaseHistory, deps.updatePolicy, deps.log, (message) => {
+      new ProbationKeeper(deps.releaseHistory, deps.log, (message) => {
         this.event(message);
         this.wake();
       });
@@ -230,6 +231,15 @@ export class ReconcileLoop {
     }
   }
 
+  /** Each app's update policy, worked out once a pass for the clock and for probation alike. */
+  private updatePolicies(target: TargetState): PassPolicies {
+    const policies = new Map<string, AppUpdatePolicy>();
+    const policyOf = this.deps.updatePolicy;
+    if (policyOf)
+      for (const app of Object.values(target.apps)) policies.set(app.appUuid, policyOf(app, target));
+    return policies;
+  }
+
   /** One pass: read the world, plan, run the batch; says what happened and how long to sleep. */
   private async pass(wanted: TargetState): Promise<PassOutcome> {
     const now = this.now();
@@ -270,7 +280,8 @@ export class ReconcileLoop {
     }
     await this.watcher.watchDirs(await this.watchedDirs(target, facts.containers));
     await this.intents.bind(facts.containers);
-    const policy = this.policyClock.facts(target, now);
+    const policies = this.updatePolicies(target);
+    const policy = this.policyClock.facts(target, policies, now);
     const plan = planSteps(target, {
       ...facts,
       heldStopped: new Set(this.deps.heldStopped.view),
@@ -283,7 +294,8 @@ export class ReconcileLoop {
     const runnable = plan.steps.filter((s) => s.action !== 'wait' && !this.inBackoff(s, now));
     // Probation is judged from this pass's facts; with steps to run, only after them, so that a
     // write of the history never delays a kill or a start.
-    const judgeProbations = async () => this.probation?.advance(target, plan, facts.containers, now);
+    const judgeProbations = async () =>
+      this.probation?.advance(target, plan, facts.containers, policies, now);
     if (runnable.length === 0 || abort.signal.aborted) await judgeProbations();
     const intentWakeMs = Math.min(
       this.intents.settle(plan, now),

@@ -1,6 +1,9 @@
 import { windowState, type AppUpdatePolicy } from '../policy/update-policy.js';
-import type { TargetApp, TargetState } from '../target/types.js';
+import type { TargetState } from '../target/types.js';
 import type { AppPolicyFacts, Plan } from './plan.js';
+
+/** Each app's update policy (contract section 10) for one pass, by app uuid; none without policies. */
+export type PassPolicies = ReadonlyMap<string, AppUpdatePolicy>;
 
 /** When an app's lock deadline passes and its update window opens (ms), for timers and reports. */
 export interface PolicyTimers {
@@ -16,8 +19,6 @@ export class UpdatePolicyClock {
   /** Since when each app's update has waited on a user lock (an agent restart starts it again). */
   private readonly lockWaitSince = new Map<string, number>();
 
-  constructor(private readonly updatePolicy?: (app: TargetApp, target: TargetState) => AppUpdatePolicy) {}
-
   /**
    * What each app's update policies say now: the lock deadline counts from the moment the update
    * first had to wait on the lock (the loop's memory: an agent restart starts it again), and the
@@ -25,13 +26,14 @@ export class UpdatePolicyClock {
    */
   facts(
     target: TargetState,
+    policies: PassPolicies,
     now: number,
   ): { facts: Record<string, AppPolicyFacts>; timers: Record<string, PolicyTimers> } {
     const facts: Record<string, AppPolicyFacts> = {};
     const timers: Record<string, PolicyTimers> = {};
-    if (!this.updatePolicy) return { facts, timers };
     for (const app of Object.values(target.apps)) {
-      const policy = this.updatePolicy(app, target);
+      const policy = policies.get(app.appUuid);
+      if (!policy) continue;
       const since = this.lockWaitSince.get(app.appUuid);
       const deadlineAt =
         policy.lockDeadlineMs !== undefined ? (since ?? now) + policy.lockDeadlineMs : undefined;
