@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { Engine } from '../../../src/engine/types.js';
 import { deviceObject, startTestAgent, unique, type TestAgent } from '../../helpers/agent.js';
@@ -38,12 +39,31 @@ function loads(meta: Metafile, file: string, dynamic: boolean, seen = new Set<st
   return seen;
 }
 
-/** The files of a stack trace's frames (absolute paths; node: internals and anonymous frames left out). */
-function stackFiles(stack: string): string[] {
-  return stack
-    .split('\n')
-    .map((line) => /^\s+at (?:.* \()?(\/[^():]+):\d+:\d+\)?$/.exec(line)?.[1])
-    .filter((file): file is string => file !== undefined);
+/**
+ * The files of a stack's frames as V8 recorded them (absolute paths; node: internals and frames
+ * without a file left out). Read through V8's call sites, not the formatted text: jest maps the
+ * frames of a file that links a source map (the bundle does) back to the sources when it can, and
+ * would name src/ for code that ran from dist/bundle.
+ */
+function rawStackFiles(read: () => unknown): string[] {
+  const original = Error.prepareStackTrace;
+  Error.prepareStackTrace = (_err, sites) => sites.map((site) => site.getFileName() ?? '');
+  try {
+    return (read() as string[])
+      .map((file) => (file.startsWith('file://') ? fileURLToPath(file) : file))
+      .filter((file) => file.startsWith('/'));
+  } finally {
+    Error.prepareStackTrace = original;
+  }
+}
+
+/** The files of the calls that led here. */
+function callerFiles(): string[] {
+  return rawStackFiles(() => {
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder, callerFiles);
+    return holder.stack;
+  });
 }
 
 describe('src/agent-entry.ts (dist/bundle/agent.js): the agent the engine tests run is the shipped one', () => {
@@ -74,7 +94,7 @@ describe('src/agent-entry.ts (dist/bundle/agent.js): the agent the engine tests 
 
   it("startTestAgent's agent calls the engine from the bundle's code, never from src/", async () => {
     const docker = new DockerEngine({ dockerHost: DOCKER_HOST });
-    const calls: { op: string; stack: string }[] = [];
+    const calls: { op: string; files: string[] }[] = [];
     let recording = false;
     // Every engine call the agent makes records the stack it was made from: the loop, the
     // executor and the local API routes are the callers, so their files are the ones it names.
@@ -83,7 +103,7 @@ describe('src/agent-entry.ts (dist/bundle/agent.js): the agent the engine tests 
         const value: unknown = Reflect.get(target, op, receiver);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
-          if (recording) calls.push({ op: String(op), stack: new Error('engine call').stack ?? '' });
+          if (recording) calls.push({ op: String(op), files: callerFiles() });
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
@@ -109,9 +129,9 @@ describe('src/agent-entry.ts (dist/bundle/agent.js): the agent the engine tests 
     expect(calls.map((c) => c.op)).toEqual(
       expect.arrayContaining(['listContainers', 'createContainer', 'startContainer']),
     );
-    for (const { op, stack } of calls) {
+    for (const { op, files } of calls) {
       // The first frame is the proxy above; the rest are the agent's.
-      const callers = stackFiles(stack).slice(1);
+      const callers = files.slice(1);
       expect({ op, callers: callers.length > 0 }).toEqual({ op, callers: true });
       expect({ op, outside: callers.filter((file) => !file.startsWith(`${BUNDLE_DIR}/`)) }).toEqual({
         op,
@@ -127,7 +147,8 @@ describe('src/agent-entry.ts (dist/bundle/agent.js): the agent the engine tests 
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(EngineUnavailableError);
-    const files = stackFiles((err as Error).stack ?? '');
+    // V8 formats an error's stack when it is first read, so this reads its recorded call sites.
+    const files = rawStackFiles(() => (err as Error).stack);
     expect(files[0]).toMatch(new RegExp(`^${BUNDLE_DIR}/chunks/chunk-\\w+\\.js$`));
   });
 });
