@@ -10,7 +10,7 @@
  *
  *   npm run build && node dist/scripts/bench/fleet-rollout.js [--devices 1000] [--poll-ms 5000]
  *     [--workers 2] [--report-ms 1000] [--rollout 1,10%,100%] [--database sqlite|postgres|URL|FILE]
- *     [--fail-percent 5] [--max-failures N|N%] [--probation 2s] [--profile-dir DIR]
+ *     [--fail-percent 5] [--max-failures N|N%] [--probation 2s] [--no-api] [--profile-dir DIR]
  *
  * Prints figures; asserts nothing. Goal: at most two poll intervals a wave (contract section 12:
  * each wave opens once the one before is done). --database postgres makes a scratch database on
@@ -64,11 +64,13 @@ interface BenchOptions {
   maxFailures?: string;
   /** The agents' probation; default 0 (off), or 2s with --fail-percent (failures need it). */
   probation: string;
+  /** Each agent without its local API (--no-api). */
+  noApi: boolean;
 }
 
 const USAGE =
   'use --devices N --poll-ms MS --workers N --report-ms MS --rollout WAVES --database sqlite|postgres|URL|FILE ' +
-  '--fail-percent N --max-failures N|N% --probation DURATION --profile-dir DIR';
+  '--fail-percent N --max-failures N|N% --probation DURATION --no-api --profile-dir DIR';
 
 function parseArgs(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -78,9 +80,14 @@ function parseArgs(argv: string[]): BenchOptions {
     reportMs: 1000,
     database: 'sqlite',
     probation: '',
+    noApi: false,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i]!;
+    if (flag === '--no-api') {
+      options.noApi = true;
+      continue;
+    }
     const text = argv[++i];
     if (text === undefined) throw new Error(`${flag} needs a value (${USAGE})`);
     if (flag === '--profile-dir') options.profileDir = text;
@@ -201,7 +208,7 @@ async function main(): Promise<void> {
     const first = await client.pushRelease(fleet, compose('sim/app:1'));
     console.log(
       `fleet rollout: ${options.devices} devices in ${options.workers} worker process(es), poll ${options.pollMs} ms, ` +
-        `report throttle ${options.reportMs} ms, probation ${options.probation}; database ${displayLocation(database)}; ` +
+        `report throttle ${options.reportMs} ms, probation ${options.probation}, local API ${options.noApi ? 'off' : 'on'}; database ${displayLocation(database)}; ` +
         `backend pid ${backendPid}`,
     );
 
@@ -217,6 +224,7 @@ async function main(): Promise<void> {
       reportMs: options.reportMs,
       pullDelayMs: [50, 200] as [number, number],
       probation: options.probation,
+      localApi: !options.noApi,
     }));
     workers = await startSimWorkers(WORKER, jobs, { together: true });
     const startedMs = Date.now() - setupStart;

@@ -24,6 +24,8 @@ export interface WorkerJob {
   pullDelayMs: [number, number];
   /** The agents' probation (contract section 10 syntax); `0` turns probation and rollback off. */
   probation: string;
+  /** Each agent runs its local API (AgentOptions.localApi); off, a thousand start in about half the time. */
+  localApi: boolean;
 }
 
 /** What one device holds of an image, and its containers: what a test asserts on. */
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
     config: { lockWatch: false, updateProbation: job.probation },
     agent: {
       log,
+      localApi: job.localApi,
       loop: {
         fallbackPollMs: job.pollMs,
         resyncMs: 6 * job.pollMs,

@@ -91,6 +91,9 @@ describe('fleet at scale: a 1,000-device staged rollout halted by probation fail
       reportMs: 500,
       pullDelayMs: [50, 200],
       probation: PROBATION,
+      // Starting a thousand local APIs would take longer than the rest of the setup; this test
+      // talks to the backend and the workers only.
+      localApi: false,
     }));
     workers = await startSimWorkers(workerFile, jobs, { together: true });
     uuids = workers.flatMap((w) => w.uuids);
