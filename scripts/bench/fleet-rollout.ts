@@ -302,9 +302,13 @@ async function main(): Promise<void> {
     );
     printWaves(timeline, options, probationMs);
     const total = timeline.waves.reduce((sum, w) => sum + w.devices, 0);
+    const done = timeline.waves.reduce((sum, w) => sum + w.done, 0);
+    const marks =
+      timeline.state === 'complete'
+        ? `50% at ${secs(timeline.marks['50%'])}, 90% at ${secs(timeline.marks['90%'])}, 100% at ${secs(timeline.marks['100%'])}`
+        : `${done} of ${total}`;
     console.log(
-      `devices done: 50% at ${secs(timeline.marks['50%'])}, 90% at ${secs(timeline.marks['90%'])}, ` +
-        `100% at ${secs(timeline.marks['100%'])} (of ${total}); by second: ` +
+      `devices done: ${marks}; by second: ` +
         Array.from(timeline.perSecond, (n, s) => `${s + 1}s:${n ?? '-'}`).join(' '),
     );
     console.log(
