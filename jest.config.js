@@ -1,9 +1,12 @@
 /**
- * Two projects, run one after the other by `npm run test:jest`:
+ * Three projects, run one after the other by `npm run test:jest`:
  * - fast: no Docker engine (unit tables, loopback HTTP, the simulated fleet), in parallel;
  * - engine: the real Docker engine and registry, one file at a time, so their timings stay
- *   honest on a 2-core machine and they never compete for the engine.
- * Both mirror src/ (test/<project>/<src dir>/<module>.test.ts).
+ *   honest on a 2-core machine and they never compete for the engine;
+ * - scale: a simulated fleet of a thousand agents in worker processes (compiled code: the test
+ *   command builds first); it takes both cores, so it runs alone, after the others, where it
+ *   cannot make their timing-sensitive tests flake.
+ * All mirror src/ (test/<project>/<src dir>/<module>.test.ts).
  */
 const common = {
   testEnvironment: 'node',
@@ -20,5 +23,6 @@ export default {
   projects: [
     { ...common, displayName: 'fast', roots: ['<rootDir>/test/fast'] },
     { ...common, displayName: 'engine', roots: ['<rootDir>/test/engine'] },
+    { ...common, displayName: 'scale', roots: ['<rootDir>/test/scale'] },
   ],
 };

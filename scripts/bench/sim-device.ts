@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startAgent, type AgentOptions, type RunningAgent } from '../../src/agent/start-agent.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { AgentConfig } from '../../src/config/schema.js';
-import { MemoryEngine } from '../../src/engine/memory-engine.js';
+import { MemoryEngine, type MemoryEngineOptions } from '../../src/engine/memory-engine.js';
 import { serviceLockDir } from '../../src/locks/paths.js';
 import { silentLogger, type Logger } from '../../src/util/logger.js';
 
@@ -21,6 +21,8 @@ export interface SimDeviceOptions {
   provisioningKey: string;
   /** How long a pull of a new image takes on this device. */
   pullDelayMs: number;
+  /** Containers that exit by themselves after starting (a release failing probation: sim-failures.ts). */
+  exitAfterStart?: MemoryEngineOptions['exitAfterStart'];
   pollIntervalMs: number;
   reportIntervalMs: number;
   /** Overrides of the agent config (e.g. lockWatch: false for a thousand devices). */
@@ -75,7 +77,10 @@ export class SimDevice {
       updateProbation: '0',
       ...options.config,
     };
-    const engine = new MemoryEngine({ pullDelayMs: options.pullDelayMs });
+    const engine = new MemoryEngine({
+      pullDelayMs: options.pullDelayMs,
+      exitAfterStart: options.exitAfterStart,
+    });
     const startOptions: AgentOptions = {
       engine,
       log: options.log ?? silentLogger(),

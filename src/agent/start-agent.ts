@@ -63,6 +63,13 @@ export interface AgentOptions {
   pollTriggerGapMs?: number;
   /** Log shipping timings (tests): how long a batch gathers, and the backoff while the cloud is away. */
   logShipping?: Pick<NonNullable<DeviceLogsOptions['cloud']>, 'gatherMs' | 'backoff'>;
+  /**
+   * false: no local API (apiPort stays config.listenPort). Only for the simulated fleet at scale:
+   * a thousand agents in one process spend more starting a thousand fastify servers (each
+   * compiles its route schemas) than starting everything else, and those tests and benchmarks
+   * talk to the fleet backend only. `bosun agent` always has its API.
+   */
+  localApi?: boolean;
 }
 
 /** A running agent: what tests and the simulated fleet hold on to. */
@@ -307,23 +314,25 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
 
   let api: FastifyInstance | undefined;
   try {
-    api = await createApiServer({
-      facade,
-      log,
-      metrics,
-      localMode,
-      version: VERSION,
-      logs: deviceLogs.local,
-    });
-    apiPort = await listen(api, config.listenAddress, config.listenPort);
-    log.info({ address: config.listenAddress, port: apiPort }, 'local API listening');
-    gateways = new GatewayListeners({
-      server: api.server,
-      listenAddress: config.listenAddress,
-      port: apiPort,
-      maxConnections: DEFAULT_CONNECTION_LIMITS.maxConnections,
-      log,
-    });
+    if (options.localApi !== false) {
+      api = await createApiServer({
+        facade,
+        log,
+        metrics,
+        localMode,
+        version: VERSION,
+        logs: deviceLogs.local,
+      });
+      apiPort = await listen(api, config.listenAddress, config.listenPort);
+      log.info({ address: config.listenAddress, port: apiPort }, 'local API listening');
+      gateways = new GatewayListeners({
+        server: api.server,
+        listenAddress: config.listenAddress,
+        port: apiPort,
+        maxConnections: DEFAULT_CONNECTION_LIMITS.maxConnections,
+        log,
+      });
+    }
 
     await keeper.load({ preloadFile: config.targetStateFile || undefined, localMode });
     loop.start();

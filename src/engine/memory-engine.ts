@@ -1,6 +1,7 @@
 /**
  * An Engine held in memory, for unit tests and the simulated fleet (a thousand of these run in
- * one process, so it keeps no timers except during a pull and does no I/O). It follows the
+ * one process, so it keeps no timers except during a pull and for a container told to exit after
+ * it starts, and does no I/O). It follows the
  * docker engine's observable rules: names are unique, a container needs its image, an image in
  * use cannot be removed, start/stop/kill/remove are idempotent, nothing restarts by itself.
  */
@@ -34,6 +35,12 @@ import {
 
 export type EngineOperation = keyof Engine;
 
+/** A container's process ending by itself some time after it started (see exitAfterStart). */
+export interface ScheduledExit {
+  afterMs: number;
+  exitCode: number;
+}
+
 export interface MemoryEngineOptions {
   /** References that exist in the registry; default: every reference does. */
   registry?: ReadonlySet<string> | ((ref: string) => boolean);
@@ -49,6 +56,12 @@ export interface MemoryEngineOptions {
   now?: () => Date;
   /** Waits between pull steps; default node's timers. Replace to drive pulls by hand. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Asked each time startContainer starts a container: when it answers, the container's process exits with
+   * that code that long after the start, unless it was stopped, killed or removed first. The
+   * simulated fleet's failing releases (a crash during probation); nothing real reads it.
+   */
+  exitAfterStart?: (container: ContainerInfo) => ScheduledExit | undefined;
 }
 
 /** Lines a container keeps, at most (the oldest go first): the engine keeps logs bounded too. */
@@ -70,6 +83,8 @@ interface StoredContainer {
   exitCode?: number;
   restartCount?: number;
   health?: ContainerInfo['health'];
+  /** The exit exitAfterStart scheduled for this run of the container. */
+  exitTimer?: NodeJS.Timeout;
 }
 
 /** Exit codes of a process ended by a signal: 128 + the signal's number. */
@@ -93,12 +108,15 @@ export class MemoryEngine implements Engine {
   private readonly networks = new Map<string, NetworkInfo>();
   private readonly failures = new Map<EngineOperation, Error[]>();
   private readonly calls = new Map<EngineOperation, number>();
+  /** Pulls asked for, by reference (including ones of images already present). */
+  private readonly pulls = new Map<string, number>();
   private readonly inRegistry: (ref: string) => boolean;
   private readonly pullDelayMs: number;
   private readonly pullSteps: number;
   private readonly imageSizeBytes: number;
   private readonly now: () => Date;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly exitAfterStart: MemoryEngineOptions['exitAfterStart'];
   private available = true;
   private nextId = 1;
   /** Lines logged within one millisecond get distinct cursors, in order. */
@@ -119,6 +137,7 @@ export class MemoryEngine implements Engine {
     this.imageSizeBytes = options.imageSizeBytes ?? 1_000_000;
     this.now = options.now ?? (() => new Date());
     this.sleep = options.sleep ?? defaultSleep;
+    this.exitAfterStart = options.exitAfterStart;
     if (this.pullDelayMs < 0) throw new RangeError(`pullDelayMs must be >= 0, got ${this.pullDelayMs}`);
   }
 
@@ -141,13 +160,16 @@ export class MemoryEngine implements Engine {
     return this.calls.get(op) ?? 0;
   }
 
+  /** How many times an image was asked to be pulled (the simulated fleet: never for unopened waves). */
+  pullCount(ref: string): number {
+    return this.pulls.get(ref) ?? 0;
+  }
+
   /** The container's process ends on its own (a crash, or the app exiting). */
   simulateExit(id: string, exitCode: number): void {
     const container = this.mustGet(id);
     if (container.status !== 'running') throw new EngineError(`container ${id} is not running`, 409);
-    container.status = 'exited';
-    container.exitCode = exitCode;
-    this.endFollowers(container);
+    this.exited(container, exitCode);
   }
 
   /** The engine restarted the container after a crash (its restart policy): it runs again. */
@@ -189,6 +211,29 @@ export class MemoryEngine implements Engine {
   /** The container's process stopped writing: every follower's stream ends. */
   private endFollowers(container: StoredContainer): void {
     for (const follower of [...container.followers]) follower.end();
+  }
+
+  /** The container's process ended (on its own, stopped or killed): a scheduled exit is void. */
+  private exited(container: StoredContainer, exitCode: number): void {
+    clearTimeout(container.exitTimer);
+    delete container.exitTimer;
+    container.status = 'exited';
+    container.exitCode = exitCode;
+    this.endFollowers(container);
+  }
+
+  /** Arms the exit exitAfterStart asks for this start of the container, if any. */
+  private scheduleExit(container: StoredContainer): void {
+    if (this.exitAfterStart === undefined) return;
+    const info = this.toInfo(container);
+    const exit = info === undefined ? undefined : this.exitAfterStart(info);
+    if (exit === undefined) return;
+    container.exitTimer = setTimeout(() => {
+      delete container.exitTimer;
+      if (container.status === 'running') this.exited(container, exit.exitCode);
+    }, exit.afterMs);
+    // A scheduled crash must not keep a test or a worker process alive.
+    container.exitTimer.unref();
   }
 
   /** The container's healthcheck says `health`. */
@@ -281,6 +326,7 @@ export class MemoryEngine implements Engine {
 
   async pullImage(ref: string, options: PullOptions = {}): Promise<void> {
     this.enter('pullImage');
+    this.pulls.set(ref, (this.pulls.get(ref) ?? 0) + 1);
     const { signal, onProgress } = options;
     if (signal?.aborted) throw new AbortedError(`pull of ${ref} aborted`);
     if (!this.inRegistry(ref)) throw new ImageNotFoundError(ref);
@@ -370,24 +416,21 @@ export class MemoryEngine implements Engine {
     container.status = 'running';
     container.startedAt = this.now().toISOString();
     delete container.exitCode;
+    this.scheduleExit(container);
   }
 
   async stopContainer(id: string, _timeoutSec?: number): Promise<void> {
     this.enter('stopContainer');
     const container = this.mustGet(id);
     if (container.status !== 'running') return;
-    container.status = 'exited';
-    container.exitCode = 0; // the apps trap SIGTERM and exit cleanly
-    this.endFollowers(container);
+    this.exited(container, 0); // the apps trap SIGTERM and exit cleanly
   }
 
   async killContainer(id: string, signal = 'SIGKILL'): Promise<void> {
     this.enter('killContainer');
     const container = this.mustGet(id);
     if (container.status !== 'running') return;
-    container.status = 'exited';
-    container.exitCode = SIGNAL_EXIT_CODES[signal] ?? 137;
-    this.endFollowers(container);
+    this.exited(container, SIGNAL_EXIT_CODES[signal] ?? 137);
   }
 
   async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
@@ -398,6 +441,7 @@ export class MemoryEngine implements Engine {
       throw new EngineError(`container ${id}: cannot remove a running container without force`, 409);
     }
     this.containers.delete(id);
+    clearTimeout(container.exitTimer);
     this.endFollowers(container);
   }
 

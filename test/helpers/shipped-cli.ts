@@ -17,3 +17,13 @@ export function requireShippedCli(): string {
   if (!existsSync(SHIPPED_CLI)) throw new Error(`${SHIPPED_CLI} is missing: run npm run build first`);
   return SHIPPED_CLI;
 }
+
+/**
+ * A file of the plain tsc build (`dist/<relative>`), e.g. a worker a test forks; fails clearly
+ * when the build is missing.
+ */
+export function requireBuilt(relative: string): string {
+  const file = `${ROOT}dist/${relative}`;
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`);
+  return file;
+}

@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import {
   AbortedError,
   EngineError,
@@ -114,6 +114,16 @@ describe('engine/memory pullImage', () => {
     const engine = new MemoryEngine({ pullDelayMs: 60_000, images: [IMAGE] });
     await engine.pullImage(IMAGE);
     expect(engine.callCount('pullImage')).toBe(1);
+  });
+
+  it('counts the pulls asked for by reference, present or not', async () => {
+    const engine = new MemoryEngine({ images: [IMAGE] });
+    await engine.pullImage(IMAGE);
+    await engine.pullImage('registry.test/app:2');
+    await engine.pullImage('registry.test/app:2');
+    expect([IMAGE, 'registry.test/app:2', 'registry.test/app:3'].map((ref) => engine.pullCount(ref))).toEqual(
+      [1, 2, 0],
+    );
   });
 
   it('aborts a pull in flight and before it starts, leaving no image', async () => {
@@ -251,6 +261,66 @@ describe('engine/memory containers', () => {
     expect(ids[0]).toEqual(ids[1]);
     expect(new Set(ids[0]).size).toBe(2);
     expect(ids[0]?.[0]).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("engine/memory exitAfterStart (the simulated fleet's crashing releases)", () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  const CRASHING = 'registry.test/app:crash';
+
+  /** An engine whose containers of CRASHING exit 1 half a second after each start. */
+  function crashingEngine(asked: string[] = []) {
+    return new MemoryEngine({
+      images: [IMAGE, CRASHING],
+      exitAfterStart: (container) => {
+        asked.push(`${container.name} ${container.releaseUuid}`);
+        return container.image === CRASHING ? { afterMs: 500, exitCode: 1 } : undefined;
+      },
+    });
+  }
+
+  it('a container it answers for exits with that code that long after each start; others run on', async () => {
+    jest.useFakeTimers();
+    const asked: string[] = [];
+    const engine = crashingEngine(asked);
+    const crashing = await engine.createContainer(spec('crashing', { image: CRASHING }));
+    const steady = await engine.createContainer(spec('steady'));
+    await engine.startContainer(crashing);
+    await engine.startContainer(steady);
+    expect(asked).toEqual(['crashing release-uuid', 'steady release-uuid']);
+    jest.advanceTimersByTime(499);
+    expect((await engine.inspectContainer(crashing)).status).toBe('running');
+    jest.advanceTimersByTime(1);
+    expect(await engine.inspectContainer(crashing)).toMatchObject({ status: 'exited', exitCode: 1 });
+    expect((await engine.inspectContainer(steady)).status).toBe('running');
+
+    await engine.startContainer(crashing);
+    jest.advanceTimersByTime(500);
+    expect(await engine.inspectContainer(crashing)).toMatchObject({ status: 'exited', exitCode: 1 });
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('a stop, kill or removal before the exit voids it: a later run gets its own', async () => {
+    jest.useFakeTimers();
+    const engine = crashingEngine();
+    const id = await engine.createContainer(spec('crashing', { image: CRASHING }));
+    await engine.startContainer(id);
+    jest.advanceTimersByTime(100);
+    await engine.stopContainer(id);
+    expect(jest.getTimerCount()).toBe(0);
+    await engine.startContainer(id);
+    jest.advanceTimersByTime(450);
+    // The first run's exit would have fallen here; the second run has 50 ms to go.
+    expect((await engine.inspectContainer(id)).status).toBe('running');
+    await engine.killContainer(id, 'SIGTERM');
+    expect(await engine.inspectContainer(id)).toMatchObject({ status: 'exited', exitCode: 143 });
+
+    await engine.startContainer(id);
+    await engine.removeContainer(id, { force: true });
+    expect(jest.getTimerCount()).toBe(0);
   });
 });
 
