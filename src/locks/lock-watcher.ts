@@ -16,6 +16,11 @@ export class LockWatcher {
     private readonly enabled = true,
   ) {}
 
+  /** Whether lock dirs are watched at all (config lockWatch); off, the loop's fallback poll alone sees a release. */
+  get watching(): boolean {
+    return this.enabled;
+  }
+
   /** Whether `dir` is watched now (it existed, and was checked, when the watch began). */
   isWatching(dir: string): boolean {
     return this.watchers.has(dir);

@@ -278,7 +278,9 @@ export class ReconcileLoop {
           this.deps.log.warn({ err: errorMessage(err) }, 'cannot follow the app networks'),
         );
     }
-    await this.watcher.watchDirs(await this.watchedDirs(target, facts.containers));
+    // Without the watcher there is nothing to make the dirs for ahead of time: a create step
+    // makes and checks its own service's dirs before it mounts them.
+    if (this.watcher.watching) await this.watcher.watchDirs(await this.watchedDirs(target, facts.containers));
     await this.intents.bind(facts.containers);
     const policies = this.updatePolicies(target);
     const policy = this.policyClock.facts(target, policies, now);

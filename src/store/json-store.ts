@@ -65,11 +65,10 @@ export class JsonStore {
     // be serialised leaves no trace.
     const text = JSON.stringify(value);
     return this.inOrder(name, async () => {
-      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
       const tmp = `${file}.tmp-${PROCESS_TAG}-${randomBytes(6).toString('hex')}`;
       let created = false;
       try {
-        const handle = await fs.open(tmp, 'wx', mode);
+        const handle = await this.createFile(tmp, mode);
         created = true;
         try {
           await handle.writeFile(text);
@@ -84,6 +83,21 @@ export class JsonStore {
       }
       await syncDir(this.dir);
     });
+  }
+
+  /**
+   * Creates a new file in the store's dir, making the dir when it is missing (the first write, or
+   * someone removed it): on every write a mkdir would be a wasted syscall, and the reconcile loop
+   * writes on most passes that change something.
+   */
+  private async createFile(file: string, mode: number): Promise<fs.FileHandle> {
+    try {
+      return await fs.open(file, 'wx', mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      return fs.open(file, 'wx', mode);
+    }
   }
 
   /**

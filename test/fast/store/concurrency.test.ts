@@ -54,6 +54,17 @@ describe('store/json-store concurrent writes', () => {
 });
 
 describe('store/json-store crashes and failures', () => {
+  it('makes its directory on the first write, and again when it was removed since', async () => {
+    const dir = path.join(await tmp(), 'nested', 'store');
+    const store = new JsonStore(dir);
+    await store.write('target', { n: 1 });
+    expect((await fs.stat(dir)).mode & 0o777).toBe(0o700);
+    await fs.rm(path.join(dir, '..'), { recursive: true });
+    await store.write('target', { n: 2 });
+    expect(await store.read('target')).toEqual({ n: 2 });
+    expect(await fs.readdir(dir)).toEqual(['target.json']);
+  });
+
   it('a crash between write and rename: the old document is read and the temporary files are removed', async () => {
     const dir = await tmp();
     await new JsonStore(dir).write('target', { v: 'old' });
