@@ -1,8 +1,10 @@
 /**
  * The library floor of an idle agent, for poll-idle: the libraries `bosun agent` is built on doing
  * the least an idle agent does, with none of bosun's own code. got polls the target with
- * If-None-Match every interval, fastify listens on 127.0.0.1 (the local API), dockerode lists the
- * engine's containers once (the agent reads the engine at start), pino logs at `silent`.
+ * If-None-Match every interval, a plain node:http server listens on 127.0.0.1 (the local API's
+ * front: an idle agent builds its fastify app on the first request only, src/api/front.ts),
+ * dockerode lists the engine's containers once (the agent reads the engine at start), pino logs
+ * at `silent`.
  *
  * poll-idle bundles this file with the shipped bundle's own esbuild options
  * (scripts/build/bundle-options.ts), so ssh2 and gRPC are left out here too: the floor and the
@@ -10,8 +12,8 @@
  * and its smaller libraries (convict, luxon, commander, proper-lockfile) cost.
  */
 import Docker from 'dockerode';
-import Fastify from 'fastify';
 import { got } from 'got';
+import { createServer } from 'node:http';
 import { pino } from 'pino';
 
 export interface LibraryFloorOptions {
@@ -26,9 +28,11 @@ export interface LibraryFloorOptions {
 /** Starts the floor program; resolves to a function that stops it. */
 export async function startLibraryFloor(options: LibraryFloorOptions): Promise<() => Promise<void>> {
   const log = pino({ level: 'silent' });
-  const api = Fastify({ logger: false });
-  api.get('/ping', async () => 'OK');
-  await api.listen({ port: 0, host: '127.0.0.1' });
+  const api = createServer((_request, response) => response.end('OK'));
+  await new Promise<void>((resolve, reject) => {
+    api.once('error', reject);
+    api.listen({ port: 0, host: '127.0.0.1' }, resolve);
+  });
   await new Docker({ socketPath: options.dockerSocket }).listContainers({ all: true });
 
   const client = got.extend({ retry: { limit: 0 }, timeout: { request: 10_000 } });
@@ -52,6 +56,6 @@ export async function startLibraryFloor(options: LibraryFloorOptions): Promise<(
   await poll();
   return async () => {
     clearInterval(timer);
-    await api.close();
+    await new Promise<void>((resolve, reject) => api.close((err) => (err ? reject(err) : resolve())));
   };
 }

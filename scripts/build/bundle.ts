@@ -15,6 +15,9 @@
  * split build, it shares its chunks with the bin, and the build fails if agent.js carries any code
  * of its own, or loads a chunk the bin never loads: what the tests run is what the bin runs.
  *
+ * The local API (fastify, its router and ajv, the routes) is built on its first request
+ * (src/api/front.ts): the build fails if any of it is in a chunk `bosun agent` loads at start.
+ *
  * Writes dist/bundle/meta.json (esbuild's metafile) and fails if a left-out package slipped in
  * by another path.
  *
@@ -48,6 +51,7 @@ async function bundle(root: string): Promise<void> {
     throw new Error(`left-out packages reached the bundle by another path:\n  ${slipped.join('\n  ')}`);
   }
   checkAgentEntry(result.metafile, path.relative(root, outdir));
+  checkLazyApi(result.metafile);
 }
 
 /** The output files `file` loads: its static imports, and with `dynamic` its dynamic ones, transitively. */
@@ -86,6 +90,30 @@ function checkAgentEntry(meta: Metafile, outdir: string): void {
       `${agent} must only re-export what the bin runs (src/agent-entry.ts); ` +
         `code of its own: ${own.map(([input]) => input).join(', ') || 'none'}; ` +
         `chunks the bin never loads: ${notTheBins.join(', ') || 'none'}`,
+    );
+  }
+}
+
+/** What the agent imports on first use only: src/api/lazy-app.ts's dynamic import. */
+const LAZY_API_INPUTS = [/^src\/api\/server\.ts$/, /(^|\/)node_modules\/fastify\//];
+const AGENT_START = 'src/agent/start-agent.ts';
+
+/**
+ * The chunk holding the agent (the CLI imports it when `bosun agent` runs) and what it loads
+ * statically must hold none of the local API's app: an idle agent would carry it again.
+ */
+function checkLazyApi(meta: Metafile): void {
+  const agentChunk = Object.keys(meta.outputs).find((file) => meta.outputs[file]!.inputs[AGENT_START]);
+  if (!agentChunk) throw new Error(`no output holds ${AGENT_START}`);
+  const eager = [...loadedOutputs(meta, agentChunk, false)].flatMap((file) =>
+    Object.keys(meta.outputs[file]!.inputs)
+      .filter((input) => LAZY_API_INPUTS.some((lazy) => lazy.test(input)))
+      .map((input) => `${input} (in ${file})`),
+  );
+  if (eager.length > 0) {
+    throw new Error(
+      `the local API must load on its first request (src/api/lazy-app.ts), but the agent loads at start:\n  ` +
+        eager.slice(0, 5).join('\n  '),
     );
   }
 }

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import { AppActions } from './app-actions.js';
 import { createDeviceFacade } from './facade.js';
 import { AppKeys } from './app-keys.js';
@@ -7,7 +6,8 @@ import { TargetKeeper } from './target-keeper.js';
 import { buildDeviceReport, buildDeviceView, withDeadline } from './view.js';
 import type { DeviceView } from '../api/device-facade.js';
 import { createMetrics, type BosunMetrics } from '../api/metrics.js';
-import { createApiServer, listen } from '../api/server.js';
+import { ApiFront } from '../api/front.js';
+import { lazyApiApp } from '../api/lazy-app.js';
 import { DEFAULT_CONNECTION_LIMITS } from '../api/connection-limits.js';
 import { GatewayListeners } from '../api/gateway-listeners.js';
 import { LABELS } from '../engine/types.js';
@@ -65,9 +65,10 @@ export interface AgentOptions {
   logShipping?: Pick<NonNullable<DeviceLogsOptions['cloud']>, 'gatherMs' | 'backoff'>;
   /**
    * false: no local API (apiPort stays config.listenPort). Only for the simulated fleet at scale:
-   * a thousand agents in one process spend more starting a thousand fastify servers (each
-   * compiles its route schemas) than starting everything else, and those tests and benchmarks
-   * talk to the fleet backend only. `bosun agent` always has its API.
+   * a thousand agents in one process would hold a thousand listening sockets nobody calls (and
+   * any request would build a thousand fastify apps; before the API was built on first use, they
+   * were all built at start, which cost more than starting everything else), and those tests
+   * and benchmarks talk to the fleet backend only. `bosun agent` always has its API.
    */
   localApi?: boolean;
 }
@@ -312,18 +313,18 @@ export async function startAgent(config: AgentConfig, options: AgentOptions = {}
       }),
   });
 
-  let api: FastifyInstance | undefined;
+  // Listening now, built on its first request (src/api/front.ts): most devices' apps never call it.
+  const api =
+    options.localApi === false
+      ? undefined
+      : new ApiFront({
+          limits: DEFAULT_CONNECTION_LIMITS,
+          log,
+          build: lazyApiApp({ facade, log, metrics, localMode, version: VERSION, logs: deviceLogs.local }),
+        });
   try {
-    if (options.localApi !== false) {
-      api = await createApiServer({
-        facade,
-        log,
-        metrics,
-        localMode,
-        version: VERSION,
-        logs: deviceLogs.local,
-      });
-      apiPort = await listen(api, config.listenAddress, config.listenPort);
+    if (api) {
+      apiPort = await api.listen(config.listenAddress, config.listenPort);
       log.info({ address: config.listenAddress, port: apiPort }, 'local API listening');
       gateways = new GatewayListeners({
         server: api.server,

@@ -1,4 +1,4 @@
-import type { Server, ServerOptions } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import type { Logger } from '../util/logger.js';
 
 /** Refused connections are logged at most this often: a flood must not flood the log as well. */
@@ -74,4 +74,20 @@ export function capConnections(server: Server, maxConnections: number, log: Logg
     refused = 0;
     loggedAt = now;
   });
+}
+
+/**
+ * A plain node:http server holding `limits` exactly as fastify sets them on a server it makes
+ * from connectionOptions (its lib/server.js), capped as capConnections caps it: the lazy front
+ * (src/api/front.ts) listens before fastify is loaded, and must be as hard to exhaust from the
+ * first connection on.
+ */
+export function limitedServer(limits: ConnectionLimits, log: Logger): Server {
+  const options = connectionOptions(limits);
+  const server = createServer(options.http);
+  server.keepAliveTimeout = options.keepAliveTimeout;
+  server.requestTimeout = options.requestTimeout;
+  server.setTimeout(options.connectionTimeout);
+  capConnections(server, limits.maxConnections, log);
+  return server;
 }

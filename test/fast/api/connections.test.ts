@@ -4,11 +4,11 @@
  * closes sockets that send nothing, so /ping answers again once they are gone.
  */
 import { readdirSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../../../src/api/connection-limits.js';
 import { listen } from '../../../src/api/server.js';
+import { idleSocket, type IdleSocket } from '../../helpers/idle-socket.js';
 import { waitFor } from '../../helpers/wait.js';
 import { testApiServer } from '../../helpers/api-server.js';
 import { FakeFacade } from '../../helpers/fake-facade.js';
@@ -30,22 +30,6 @@ const LIMITS: ConnectionLimits = {
 
 /** Open descriptors of this process (Linux). */
 const openFds = (): number => readdirSync('/proc/self/fd').length;
-
-interface IdleSocket {
-  socket: Socket;
-  closed: boolean;
-  received: string;
-}
-
-/** A raw connection that sends nothing, as an attacker holding descriptors would. */
-function idleSocket(port: number): IdleSocket {
-  const entry: IdleSocket = { socket: connect(port, '127.0.0.1'), closed: false, received: '' };
-  entry.socket.on('data', (chunk) => (entry.received += chunk.toString()));
-  entry.socket.on('close', () => (entry.closed = true));
-  // A refused connection may be reset: that is the expected outcome, not a test failure.
-  entry.socket.on('error', () => undefined);
-  return entry;
-}
 
 describe('src/api/server connection limits over a real socket on 127.0.0.1', () => {
   let app: FastifyInstance | undefined;
