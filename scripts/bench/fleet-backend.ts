@@ -14,13 +14,13 @@
  *
  * Goal: at least 5,000 conditional polls per second.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { parseCompose } from '../../src/fleet/compose.js';
 import { startFleetServer } from '../../src/fleet/server.js';
+import { startBackendProcess } from './fleet-sim-processes.js';
 import { ScratchDatabases, type FleetBackend } from './scratch-databases.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
@@ -151,47 +151,6 @@ async function seededBackend(count: number, database: string) {
   return { server, requests: shuffle(requests.sort((x, y) => (x.path < y.path ? -1 : 1))) };
 }
 
-/** A `bosun fleet serve` process on `database`; resolves once it listens. */
-async function backendProcess(database: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'fleet',
-      'serve',
-      '--port',
-      '0',
-      '--address',
-      '127.0.0.1',
-      '--database',
-      database,
-      '--token',
-      TOKEN,
-    ],
-    { env: { ...process.env, BOSUN_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (code) =>
-      reject(new Error(`fleet backend exited (${code}) before listening: ${output}`)),
-    );
-  });
-  return { child, url };
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
-
 /**
  * Polls spread over two backend processes on one database, the connections split between them,
  * at the same time: the sum of their rates, the worse of their latencies.
@@ -201,7 +160,8 @@ async function measureTwoProcesses(
   requests: AutocannonRequest[],
   options: BenchOptions,
 ): Promise<Measurement> {
-  const backends = [await backendProcess(database), await backendProcess(database)];
+  const start = () => startBackendProcess({ cli: CLI, database, token: TOKEN });
+  const backends = [await start(), await start()];
   try {
     const half = Math.max(1, Math.floor(options.connections / 2));
     const [first, second] = await Promise.all(
@@ -216,7 +176,7 @@ async function measureTwoProcesses(
       failures: first!.failures + second!.failures,
     };
   } finally {
-    await Promise.all(backends.map((backend) => stopProcess(backend.child)));
+    await Promise.all(backends.map((backend) => backend.stop()));
   }
 }
 

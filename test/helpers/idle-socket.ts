@@ -1,4 +1,18 @@
 import { connect, type Socket } from 'node:net';
+import type { ConnectionLimits } from '../../src/api/connection-limits.js';
+
+/**
+ * Connection limits small enough for quick tests: a cap of 20, idle sockets gone after about 2 s.
+ * Not less: an admitted socket that times out before every connect of a storm was accepted frees
+ * its slot for one that should have been refused (seen on a loaded machine with 400 ms).
+ */
+export const SMALL_CONNECTION_LIMITS: ConnectionLimits = {
+  maxConnections: 20,
+  requestTimeoutMs: 2_000,
+  keepAliveTimeoutMs: 200,
+  idleTimeoutMs: 5_000,
+  checkIntervalMs: 100,
+};
 
 export interface IdleSocket {
   socket: Socket;

@@ -6,27 +6,16 @@
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from '../../../src/api/connection-limits.js';
+import { DEFAULT_CONNECTION_LIMITS } from '../../../src/api/connection-limits.js';
 import { listen } from '../../../src/api/server.js';
-import { idleSocket, type IdleSocket } from '../../helpers/idle-socket.js';
+import { idleSocket, type IdleSocket, SMALL_CONNECTION_LIMITS } from '../../helpers/idle-socket.js';
 import { waitFor } from '../../helpers/wait.js';
 import { testApiServer } from '../../helpers/api-server.js';
 import { FakeFacade } from '../../helpers/fake-facade.js';
 
-const CAP = 20;
+const CAP = SMALL_CONNECTION_LIMITS.maxConnections;
 const EXTRA = 50;
-/**
- * Small, so the test is quick: idle sockets go after about 2 s. Not less: an admitted socket that
- * times out before every connect of the storm was accepted frees its slot for one that should
- * have been refused (seen on a loaded machine with 400 ms).
- */
-const LIMITS: ConnectionLimits = {
-  maxConnections: CAP,
-  requestTimeoutMs: 2_000,
-  keepAliveTimeoutMs: 200,
-  idleTimeoutMs: 5_000,
-  checkIntervalMs: 100,
-};
+const LIMITS = SMALL_CONNECTION_LIMITS;
 
 /** Open descriptors of this process (Linux). */
 const openFds = (): number => readdirSync('/proc/self/fd').length;

@@ -14,21 +14,19 @@ import { createMetrics } from '../../../src/api/metrics.js';
 import { silentLogger, type Logger } from '../../../src/util/logger.js';
 import { testApiServer } from '../../helpers/api-server.js';
 import { FakeFacade, GLOBAL_KEY } from '../../helpers/fake-facade.js';
-import { idleSocket, rawExchange, type IdleSocket } from '../../helpers/idle-socket.js';
+import {
+  idleSocket,
+  rawExchange,
+  type IdleSocket,
+  SMALL_CONNECTION_LIMITS,
+} from '../../helpers/idle-socket.js';
 import { captureLog } from '../../helpers/log-capture.js';
 import { rawApi } from '../../helpers/raw-api.js';
 import { waitFor } from '../../helpers/wait.js';
 
-const CAP = 20;
+const CAP = SMALL_CONNECTION_LIMITS.maxConnections;
 const EXTRA = 30;
-/** As in connections.test.ts: idle sockets go after about 2 s. */
-const LIMITS: ConnectionLimits = {
-  maxConnections: CAP,
-  requestTimeoutMs: 2_000,
-  keepAliveTimeoutMs: 200,
-  idleTimeoutMs: 5_000,
-  checkIntervalMs: 100,
-};
+const LIMITS = SMALL_CONNECTION_LIMITS;
 
 /** The real API (src/api/lazy-app.ts's import) over a FakeFacade, counting its builds. */
 function countedBuild(facade = new FakeFacade()) {
