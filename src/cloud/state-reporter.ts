@@ -187,7 +187,7 @@ export class StateReporter {
     this.hook('sent');
     this.deps.log.debug({ keys: Object.keys(diff) }, 'state report acknowledged');
     try {
-      await this.deps.store.write(this.storeKey, {
+      await this.deps.store.writeCache(this.storeKey, {
         uuid: this.deps.uuid,
         report: state,
       } satisfies StoredReport);

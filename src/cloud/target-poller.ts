@@ -360,7 +360,7 @@ export class TargetPoller {
     this.stored = target;
     this.storedLoaded = true;
     try {
-      await this.deps.store.write(this.storeKey, target);
+      await this.deps.store.writeCache(this.storeKey, target);
     } catch (err) {
       this.deps.log.error(
         { err: errorMessage(err) },

@@ -74,7 +74,7 @@ export class LogCursors {
       if (!this.dirty) return;
       this.dirty = false;
       try {
-        await this.store.write(STORE_KEY, Object.fromEntries(this.delivered));
+        await this.store.writeCache(STORE_KEY, Object.fromEntries(this.delivered));
       } catch (err) {
         this.dirty = true;
         this.log.warn({ err: errorMessage(err) }, 'cannot persist where the container logs were shipped');

@@ -18,7 +18,8 @@ const TEMP = /\.json\.tmp-([0-9a-f-]+)$/;
  * - A write serialises the value when it is called, writes it to a temporary file of its own
  *   (`<doc>.tmp-<pid>-<process tag>-<random>`, created exclusively), fsyncs it, renames it over the
  *   document and fsyncs the directory: a power cut leaves the old or the new document, never a
- *   torn one. A failed write removes its temporary file and rejects to its caller.
+ *   torn one. A failed write removes its temporary file and rejects to its caller. (`writeCache`
+ *   skips the fsyncs, for documents that may be lost.)
  * - Operations on one key (read, write, delete) run one at a time in call order, so the last write
  *   called is the last on disk; a failed one does not stop the ones queued behind it. Different
  *   keys do not wait for each other.
@@ -60,6 +61,23 @@ export class JsonStore {
    * file is left behind.
    */
   async write(name: string, value: unknown, mode = 0o600): Promise<void> {
+    return this.replace(name, value, mode, true);
+  }
+
+  /**
+   * Like `write` (atomic: the old document or the new one), without the two fsyncs. For documents
+   * whose loss costs only a resend or a refetch: the report the cloud acknowledged, where the
+   * container logs were shipped to, the target's ETag. After a power cut such a document may be
+   * the old one, or missing, or (rarely, on file systems that do not order a rename after its
+   * data) empty: `read` then moves it aside and the caller starts from nothing, which for these
+   * means one full report, a few log lines twice, one full target download. On flash storage the
+   * fsyncs are most of a write's cost and wear, and these documents change on every update.
+   */
+  async writeCache(name: string, value: unknown): Promise<void> {
+    return this.replace(name, value, 0o600, false);
+  }
+
+  private async replace(name: string, value: unknown, mode: number, durable: boolean): Promise<void> {
     const file = this.fileFor(name);
     // Now, not when its turn comes: the caller may change the value meanwhile, and one that cannot
     // be serialised leaves no trace.
@@ -72,7 +90,7 @@ export class JsonStore {
         created = true;
         try {
           await handle.writeFile(text);
-          await handle.sync();
+          if (durable) await handle.sync();
         } finally {
           await handle.close();
         }
@@ -81,7 +99,7 @@ export class JsonStore {
         if (created) await fs.rm(tmp, { force: true });
         throw err;
       }
-      await syncDir(this.dir);
+      if (durable) await syncDir(this.dir);
     });
   }
 
