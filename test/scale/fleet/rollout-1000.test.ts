@@ -91,8 +91,8 @@ describe('fleet at scale: a 1,000-device staged rollout halted by probation fail
       reportMs: 500,
       pullDelayMs: [50, 200],
       probation: PROBATION,
-      // Starting a thousand local APIs would take longer than the rest of the setup; this test
-      // talks to the backend and the workers only.
+      // No local API: a thousand listening sockets nobody calls; this test talks to the backend
+      // and the workers only.
       localApi: false,
     }));
     workers = await startSimWorkers(workerFile, jobs, { together: true });
