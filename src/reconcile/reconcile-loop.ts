@@ -3,6 +3,7 @@ import type { PullProgress } from '../engine/types.js';
 import { appDataDir, ensureAppDataDir, ensureServiceLockDir, serviceLockDir } from '../locks/paths.js';
 import { LockWatcher } from '../locks/lock-watcher.js';
 import { Quarantine } from '../host/quarantine.js';
+import type { AppUpdatePolicy } from '../policy/update-policy.js';
 import type { TargetState } from '../target/types.js';
 import { errorMessage } from '../util/errors.js';
 import { Waker } from '../util/waker.js';
@@ -10,7 +11,6 @@ import { createExecutor } from './executor.js';
 import { IntentBook } from './intent-book.js';
 import { ProbationKeeper } from './probation-keeper.js';
 import { UpdatePolicyClock, type PassPolicies, type PolicyTimers } from './update-policy-clock.js';
-import type { AppUpdatePolicy } from '../policy/update-policy.js';
 import type { IntentOptions, IntentRequest } from './intents.js';
 import { gatherFacts, lockSubjects } from './facts.js';
 import {
