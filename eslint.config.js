@@ -26,6 +26,20 @@ export default tseslint.config(
     },
   },
   {
+    // The bundle leaves out got's HTTP/2 transport (http2-wrapper, scripts/build/bundle-options.ts):
+    // a request with got's `http2` option would find it missing at run time.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "Property[key.name='http2']",
+          message: "the bundle leaves out got's HTTP/2 transport (scripts/build/bundle-options.ts)",
+        },
+      ],
+    },
+  },
+  {
     // The engine tests test the agent as `npm run build` ships it: they take what
     // src/agent-entry.ts exports from the bundle (test/helpers/shipped-agent.ts). An import of one
     // of those modules from src/ would quietly test the sources instead. Types are fine.

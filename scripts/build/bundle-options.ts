@@ -3,12 +3,14 @@
  * the idle benchmark, which bundles its library-floor program exactly the same way so the two
  * are measured on equal terms.
  *
- * What the bundle leaves out: the engine transports and build features bosun never uses, which
- * dockerode and docker-modem load at require time. ssh2 (for `ssh://` engines; its WebAssembly
- * poly1305 alone reserves 16 MB) and gRPC/protobuf (BuildKit sessions and BuildKit progress
- * decoding) become empty modules. bosun reaches the engine over a unix socket or TCP only, and
- * an `ssh://` DOCKER_HOST is refused when the configuration is read (src/config/schema.ts), so
- * nothing in the bundle ever calls into them. No dockerode file is changed and nothing hooks
+ * What the bundle leaves out: the transports and build features bosun never uses, which
+ * dockerode, docker-modem and got load at require time. ssh2 (for `ssh://` engines; its
+ * WebAssembly poly1305 alone reserves 16 MB), gRPC/protobuf (BuildKit sessions and BuildKit
+ * progress decoding) and http2-wrapper (got's HTTP/2, which also loads `node:http2`) become empty
+ * modules. bosun reaches the engine over a unix socket or TCP only, and an `ssh://` DOCKER_HOST is
+ * refused when the configuration is read (src/config/schema.ts); it speaks HTTP/1.1 to the cloud,
+ * and an eslint rule stops any code setting got's `http2` option. So nothing in the bundle ever
+ * calls into them. No dockerode file is changed and nothing hooks
  * `require` at run time: the bundler simply resolves those package names to an empty module.
  *
  * Whitespace and syntax are minified (identifiers are kept, so stack traces and class names in
@@ -16,6 +18,7 @@
  * file's source text on the heap, and the minified text is a third smaller.
  */
 import type { BuildOptions, Plugin } from 'esbuild';
+import { LAZY_LIST_FORMAT, lazyListFormatBanner } from './lazy-list-format.js';
 
 /** Packages resolved to an empty module, with what they are for. */
 export const LEFT_OUT: Record<string, string> = {
@@ -23,6 +26,7 @@ export const LEFT_OUT: Record<string, string> = {
   '@grpc/grpc-js': 'dockerode: BuildKit sessions',
   '@grpc/proto-loader': 'dockerode: BuildKit sessions',
   protobufjs: 'dockerode: BuildKit sessions and progress decoding',
+  'http2-wrapper': 'got: HTTP/2 (bosun never sets its http2 option; eslint keeps it so)',
 };
 
 /** Native addons: loaded by Node from node_modules at run time. */
@@ -47,7 +51,9 @@ function leaveOut(packages: string[]): Plugin {
 
 /**
  * CommonJS dependencies call `require` for Node's built-in modules, and a few read `__dirname`;
- * an ES module has neither, so each output file defines them for itself.
+ * an ES module has neither, so each output file defines them for itself. Each also defines the
+ * lazy stand-in for `Intl.ListFormat` (lazy-list-format.ts): in its own banner, because a
+ * file's imports run before its body, so a definition in the entry alone would come too late.
  */
 const BANNER = [
   "import { createRequire as __bosunCreateRequire } from 'node:module';",
@@ -56,6 +62,7 @@ const BANNER = [
   'const require = __bosunCreateRequire(import.meta.url);',
   'const __filename = __bosunFileURLToPath(import.meta.url);',
   'const __dirname = __bosunDirname(__filename);',
+  lazyListFormatBanner(),
 ].join('\n');
 
 /** Everything but the entry points and where the output goes. */
@@ -69,6 +76,7 @@ export function bundleOptions(root: string): BuildOptions {
     external: EXTERNAL,
     plugins: [leaveOut(Object.keys(LEFT_OUT))],
     banner: { js: BANNER },
+    define: { 'Intl.ListFormat': LAZY_LIST_FORMAT },
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'warning',

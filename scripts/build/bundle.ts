@@ -16,7 +16,8 @@
  * of its own, or loads a chunk the bin never loads: what the tests run is what the bin runs.
  *
  * The local API (fastify, its router and ajv, the routes) is built on its first request
- * (src/api/front.ts): the build fails if any of it is in a chunk `bosun agent` loads at start.
+ * (src/api/front.ts), and the fleet verbs are loaded for `bosun fleet` alone (src/cli.ts): the
+ * build fails if any of them is in a chunk `bosun agent` loads at start.
  *
  * Writes dist/bundle/meta.json (esbuild's metafile) and fails if a left-out package slipped in
  * by another path.
@@ -51,7 +52,7 @@ async function bundle(root: string): Promise<void> {
     throw new Error(`left-out packages reached the bundle by another path:\n  ${slipped.join('\n  ')}`);
   }
   checkAgentEntry(result.metafile, path.relative(root, outdir));
-  checkLazyApi(result.metafile);
+  checkAgentStart(result.metafile, path.relative(root, outdir));
 }
 
 /** The output files `file` loads: its static imports, and with `dynamic` its dynamic ones, transitively. */
@@ -94,25 +95,33 @@ function checkAgentEntry(meta: Metafile, outdir: string): void {
   }
 }
 
-/** What the agent imports on first use only: src/api/lazy-app.ts's dynamic import. */
-const LAZY_API_INPUTS = [/^src\/api\/server\.ts$/, /(^|\/)node_modules\/fastify\//];
+/**
+ * What `bosun agent` imports on first use only, if ever: the local API's app (src/api/lazy-app.ts
+ * builds it on the first request) and the fleet verbs (src/cli.ts loads them for `bosun fleet`).
+ */
+const NOT_AT_AGENT_START = [/^src\/api\/server\.ts$/, /(^|\/)node_modules\/fastify\//, /^src\/fleet\//];
 const AGENT_START = 'src/agent/start-agent.ts';
 
 /**
- * The chunk holding the agent (the CLI imports it when `bosun agent` runs) and what it loads
- * statically must hold none of the local API's app: an idle agent would carry it again.
+ * What `bosun agent` loads at start (the bin and what it loads statically, then the chunk holding
+ * the agent, which the CLI imports for `bosun agent`, and what that loads statically) must hold
+ * none of NOT_AT_AGENT_START: an idle agent would carry it again.
  */
-function checkLazyApi(meta: Metafile): void {
+function checkAgentStart(meta: Metafile, outdir: string): void {
   const agentChunk = Object.keys(meta.outputs).find((file) => meta.outputs[file]!.inputs[AGENT_START]);
   if (!agentChunk) throw new Error(`no output holds ${AGENT_START}`);
-  const eager = [...loadedOutputs(meta, agentChunk, false)].flatMap((file) =>
+  const atStart = new Set([
+    ...loadedOutputs(meta, path.posix.join(outdir, 'bosun.js'), false),
+    ...loadedOutputs(meta, agentChunk, false),
+  ]);
+  const eager = [...atStart].flatMap((file) =>
     Object.keys(meta.outputs[file]!.inputs)
-      .filter((input) => LAZY_API_INPUTS.some((lazy) => lazy.test(input)))
+      .filter((input) => NOT_AT_AGENT_START.some((lazy) => lazy.test(input)))
       .map((input) => `${input} (in ${file})`),
   );
   if (eager.length > 0) {
     throw new Error(
-      `the local API must load on its first request (src/api/lazy-app.ts), but the agent loads at start:\n  ` +
+      `bosun agent must load the local API's app and the fleet verbs on first use, but loads at start:\n  ` +
         eager.slice(0, 5).join('\n  '),
     );
   }

@@ -5,11 +5,12 @@
  * container started and then replaced, the local API, a clean stop; and that an ssh:// engine is
  * refused at start. `bosun fleet serve` runs from the same bundle.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DockerEngine } from '../../helpers/shipped-agent.js';
 import { deviceObject, rawApi, unique, waitFor } from '../../helpers/agent.js';
@@ -18,6 +19,8 @@ import { DEMO_2, freshImage } from '../../helpers/images.js';
 
 const BUNDLE = fileURLToPath(new URL('../../../dist/bundle/bosun.js', import.meta.url));
 const METAFILE = fileURLToPath(new URL('../../../dist/bundle/meta.json', import.meta.url));
+const AGENT_MODULE = fileURLToPath(new URL('../../../dist/bundle/agent.js', import.meta.url));
+const execFileAsync = promisify(execFile);
 const API_KEY = 'bundle-test-key';
 
 /** The bundled CLI as a child process, its output kept. */
@@ -83,13 +86,27 @@ describe('dist/bundle/bosun.js (real engine): the bundled CLI', () => {
     if (root) await fs.rm(root, { recursive: true, force: true });
   });
 
-  it('leaves out ssh2 and gRPC/protobuf', async () => {
+  it("leaves out ssh2, gRPC/protobuf and got's HTTP/2 transport", async () => {
     const meta = JSON.parse(await fs.readFile(METAFILE, 'utf8')) as { inputs: Record<string, unknown> };
     const inputs = Object.keys(meta.inputs);
     expect(inputs.some((input) => input.includes('node_modules/dockerode/'))).toBe(true);
-    for (const left of ['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs']) {
+    for (const left of ['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'http2-wrapper']) {
       expect(inputs.filter((input) => input.includes(`node_modules/${left}/`))).toEqual([]);
     }
+  });
+
+  it('loads the agent without building an ICU list formatter or loading node:http2', async () => {
+    // got's type checker builds two Intl.ListFormat at import; the bundle defers them to first use
+    // (scripts/build/lazy-list-format.ts). Without that, this counts 2.
+    const script = [
+      'let built = 0;',
+      'Intl.ListFormat = new Proxy(Intl.ListFormat, { construct(t, a) { built += 1; return new t(...a); } });',
+      `const agent = await import(${JSON.stringify(pathToFileURL(AGENT_MODULE).href)});`,
+      "if (typeof agent.startAgent !== 'function') throw new Error('no startAgent');",
+      "console.log(JSON.stringify({ built, http2: process.moduleLoadList.includes('NativeModule http2') }));",
+    ].join('\n');
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script]);
+    expect(JSON.parse(stdout)).toEqual({ built: 0, http2: false });
   });
 
   it('runs `bosun agent` in local mode: pulls and starts the preloaded release, answers, moves on, stops on SIGTERM', async () => {

@@ -32,6 +32,24 @@ describe('cli', () => {
     },
   );
 
+  // The fleet verbs are loaded only for `fleet` and `help` (src/cli.ts): both still list them.
+  it.each([[['fleet', '--help']], [['help', 'fleet']], [['fleet', 'help']]])(
+    '%j lists the fleet verbs',
+    async (args) => {
+      expect(await main(['node', 'bosun', ...args])).toBe(0);
+      expect(out).toContain('Usage: bosun fleet');
+      expect(out).toMatch(/^ {2}serve\b/m);
+      expect(out).toMatch(/^ {2}push\b/m);
+    },
+  );
+
+  // That `bosun agent` does not load the fleet verbs at all is checked by the build (scripts/build/bundle.ts).
+  it('lists `agent` and `fleet` in the top-level help', async () => {
+    expect(await main(['node', 'bosun', '--help'])).toBe(0);
+    expect(out).toMatch(/^ {2}agent \[options\] +run the device agent/m);
+    expect(out).toMatch(/^ {2}fleet +the fleet backend and the fleet manager CLI/m);
+  });
+
   it('exits 2 with one line on an unknown command', async () => {
     expect(await main(['node', 'bosun', 'bogus'])).toBe(2);
     expect(err).toContain("unknown command 'bogus'");
