@@ -10,8 +10,10 @@ import { bundleOptions } from '../../../scripts/build/bundle-options.js';
 import { LAZY_LIST_FORMAT, lazyListFormatBanner } from '../../../scripts/build/lazy-list-format.js';
 
 const RealListFormat = Intl.ListFormat;
+/** Intl's members are read-only to TypeScript, not to JavaScript. */
+const writableIntl = Intl as { ListFormat: typeof Intl.ListFormat };
 afterEach(() => {
-  Intl.ListFormat = RealListFormat;
+  writableIntl.ListFormat = RealListFormat;
 });
 
 /** The class the banner line defines, evaluated as an output file would. */
@@ -22,7 +24,7 @@ function bannerClass(): typeof Intl.ListFormat {
 /** Counts the real formatters built from now on. */
 function countRealFormatters(): { built: number } {
   const count = { built: 0 };
-  Intl.ListFormat = new Proxy(RealListFormat, {
+  writableIntl.ListFormat = new Proxy(RealListFormat, {
     construct(target, args: ConstructorParameters<typeof Intl.ListFormat>) {
       count.built += 1;
       return new target(...args);
