@@ -1,10 +1,12 @@
 /**
  * The agent's cost of shipping logs: a service printing about 1,000 lines a second, against the
- * same service sleeping. The fleet backend runs in this process (SQLite, 127.0.0.1); the agent
- * is a child process (`bosun agent`, managed mode, the real Docker engine), whose CPU time and
- * RSS are read from /proc. Goal: under 5% of a core extra, RSS flat. Printed, not asserted.
+ * same service sleeping. The fleet backend runs in this process (SQLite, 127.0.0.1); the agent is a
+ * child process (`bosun agent` from the bundle the bin runs, managed mode, the real Docker engine),
+ * whose CPU time and RSS are read from /proc. Goal: under 5% of a core extra, RSS flat. Printed,
+ * not asserted.
  *
- * Run: npm run build && node dist/scripts/bench/log-ship.js [--seconds 30]
+ * Run: npm run build && node dist/scripts/bench/log-ship.js [--seconds 30] [--node-flags='--no-opt ...']
+ * (--node-flags: node flags for the agent's process, as unit-flags.ts passes the systemd unit's)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,7 +21,8 @@ import Docker from 'dockerode';
 import { FleetClient } from '../../src/fleet/client.js';
 import { startFleetServer } from '../../src/fleet/server.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+/** The agent as the bin ships it (what a device runs). */
+const CLI = fileURLToPath(new URL('../../bundle/bosun.js', import.meta.url));
 const IMAGE = '127.0.0.1:5000/bosun/demo:1';
 const TOKEN = 'log-ship-bench-token';
 /** Clock ticks per second of /proc/<pid>/stat times (Linux's USER_HZ). */
@@ -69,7 +72,10 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '30' }, 'node-flags': { type: 'string', default: '' } },
+  });
+  const nodeFlags = values['node-flags'].split(/\s+/).filter(Boolean);
   const seconds = Number(values.seconds);
   const root = await mkdtemp(path.join(tmpdir(), 'bosun-log-ship-'));
   const server = await startFleetServer({
@@ -85,7 +91,7 @@ async function main(): Promise<void> {
   try {
     const { provisioningKey } = await client.createFleet('logship');
     const quiet = await client.pushRelease('logship', QUIET);
-    agent = spawn(process.execPath, [CLI, 'agent'], {
+    agent = spawn(process.execPath, [...nodeFlags, CLI, 'agent'], {
       stdio: 'ignore',
       env: {
         ...process.env,

@@ -37,6 +37,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { UNIT_FILE, unitNodeFlags } from './unit-file.js';
 
 const UUID = 'bench0000000000000000000000000001';
 const ETAG = '"bench-v1"';
@@ -57,17 +58,7 @@ const CLI_OF: Partial<Record<Mode, string>> = {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../../..');
-const UNIT_FILE = path.join(ROOT, 'examples/bosun.service');
 const DOCKER_SOCKET = '/var/run/docker.sock';
-
-/** The node flags the shipped systemd unit runs the agent with (its ExecStart line). */
-function unitNodeFlags(): string[] {
-  const exec = /^ExecStart=(.*)$/m.exec(readFileSync(UNIT_FILE, 'utf8'));
-  if (!exec) throw new Error(`${UNIT_FILE} has no ExecStart line`);
-  const words = exec[1]!.trim().split(/\s+/);
-  if (!/(^|\/)node$/.test(words[0]!)) throw new Error(`${UNIT_FILE}: ExecStart does not run node`);
-  return words.slice(1).filter((word) => word.startsWith('--'));
-}
 
 /** Bundles library-floor.js the way the bin is bundled; returns the bundled file. */
 async function bundleLibraryFloor(outdir: string): Promise<string> {
