@@ -11,6 +11,9 @@
  * bosun alike; no file is edited) into this class, which each output file defines in its banner
  * from this class's own source (bundle-options.ts). So the class must be self-contained: it reaches
  * the real formatter through `globalThis`, which the define leaves alone.
+ *
+ * One difference, which no caller in the bundle meets: bad options throw their RangeError when the
+ * first list is formatted, not when the formatter is built.
  */
 type ListFormatArgs = ConstructorParameters<typeof Intl.ListFormat>;
 
