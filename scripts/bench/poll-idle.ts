@@ -9,6 +9,9 @@
  *              with an empty target: engine client, reconcile loop, lock watcher, local API,
  *              metrics, reporter; needs the Docker engine (bash scripts/stack/up.sh)
  *   bundle   - the same `bosun agent` from the bundle (dist/bundle/bosun.js, what the bin runs)
+ *   board    - the bundle as on a board with 512 MB of memory: the child runs in a memory cgroup
+ *              of that size, from which node sizes V8's heap as it would on the board (needs
+ *              root; memory-cgroup.ts). The board the issue had in mind, without node flags.
  *   unit     - the bundle with the node flags of examples/bosun.service's ExecStart (how the
  *              systemd unit we ship runs it)
  *   floor    - the libraries the agent is built on doing the least an idle agent does, none of
@@ -37,22 +40,27 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
+import { createMemoryCgroup, forkInCgroup, type MemoryCgroup } from './memory-cgroup.js';
 import { UNIT_FILE, unitNodeFlags } from './unit-file.js';
 
 const UUID = 'bench0000000000000000000000000001';
 const ETAG = '"bench-v1"';
 const TARGET = JSON.stringify({ [UUID]: { name: 'bench', config: {}, apps: {} } });
 const RSS_GOAL_MB = 60;
+/** The board of the `board` mode: 512 MB, the single-board computer issue #15 had in mind. */
+const BOARD_BYTES = 512 * 1024 * 1024;
 const STARTUP_CPU_GOAL_S = 0.5;
 const CPU_GOAL_PERCENT = 0.5;
 
-const MODES = ['poller', 'agent', 'bundle', 'unit', 'floor', 'baseline'] as const;
+const MODES = ['poller', 'agent', 'bundle', 'board', 'unit', 'floor', 'baseline'] as const;
 type Mode = (typeof MODES)[number];
 
 /** The CLI each agent child runs, relative to this file in dist/scripts/bench. */
 const CLI_OF: Partial<Record<Mode, string>> = {
   agent: '../../src/cli.js',
   bundle: '../../bundle/bosun.js',
+  board: '../../bundle/bosun.js',
   unit: '../../bundle/bosun.js',
 };
 
@@ -85,6 +93,8 @@ interface ChildReport {
   secondHalfCpuPercent: number;
   /** RSS before any poller code was loaded: the floor of a Node process with this script. */
   startRssMb: number;
+  /** V8's heap limit, which node sized from the machine's memory or the cgroup's cap. */
+  heapLimitMb: number;
   polls: number;
 }
 
@@ -149,7 +159,7 @@ async function runChild(
         polls += 1;
       },
     });
-  } else if (mode === 'agent' || mode === 'bundle' || mode === 'unit') {
+  } else if (CLI_OF[mode]) {
     dir = await mkdtemp(path.join(tmpdir(), 'bosun-bench-'));
     Object.assign(process.env, {
       BOSUN_API_ENDPOINT: url,
@@ -231,6 +241,7 @@ async function runChild(
       median(samples.filter((s) => s.at >= (wallSeconds * 1000) / 2).map((s) => s.rss)) / (1024 * 1024),
     privateRssMb: privateRss / (1024 * 1024),
     startRssMb: startRss / (1024 * 1024),
+    heapLimitMb: getHeapStatistics().heap_size_limit / (1024 * 1024),
     polls,
   };
   process.send?.(report);
@@ -310,6 +321,22 @@ async function measure(
   intervalMs: number,
   floorModule: string,
 ): Promise<{ child: ChildReport; server: ServerCounts }> {
+  const board =
+    mode === 'board' ? await createMemoryCgroup(`bosun-poll-idle-${process.pid}`, BOARD_BYTES) : undefined;
+  try {
+    return await measureChild(mode, seconds, intervalMs, floorModule, board);
+  } finally {
+    await board?.remove();
+  }
+}
+
+async function measureChild(
+  mode: Mode,
+  seconds: number,
+  intervalMs: number,
+  floorModule: string,
+  board: MemoryCgroup | undefined,
+): Promise<{ child: ChildReport; server: ServerCounts }> {
   let onFirstPoll = () => {};
   const srv = await startServer(() => onFirstPoll());
   const self = fileURLToPath(import.meta.url);
@@ -330,7 +357,7 @@ async function measure(
     ],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: mode === 'unit' ? unitNodeFlags() : [],
+      ...(board ? forkInCgroup(board, []) : { execArgv: mode === 'unit' ? unitNodeFlags() : [] }),
     },
   );
   onFirstPoll = () => child.send({ firstPoll: true });
@@ -401,6 +428,7 @@ async function main(): Promise<number> {
     row('idle CPU (s)', (r) => r.child.cpuSeconds.toFixed(3)),
     row('idle CPU % of one core', (r) => cpuPct(r.child).toFixed(3)),
     row('  in the second half', (r) => r.child.secondHalfCpuPercent.toFixed(3)),
+    row('V8 heap limit (MB)', (r) => r.child.heapLimitMb.toFixed(0)),
     row('RSS before start (MB)', (r) => r.child.startRssMb.toFixed(1)),
     row('peak RSS (MB)', (r) => r.child.peakRssMb.toFixed(1)),
     row('steady RSS (MB)', (r) => r.child.steadyRssMb.toFixed(1)),
