@@ -29,7 +29,7 @@
  * start-up CPU < 0.5 s; idle CPU < 0.5% of a core.
  *
  * Run: npm run build && node dist/scripts/bench/poll-idle.js [--seconds 60] [--interval-ms 1000]
- *   [--modes poller,agent,bundle,unit,floor,baseline]
+ *   [--modes poller,agent,bundle,board,unit,floor,baseline]
  */
 import { fork } from 'node:child_process';
 import { createServer, type Server } from 'node:http';

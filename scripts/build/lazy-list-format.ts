@@ -10,11 +10,15 @@
  * How: the bundle's `define` turns every `Intl.ListFormat` in the bundled code (dependencies and
  * bosun alike; no file is edited) into this class, which each output file defines in its banner
  * from this class's own source (bundle-options.ts). So the class must be self-contained: it reaches
- * the real formatter through `globalThis`, which the define leaves alone.
+ * the real formatter through `globalThis`, which the define leaves alone. (esbuild's `inject`, the
+ * usual partner of `define`, would add an init call to every module of the bundle here, because
+ * CommonJS modules import the injected file too.)
  *
  * One difference, which no caller in the bundle meets: bad options throw their RangeError when the
  * first list is formatted, not when the formatter is built.
  */
+import { transformSync } from 'esbuild';
+
 type ListFormatArgs = ConstructorParameters<typeof Intl.ListFormat>;
 
 export class LazyListFormat {
@@ -52,7 +56,13 @@ export class LazyListFormat {
 /** The name the bundle's code uses for the stand-in. */
 export const LAZY_LIST_FORMAT = '__bosunLazyListFormat';
 
-/** The banner line defining the stand-in in an output file. */
+/**
+ * The banner line defining the stand-in in an output file: the class's source, minified like the
+ * bundle (whitespace and syntax, names kept), since every output file carries it.
+ */
 export function lazyListFormatBanner(): string {
-  return `const ${LAZY_LIST_FORMAT} = ${LazyListFormat.toString()};`;
+  return transformSync(`const ${LAZY_LIST_FORMAT} = ${LazyListFormat.toString()};`, {
+    minifyWhitespace: true,
+    minifySyntax: true,
+  }).code.trim();
 }
